@@ -1,0 +1,181 @@
+package shipevents
+
+import (
+	"bufio"
+	"bytes"
+	_ "embed"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+//go:embed data/catalogue.tsv
+var catalogueTSV []byte
+
+// EventName describes one entry of the event-name catalogue: the detailed
+// thing that happened, the canonical status it implies and its notification
+// group in each direction.
+type EventName struct {
+	Name        string
+	Status      Status
+	Forward     string // event_group on a merchant_customer shipment
+	Return      string // event_group on a customer_merchant shipment
+	Description string
+}
+
+// Group returns the event group of the name for the given direction; an
+// empty or unknown direction counts as forward.
+func (n EventName) Group(d Direction) string {
+	if d == DirectionReturn {
+		return n.Return
+	}
+	return n.Forward
+}
+
+var catalogue, catalogueOrder = mustParseCatalogue(catalogueTSV)
+
+func mustParseCatalogue(data []byte) (map[string]EventName, []string) {
+	m, order, err := parseCatalogue(data)
+	if err != nil {
+		panic("shipevents: embedded catalogue: " + err.Error())
+	}
+	return m, order
+}
+
+func parseCatalogue(data []byte) (map[string]EventName, []string, error) {
+	m := make(map[string]EventName)
+	var order []string
+	sc := bufio.NewScanner(bytes.NewReader(data))
+	line := 0
+	for sc.Scan() {
+		line++
+		text := sc.Text()
+		if text == "" || strings.HasPrefix(text, "#") {
+			continue
+		}
+		f := strings.Split(text, "\t")
+		if len(f) != 5 {
+			return nil, nil, fmt.Errorf("line %d: want 5 tab-separated fields, got %d", line, len(f))
+		}
+		n := EventName{Name: f[0], Status: Status(f[1]), Forward: f[2], Return: f[3], Description: f[4]}
+		if !n.Status.Valid() {
+			return nil, nil, fmt.Errorf("line %d: %s: unknown status %q", line, n.Name, n.Status)
+		}
+		if _, dup := m[n.Name]; dup {
+			return nil, nil, fmt.Errorf("line %d: duplicate event name %s", line, n.Name)
+		}
+		m[n.Name] = n
+		order = append(order, n.Name)
+	}
+	return m, order, sc.Err()
+}
+
+// LookupEventName returns the catalogue entry for name.
+func LookupEventName(name string) (EventName, bool) {
+	n, ok := catalogue[name]
+	return n, ok
+}
+
+// EventNames returns the whole catalogue in its documented order. The caller
+// owns the returned slice.
+func EventNames() []EventName {
+	out := make([]EventName, 0, len(catalogueOrder))
+	for _, name := range catalogueOrder {
+		out = append(out, catalogue[name])
+	}
+	return out
+}
+
+// EventGroups returns every event group the catalogue uses, sorted.
+func EventGroups() []string {
+	seen := map[string]bool{}
+	for _, n := range catalogue {
+		seen[n.Forward] = true
+		seen[n.Return] = true
+	}
+	out := make([]string, 0, len(seen))
+	for g := range seen {
+		out = append(out, g)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// defaultEventName is the event name used for a status when a mapping only
+// knows the status.
+var defaultEventName = map[Status]string{
+	StatusBooked:             "LABEL_CREATED",
+	StatusReadyToShip:        "READY_TO_SHIP",
+	StatusPickedUp:           "PICKED_UP",
+	StatusInTransit:          "IN_TRANSIT",
+	StatusOnHold:             "HELD_BY_CARRIER",
+	StatusOutForDelivery:     "OUT_FOR_DELIVERY",
+	StatusAvailableForPickup: "AVAILABLE_FOR_PICKUP",
+	StatusDelivered:          "SUCCESSFULLY_DELIVERED",
+	StatusFailedDelivery:     "DELIVERY_ATTEMPT_FAILED",
+	StatusReturned:           "RETURNING_TO_SENDER",
+	StatusCancelled:          "SHIPMENT_CANCELLED",
+	StatusError:              "CARRIER_EXCEPTION",
+	StatusUnknown:            "UNMAPPED_STATUS",
+}
+
+// DefaultEventName returns the generic event name for a status (for example
+// SUCCESSFULLY_DELIVERED for DELIVERED), used when only the status is known.
+func DefaultEventName(s Status) string { return defaultEventName[s] }
+
+//go:embed data/actions.tsv
+var actionsTSV []byte
+
+// Action describes a record event: something that happens to an entity
+// (an order update, a claim, a delivery of this library's) without moving
+// a shipment milestone. Its ref is {source}/{action}.
+type Action struct {
+	Ref         string
+	Type        string
+	EventName   string
+	Group       string
+	Description string
+}
+
+// Source returns the first segment of the action's ref.
+func (a Action) Source() string {
+	src, _, _ := strings.Cut(a.Ref, "/")
+	return src
+}
+
+var actions, actionOrder = mustParseActions(actionsTSV)
+
+func mustParseActions(data []byte) (map[string]Action, []string) {
+	m := map[string]Action{}
+	var order []string
+	for i, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 5 {
+			panic(fmt.Sprintf("shipevents: embedded actions: line %d: want 5 fields", i+1))
+		}
+		if _, dup := m[f[0]]; dup {
+			panic(fmt.Sprintf("shipevents: embedded actions: duplicate ref %s", f[0]))
+		}
+		m[f[0]] = Action{Ref: f[0], Type: f[1], EventName: f[2], Group: f[3], Description: f[4]}
+		order = append(order, f[0])
+	}
+	return m, order
+}
+
+// LookupAction returns the record event with the given ref.
+func LookupAction(ref string) (Action, bool) {
+	a, ok := actions[ref]
+	return a, ok
+}
+
+// Actions returns every record event in documented order.
+func Actions() []Action {
+	out := make([]Action, 0, len(actionOrder))
+	for _, r := range actionOrder {
+		out = append(out, actions[r])
+	}
+	return out
+}

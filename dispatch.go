@@ -1,0 +1,494 @@
+package shipevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Defaults for a zero [DispatcherConfig].
+const (
+	DefaultWorkers             = 32
+	DefaultLease               = time.Minute
+	DefaultAttemptTimeout      = 15 * time.Second
+	DefaultPollInterval        = 250 * time.Millisecond
+	DefaultSubscriptionRefresh = 5 * time.Second
+	DefaultShutdownGrace       = 10 * time.Second
+	DefaultRecordBatch         = 256
+	DefaultRecordFlush         = 2 * time.Millisecond
+)
+
+// DispatcherConfig configures a [Dispatcher]. The zero value is a working
+// single-process setup: an in-memory store, the HTTP sender with its
+// defaults, the default retry policy and the system clock.
+type DispatcherConfig struct {
+	// Store holds events, subscriptions and deliveries; nil means a new
+	// MemoryStore.
+	Store Store
+	// Sender delivers to webhook URLs; nil means NewHTTPSender with its
+	// defaults. In-process handlers are registered with Handle.
+	Sender Sender
+	// Retry is the policy for subscriptions without their own.
+	Retry RetryPolicy
+	// Workers bounds concurrent attempts (default 32).
+	Workers int
+	// Lease is how long a claimed delivery is reserved (default 1 min). It
+	// must exceed AttemptTimeout, or a slow attempt's delivery is claimed
+	// again by another worker (harmless: fencing discards the stale
+	// result, and the receiver deduplicates on webhook-id).
+	Lease time.Duration
+	// AttemptTimeout bounds one Send (default 15 s; the HTTP sender also
+	// has its own 10 s timeout).
+	AttemptTimeout time.Duration
+	// PollInterval is how often an idle dispatcher looks for due
+	// deliveries it was not told about (retries coming due, other
+	// instances' publishes); default 250 ms.
+	PollInterval time.Duration
+	// SubscriptionRefresh is how often subscriptions are reloaded from the
+	// store, to see other instances' changes (default 5 s).
+	SubscriptionRefresh time.Duration
+	// ShutdownGrace is how long Run lets in-flight attempts finish after
+	// its context is cancelled; attempts still running then are cancelled
+	// and their deliveries released for another worker (default 10 s).
+	ShutdownGrace time.Duration
+	// DisableDeliveryEvents turns off the webhooks/delivered and
+	// webhooks/failed events the dispatcher publishes about its own work.
+	DisableDeliveryEvents bool
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// Logger receives operational logs; nil discards them. Secrets never
+	// appear in them.
+	Logger *slog.Logger
+	// Name identifies this instance in claims (diagnostics only).
+	Name string
+}
+
+// Dispatcher stores published events, matches them against subscriptions
+// and delivers them, with retries, dead letters and replay. Publish may be
+// called from any goroutine, before or while Run runs; several Dispatchers
+// (processes) may share one Store that supports it. Delivery is at least
+// once: receivers deduplicate on the event id, which every attempt carries.
+type Dispatcher struct {
+	store    Store
+	sender   Sender
+	retry    RetryPolicy
+	workers  int
+	lease    time.Duration
+	timeout  time.Duration
+	poll     time.Duration
+	refresh  time.Duration
+	grace    time.Duration
+	emit     bool
+	now      func() time.Time
+	log      *slog.Logger
+	name     string
+	handlers sync.Map // name -> Handler
+
+	subs    atomic.Pointer[subSnapshot]
+	subsMu  sync.Mutex // serialises reloads
+	wake    chan struct{}
+	running atomic.Bool
+
+	stats dispatchStats
+}
+
+type subSnapshot struct {
+	index       *RefIndex[string]
+	byID        map[string]*Subscription
+	fingerprint uint64
+}
+
+type dispatchStats struct {
+	published, duplicates, late         atomic.Int64
+	attempts, succeeded, retried, dead  atomic.Int64
+	released, leaseLost, recordFailures atomic.Int64
+}
+
+// Stats counts what a Dispatcher has done since it was made.
+type Stats struct {
+	Published, Duplicates, Late        int64
+	Attempts, Succeeded, Retried, Dead int64
+	Released, LeaseLost                int64
+}
+
+// NewDispatcher returns a Dispatcher with the given configuration.
+func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
+	d := &Dispatcher{
+		store: cfg.Store, sender: cfg.Sender, retry: cfg.Retry, workers: cfg.Workers,
+		lease: cfg.Lease, timeout: cfg.AttemptTimeout, poll: cfg.PollInterval,
+		refresh: cfg.SubscriptionRefresh, grace: cfg.ShutdownGrace, emit: !cfg.DisableDeliveryEvents,
+		now: cfg.Now, log: cfg.Logger, name: cfg.Name, wake: make(chan struct{}, 1),
+	}
+	if d.store == nil {
+		d.store = NewMemoryStore(MemoryStoreConfig{Now: cfg.Now})
+	}
+	if d.sender == nil {
+		d.sender = NewHTTPSender(HTTPSenderConfig{Now: cfg.Now})
+	}
+	d.workers = defaultInt(d.workers, DefaultWorkers)
+	d.lease = defaultDur(d.lease, DefaultLease)
+	d.timeout = defaultDur(d.timeout, DefaultAttemptTimeout)
+	d.poll = defaultDur(d.poll, DefaultPollInterval)
+	d.refresh = defaultDur(d.refresh, DefaultSubscriptionRefresh)
+	d.grace = defaultDur(d.grace, DefaultShutdownGrace)
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.log == nil {
+		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if d.name == "" {
+		d.name = "dispatcher-" + uuid.NewString()[:8]
+	}
+	d.subs.Store(&subSnapshot{index: NewRefIndex[string](), byID: map[string]*Subscription{}})
+	return d
+}
+
+func defaultInt(v, def int) int {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+func defaultDur(v, def time.Duration) time.Duration {
+	if v <= 0 {
+		return def
+	}
+	return v
+}
+
+// Store returns the dispatcher's store.
+func (d *Dispatcher) Store() Store { return d.store }
+
+// Stats returns the dispatcher's counters.
+func (d *Dispatcher) Stats() Stats {
+	s := &d.stats
+	return Stats{
+		Published: s.published.Load(), Duplicates: s.duplicates.Load(), Late: s.late.Load(),
+		Attempts: s.attempts.Load(), Succeeded: s.succeeded.Load(), Retried: s.retried.Load(), Dead: s.dead.Load(),
+		Released: s.released.Load(), LeaseLost: s.leaseLost.Load(),
+	}
+}
+
+// Handle registers an in-process handler under name, for subscriptions
+// whose Handler field names it. Registering a name again replaces it.
+func (d *Dispatcher) Handle(name string, h Handler) { d.handlers.Store(name, h) }
+
+// Subscribe validates and stores a subscription (creating or replacing
+// it) and makes it effective for this instance at once; other instances
+// see it within their SubscriptionRefresh.
+func (d *Dispatcher) Subscribe(ctx context.Context, s Subscription) error {
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	now := d.now().UTC()
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = now
+	}
+	s.UpdatedAt = now
+	if err := d.store.PutSubscription(ctx, s); err != nil {
+		return fmt.Errorf("shipevents: store subscription %s: %w", s.ID, err)
+	}
+	return d.ReloadSubscriptions(ctx)
+}
+
+// Unsubscribe deletes a subscription. Its pending deliveries are
+// dead-lettered when they come due, so they can still be replayed to a
+// new subscription's endpoint by requeueing.
+func (d *Dispatcher) Unsubscribe(ctx context.Context, id string) error {
+	if err := d.store.DeleteSubscription(ctx, id); err != nil {
+		return err
+	}
+	return d.ReloadSubscriptions(ctx)
+}
+
+// ReloadSubscriptions reloads subscriptions from the store now. Run does
+// it every SubscriptionRefresh.
+func (d *Dispatcher) ReloadSubscriptions(ctx context.Context) error {
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	subs, err := d.store.ListSubscriptions(ctx)
+	if err != nil {
+		return fmt.Errorf("shipevents: load subscriptions: %w", err)
+	}
+	h := fnv.New64a()
+	for i := range subs {
+		s := &subs[i]
+		h.Write([]byte(s.ID))
+		h.Write([]byte(s.UpdatedAt.String()))
+		h.Write([]byte(strconv.FormatBool(s.Active) + s.DisabledReason))
+	}
+	fp := h.Sum64()
+	if cur := d.subs.Load(); cur != nil && cur.fingerprint == fp && len(cur.byID) == len(subs) {
+		return nil
+	}
+	snap := &subSnapshot{index: NewRefIndex[string](), byID: make(map[string]*Subscription, len(subs)), fingerprint: fp}
+	for i := range subs {
+		s := &subs[i]
+		snap.byID[s.ID] = s
+		for _, p := range s.EnabledEvents {
+			if err := snap.index.Add(p, s.ID); err != nil {
+				d.log.Warn("subscription pattern refused", "subscription", s.ID, "error", err)
+			}
+		}
+	}
+	d.subs.Store(snap)
+	return nil
+}
+
+// PublishResult says what Publish did with one event.
+type PublishResult struct {
+	EventID string
+	// Outcome is AppendNew, AppendLate (stored, marked late: it did not
+	// move its shipment's current status) or AppendDuplicate (already
+	// known; nothing stored or delivered again).
+	Outcome AppendOutcome
+	// Deliveries is how many deliveries were created.
+	Deliveries int
+}
+
+// Publish validates the events, stores each one with one delivery per
+// matching active subscription in one Store call (the outbox), and wakes
+// the workers. Publishing an event id that is already stored creates
+// nothing. A shipment event that does not supersede its shipment's
+// current status (see [Supersedes]) is stored and marked late, and only
+// subscriptions with IncludeLate receive it.
+//
+// If any event is invalid, nothing is stored and the error wraps
+// [ErrInvalidEvent]. If the store fails, the error says so and Publish
+// can be retried as a whole: it is idempotent.
+func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishResult, error) {
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return nil, err
+		}
+	}
+	records := d.buildRecords(events, d.now().UTC())
+	results, err := d.store.AppendEvents(ctx, records)
+	if err != nil {
+		return nil, fmt.Errorf("shipevents: publish: %w", err)
+	}
+	out := make([]PublishResult, len(results))
+	created := 0
+	for i, r := range results {
+		out[i] = PublishResult{EventID: r.EventID, Outcome: r.Outcome, Deliveries: r.Deliveries}
+		created += r.Deliveries
+		switch r.Outcome {
+		case AppendNew:
+			d.stats.published.Add(1)
+		case AppendLate:
+			d.stats.published.Add(1)
+			d.stats.late.Add(1)
+		case AppendDuplicate:
+			d.stats.duplicates.Add(1)
+		}
+	}
+	if created > 0 {
+		d.signal()
+	}
+	return out, nil
+}
+
+// buildRecords matches each event against the subscription snapshot.
+func (d *Dispatcher) buildRecords(events []Event, now time.Time) []AppendRecord {
+	snap := d.subs.Load()
+	records := make([]AppendRecord, len(events))
+	var matched []string
+	for i := range events {
+		e := &events[i]
+		records[i].Event = *e
+		matched = snap.index.Match(e.Ref, matched[:0])
+		if len(matched) == 0 {
+			continue
+		}
+		deliveries := make([]NewDelivery, 0, len(matched))
+		statusEvent := e.Source == SourceShipments && e.Status != ""
+		for _, id := range matched {
+			s := snap.byID[id]
+			if s == nil || !s.Matches(e) {
+				continue
+			}
+			deliveries = append(deliveries, NewDelivery{
+				ID: DeliveryID(e.ID, s.ID), SubscriptionID: s.ID,
+				OnlyIfCurrent: statusEvent && !s.IncludeLate, NextAttemptAt: now,
+			})
+		}
+		records[i].Deliveries = deliveries
+	}
+	return records
+}
+
+func (d *Dispatcher) signal() {
+	select {
+	case d.wake <- struct{}{}:
+	default:
+	}
+}
+
+// ErrAlreadyRunning is returned by Run when the dispatcher is running.
+var ErrAlreadyRunning = errors.New("shipevents: dispatcher already running")
+
+// Run claims due deliveries and sends them until ctx is cancelled, then
+// shuts down gracefully: it stops claiming, lets attempts in flight finish
+// for up to ShutdownGrace, releases the rest back to the store (no attempt
+// counted), flushes every attempt record, and returns nil once every
+// goroutine it started has ended. Store errors are logged and retried
+// with backoff, so a store that is briefly down does not stop Run.
+func (d *Dispatcher) Run(ctx context.Context) error {
+	if !d.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer d.running.Store(false)
+	if err := d.ReloadSubscriptions(ctx); err != nil {
+		d.log.Warn("initial subscription load failed; retrying in the background", "error", err)
+	}
+
+	// sendCtx outlives ctx by the grace period, so attempts in flight can
+	// finish after shutdown starts.
+	sendCtx, cancelSends := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelSends()
+
+	r := newRecorder(d)
+	var recWG sync.WaitGroup
+	recWG.Add(1)
+	go func() { defer recWG.Done(); r.run() }()
+
+	work := make(chan Claim)
+	slots := make(chan struct{}, d.workers) // one token per idle worker
+	for range d.workers {
+		slots <- struct{}{}
+	}
+	var workWG sync.WaitGroup
+	for range d.workers {
+		workWG.Add(1)
+		go func() {
+			defer workWG.Done()
+			for c := range work {
+				d.process(sendCtx, c, r)
+				slots <- struct{}{}
+			}
+		}()
+	}
+
+	var bgWG sync.WaitGroup
+	bgWG.Add(1)
+	go func() { defer bgWG.Done(); d.refreshLoop(ctx) }()
+
+	d.claimLoop(ctx, work, slots, r)
+	close(work)
+
+	// Grace: let in-flight attempts finish, then cancel them.
+	done := make(chan struct{})
+	go func() { workWG.Wait(); close(done) }()
+	grace := time.NewTimer(d.grace)
+	select {
+	case <-done:
+	case <-grace.C:
+		cancelSends()
+		<-done
+	}
+	grace.Stop()
+	bgWG.Wait()
+	r.close()
+	recWG.Wait()
+	return nil
+}
+
+func (d *Dispatcher) refreshLoop(ctx context.Context) {
+	t := time.NewTicker(d.refresh)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := d.ReloadSubscriptions(ctx); err != nil && ctx.Err() == nil {
+				d.log.Warn("subscription reload failed", "error", err)
+			}
+		}
+	}
+}
+
+// claimLoop claims as many due deliveries as there are idle workers and
+// hands them over; it returns when ctx is cancelled.
+func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots chan struct{}, r *recorder) {
+	failures := 0
+	for {
+		// Wait for at least one idle worker.
+		select {
+		case <-ctx.Done():
+			return
+		case <-slots:
+		}
+		free := 1
+	more:
+		for free < d.workers {
+			select {
+			case <-slots:
+				free++
+			default:
+				break more
+			}
+		}
+		claims, err := d.store.ClaimDeliveries(ctx, ClaimRequest{Now: d.now().UTC(), Lease: d.lease, Limit: free, Owner: d.name})
+		if err != nil {
+			giveBack(slots, free)
+			if ctx.Err() != nil {
+				return
+			}
+			failures++
+			wait := min(d.poll<<min(failures, 5), 5*time.Second)
+			d.log.Warn("claiming deliveries failed; will retry", "error", err, "retry_in", wait)
+			if !sleepCtx(ctx, wait) {
+				return
+			}
+			continue
+		}
+		failures = 0
+		giveBack(slots, free-len(claims))
+		for _, c := range claims {
+			select {
+			case work <- c:
+			case <-ctx.Done():
+				// Shutting down before the attempt started: release it.
+				r.add(AttemptRecord{Lease: c.Lease, Outcome: OutcomeReleased, NextAttemptAt: d.now().UTC()}, nil)
+				giveBack(slots, 1)
+			}
+		}
+		if len(claims) == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-d.wake:
+			case <-time.After(d.poll):
+			}
+		}
+	}
+}
+
+func giveBack(slots chan struct{}, n int) {
+	for range n {
+		slots <- struct{}{}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}

@@ -1,0 +1,336 @@
+package shipevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// process makes one attempt of a claimed delivery and hands the outcome to
+// the recorder.
+func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
+	now := d.now().UTC()
+	attempt := c.Delivery.Attempts + 1
+	sub := d.subscription(ctx, c.Delivery.SubscriptionID)
+	rec := AttemptRecord{Lease: c.Lease, Attempt: Attempt{DeliveryID: c.Delivery.ID, Number: attempt, StartedAt: now}}
+	switch {
+	case sub == nil:
+		rec.Outcome = OutcomeDead
+		rec.Attempt.Error = "subscription no longer exists"
+		r.add(rec, &c)
+		return
+	case !sub.Active:
+		rec.Outcome = OutcomeDead
+		rec.Attempt.Error = "subscription is inactive"
+		if sub.DisabledReason != "" {
+			rec.Attempt.Error += ": " + sub.DisabledReason
+		}
+		r.add(rec, &c)
+		return
+	}
+	body, err := encodeBody(&c.Event, sub.Form)
+	if err != nil {
+		rec.Outcome = OutcomeDead
+		rec.Attempt.Error = "encoding the event: " + err.Error()
+		r.add(rec, &c)
+		return
+	}
+	msg := &Message{DeliveryID: c.Delivery.ID, Attempt: attempt, Event: &c.Event, Subscription: sub, Body: body, Timestamp: now}
+	sctx, cancel := context.WithTimeout(ctx, d.timeout)
+	resp, err := d.senderFor(sub).Send(sctx, msg)
+	cancel()
+	end := d.now().UTC()
+	d.stats.attempts.Add(1)
+	rec.Attempt.Duration = end.Sub(now)
+	rec.Attempt.StatusCode = resp.StatusCode
+	rec.Attempt.Response = truncate(string(resp.Body), MaxStoredResponse)
+	if err == nil {
+		rec.Outcome = OutcomeSucceeded
+		d.stats.succeeded.Add(1)
+		r.add(rec, &c)
+		return
+	}
+	if ctx.Err() != nil {
+		// Shutdown cancelled the attempt: it says nothing about the
+		// endpoint, so it is not counted.
+		rec.Outcome = OutcomeReleased
+		rec.NextAttemptAt = end
+		d.stats.released.Add(1)
+		r.add(rec, &c)
+		return
+	}
+	var he *HTTPError
+	if errors.As(err, &he) {
+		rec.Attempt.StatusCode = he.StatusCode
+		if rec.Attempt.Response == "" {
+			rec.Attempt.Response = truncate(he.Body, MaxStoredResponse)
+		}
+	}
+	rec.Attempt.Error = err.Error()
+	policy := &d.retry
+	if sub.Retry != nil {
+		policy = sub.Retry
+	}
+	dec := policy.Decide(err, attempt, c.Delivery.CreatedAt, end)
+	if dec.Retry {
+		rec.Outcome = OutcomeRetry
+		rec.NextAttemptAt = dec.At
+		d.stats.retried.Add(1)
+	} else {
+		rec.Outcome = OutcomeDead
+		rec.Attempt.Error += " (" + dec.Reason + ")"
+		d.stats.dead.Add(1)
+	}
+	if dec.DisableSubscription {
+		d.disable(ctx, sub, dec.Reason, &c.Event)
+	}
+	r.add(rec, &c)
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+func (d *Dispatcher) senderFor(sub *Subscription) Sender {
+	if sub.Handler != "" {
+		return SenderFunc(d.sendToHandler)
+	}
+	return d.sender
+}
+
+// sendToHandler delivers to an in-process handler, turning a panic into a
+// failed attempt instead of a crashed worker.
+func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Response, err error) {
+	h, ok := d.handlers.Load(m.Subscription.Handler)
+	if !ok {
+		return Response{}, fmt.Errorf("no handler registered under %q", m.Subscription.Handler)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("handler %q panicked: %v", m.Subscription.Handler, p)
+		}
+	}()
+	return Response{}, h.(Handler)(ctx, m.Event.Clone())
+}
+
+// subscription returns the subscription from the snapshot, reloading once
+// if it is unknown (created by another instance since the last refresh).
+func (d *Dispatcher) subscription(ctx context.Context, id string) *Subscription {
+	if s := d.subs.Load().byID[id]; s != nil {
+		return s
+	}
+	if err := d.ReloadSubscriptions(ctx); err != nil {
+		d.log.Warn("subscription reload failed", "error", err)
+	}
+	return d.subs.Load().byID[id]
+}
+
+// disable deactivates a subscription whose endpoint said it is gone.
+func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason string, cause *Event) {
+	s := cloneSubscription(*sub)
+	s.Active = false
+	s.DisabledReason = reason
+	s.UpdatedAt = d.now().UTC()
+	if err := d.store.PutSubscription(ctx, s); err != nil {
+		d.log.Error("disabling subscription failed", "subscription", s.ID, "error", err)
+		return
+	}
+	d.log.Warn("subscription disabled", "subscription", s, "reason", reason)
+	if err := d.ReloadSubscriptions(ctx); err != nil {
+		d.log.Warn("subscription reload failed", "error", err)
+	}
+	if d.emit {
+		e := d.deliveryEvent("webhooks/disabled", "disabled:"+s.ID+":"+s.UpdatedAt.String(), cause, map[string]any{
+			"subscription_id": s.ID, "reason": reason,
+		})
+		if _, err := d.Publish(ctx, e); err != nil {
+			d.log.Warn("publishing subscription event failed", "error", err)
+		}
+	}
+}
+
+// encodeBody renders the event in a subscription's payload form.
+func encodeBody(e *Event, form PayloadForm) ([]byte, error) {
+	switch form {
+	case FormFlat:
+		return e.MarshalFlat()
+	case FormCloudEvents:
+		return e.MarshalCloudEvent()
+	}
+	return jsonMarshal(e)
+}
+
+// deliveryEventNamespace derives the ids of the dispatcher's own events.
+var deliveryEventNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery-event"))
+
+// deliveryEvent builds one of the dispatcher's own events (source
+// webhooks) about cause; key makes its id deterministic.
+func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[string]any) Event {
+	a := actions[ref]
+	now := d.now().UTC()
+	e := Event{
+		ID: uuid.NewSHA1(deliveryEventNamespace, []byte(key)).String(), Type: a.Type, Source: SourceWebhooks,
+		Ref: ref, Version: EnvelopeVersion, EventName: a.EventName, EventGroup: a.Group,
+		OccurredAt: now, TriggeredAt: now, Data: EventData{Extra: extra},
+	}
+	if cause != nil {
+		e.TenantID = cause.TenantID
+		e.CorrelationID = cause.CorrelationID
+		e.TestMode = cause.TestMode
+		e.Data.Extra["event_id"] = cause.ID
+		e.Data.Extra["event_ref"] = cause.Ref
+	}
+	return e
+}
+
+// recorder batches attempt records into RecordAttempts calls (River went
+// from about 10k to 46k jobs/s by batching completions), and publishes the
+// delivery events of the records it wrote.
+type recorder struct {
+	d     *Dispatcher
+	mu    sync.Mutex
+	batch []pendingRecord
+	kick  chan struct{}
+	done  chan struct{}
+}
+
+type pendingRecord struct {
+	rec   AttemptRecord
+	claim *Claim
+}
+
+func newRecorder(d *Dispatcher) *recorder {
+	return &recorder{d: d, kick: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+func (r *recorder) add(rec AttemptRecord, c *Claim) {
+	r.mu.Lock()
+	r.batch = append(r.batch, pendingRecord{rec, c})
+	n := len(r.batch)
+	r.mu.Unlock()
+	if n == 1 || n >= DefaultRecordBatch {
+		select {
+		case r.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (r *recorder) close() { close(r.done) }
+
+func (r *recorder) run() {
+	for {
+		select {
+		case <-r.kick:
+			// Give concurrent workers a moment to join the batch.
+			t := time.NewTimer(DefaultRecordFlush)
+			select {
+			case <-t.C:
+			case <-r.done:
+				t.Stop()
+			}
+			r.flush()
+		case <-r.done:
+			r.flush()
+			return
+		}
+	}
+}
+
+// flush writes everything batched, retrying store failures for a while: an
+// unrecorded attempt is not lost (its lease runs out and the delivery is
+// sent again), but recording it avoids the duplicate.
+func (r *recorder) flush() {
+	for {
+		r.mu.Lock()
+		batch := r.batch
+		r.batch = nil
+		r.mu.Unlock()
+		if len(batch) == 0 {
+			return
+		}
+		for start := 0; start < len(batch); start += DefaultRecordBatch {
+			r.write(batch[start:min(start+DefaultRecordBatch, len(batch))])
+		}
+	}
+}
+
+func (r *recorder) write(batch []pendingRecord) {
+	d := r.d
+	records := make([]AttemptRecord, len(batch))
+	for i := range batch {
+		records[i] = batch[i].rec
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var errs []error
+	var err error
+	for try := 0; ; try++ {
+		errs, err = d.store.RecordAttempts(ctx, records)
+		if err == nil {
+			break
+		}
+		if try == 5 || ctx.Err() != nil {
+			d.stats.recordFailures.Add(1)
+			d.log.Error("recording attempts failed; their leases will expire and the deliveries will be retried", "records", len(records), "error", err)
+			return
+		}
+		sleepCtx(ctx, time.Duration(50<<try)*time.Millisecond)
+	}
+	if !d.emit {
+		for _, e := range errs {
+			if e != nil {
+				d.stats.leaseLost.Add(1)
+			}
+		}
+		return
+	}
+	var events []Event
+	for i, e := range errs {
+		if e != nil {
+			d.stats.leaseLost.Add(1)
+			d.log.Warn("attempt outcome discarded: lease lost", "delivery", records[i].Lease.DeliveryID)
+			continue
+		}
+		c := batch[i].claim
+		if c == nil || c.Event.Source == SourceWebhooks {
+			continue // no events about deliveries of delivery events: no loops
+		}
+		rec := &records[i]
+		var ref string
+		switch rec.Outcome {
+		case OutcomeSucceeded:
+			ref = "webhooks/delivered"
+		case OutcomeDead:
+			ref = "webhooks/failed"
+		default:
+			continue
+		}
+		extra := map[string]any{
+			"delivery_id":     c.Delivery.ID,
+			"subscription_id": c.Delivery.SubscriptionID,
+			"attempts":        rec.Attempt.Number,
+		}
+		if rec.Attempt.StatusCode != 0 {
+			extra["status_code"] = rec.Attempt.StatusCode
+		}
+		if rec.Attempt.Error != "" {
+			extra["error"] = rec.Attempt.Error
+		}
+		key := ref + ":" + c.Delivery.ID + ":" + strconv.Itoa(rec.Attempt.Number)
+		events = append(events, d.deliveryEvent(ref, key, &c.Event, extra))
+	}
+	if len(events) > 0 {
+		if _, err := d.Publish(ctx, events...); err != nil {
+			d.log.Warn("publishing delivery events failed", "error", err)
+		}
+	}
+}

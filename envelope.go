@@ -1,0 +1,213 @@
+package shipevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// eventDataFields are the typed keys of event_data; Extra never overrides them.
+var eventDataFields = map[string]bool{
+	"description": true, "location": true, "signed_by": true, "estimated_delivery": true,
+	"carrier_time": true, "occurred_at_source": true, "service": true, "shipment_id": true,
+	"order_id": true, "return_id": true, "claim_id": true, "previous_status": true, "reason": true,
+}
+
+type eventDataAlias EventData
+
+// MarshalJSON implements json.Marshaler: the typed fields, then the Extra
+// keys in sorted order.
+func (d EventData) MarshalJSON() ([]byte, error) {
+	base, err := json.Marshal(eventDataAlias(d))
+	if err != nil {
+		return nil, err
+	}
+	if len(d.Extra) == 0 {
+		return base, nil
+	}
+	keys := make([]string, 0, len(d.Extra))
+	for k := range d.Extra {
+		if !eventDataFields[k] {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return base, nil
+	}
+	slices.Sort(keys)
+	buf := bytes.NewBuffer(make([]byte, 0, len(base)+32*len(keys)))
+	buf.Write(base[:len(base)-1])
+	first := len(base) == 2 // "{}"
+	for _, k := range keys {
+		v, err := json.Marshal(d.Extra[k])
+		if err != nil {
+			return nil, fmt.Errorf("event_data %q: %w", k, err)
+		}
+		if !first {
+			buf.WriteByte(',')
+		}
+		first = false
+		kb, _ := json.Marshal(k)
+		buf.Write(kb)
+		buf.WriteByte(':')
+		buf.Write(v)
+	}
+	buf.WriteByte('}')
+	return buf.Bytes(), nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler: typed keys fill the typed
+// fields, every other key lands in Extra.
+func (d *EventData) UnmarshalJSON(b []byte) error {
+	var a eventDataAlias
+	if err := json.Unmarshal(b, &a); err != nil {
+		return err
+	}
+	var all map[string]any
+	if err := json.Unmarshal(b, &all); err != nil {
+		return err
+	}
+	for k := range eventDataFields {
+		delete(all, k)
+	}
+	if len(all) > 0 {
+		a.Extra = all
+	} else {
+		a.Extra = nil
+	}
+	*d = EventData(a)
+	return nil
+}
+
+// MarshalFlat returns the flat form of e: every event_data key lifted to the
+// root (event_data.tracking_number becomes tracking_number) and every
+// nested object flattened with "_" (carrier_status.code becomes
+// carrier_status_code, metadata.order becomes metadata_order), for tools
+// that only take flat key/value payloads. A root key wins over a lifted
+// event_data key of the same name. Arrays stay arrays.
+func (e *Event) MarshalFlat() ([]byte, error) {
+	nested, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(nested))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	flat := make(map[string]any, len(m)+8)
+	data, _ := m["event_data"].(map[string]any)
+	delete(m, "event_data")
+	for k, v := range m {
+		flattenInto(flat, k, v)
+	}
+	for k, v := range data {
+		if _, taken := flat[k]; taken {
+			continue
+		}
+		flattenInto(flat, k, v)
+	}
+	return json.Marshal(flat) // maps marshal with sorted keys: deterministic
+}
+
+func flattenInto(dst map[string]any, key string, v any) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		if _, taken := dst[key]; !taken {
+			dst[key] = v
+		}
+		return
+	}
+	for k, inner := range obj {
+		flattenInto(dst, key+"_"+k, inner)
+	}
+}
+
+// CloudEvents attributes used by [Event.MarshalCloudEvent].
+const (
+	CloudEventsSpecVersion = "1.0"
+	cloudEventTypePrefix   = "dev.shipevents."
+	cloudEventSourcePrefix = "/shipevents/"
+)
+
+// cloudEvent is the CloudEvents 1.0 structured-mode JSON form.
+type cloudEvent struct {
+	SpecVersion     string          `json:"specversion"`
+	ID              string          `json:"id"`
+	Source          string          `json:"source"`
+	Type            string          `json:"type"`
+	Subject         string          `json:"subject,omitempty"`
+	Time            *time.Time      `json:"time,omitempty"`
+	DataContentType string          `json:"datacontenttype"`
+	DataSchema      string          `json:"dataschema,omitempty"`
+	Data            json.RawMessage `json:"data"`
+	TenantID        string          `json:"tenantid,omitempty"`
+	ShipEventsVer   string          `json:"shipeventsversion,omitempty"`
+}
+
+// MarshalCloudEvent returns e as a CloudEvents 1.0 event in structured JSON
+// mode: id is the event id, source is /shipevents/{source}, type is
+// dev.shipevents.{type}, subject is the ref, time is occurred_at, and data
+// is the nested envelope. The extension attributes tenantid and
+// shipeventsversion carry the tenant and envelope version.
+func (e *Event) MarshalCloudEvent() ([]byte, error) {
+	data, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	ce := cloudEvent{
+		SpecVersion:     CloudEventsSpecVersion,
+		ID:              e.ID,
+		Source:          cloudEventSourcePrefix + e.Source,
+		Type:            cloudEventTypePrefix + e.Type,
+		Subject:         e.Ref,
+		DataContentType: "application/json",
+		Data:            data,
+		TenantID:        e.TenantID,
+		ShipEventsVer:   strconv.Itoa(e.Version),
+	}
+	if !e.OccurredAt.IsZero() {
+		t := e.OccurredAt.UTC()
+		ce.Time = &t
+	}
+	return json.Marshal(ce)
+}
+
+// UnmarshalCloudEvent parses a CloudEvents structured-JSON event produced
+// by [Event.MarshalCloudEvent] back into an Event. It returns an error
+// wrapping [ErrInvalidPayload] when the document is not a CloudEvents 1.0
+// event carrying a shipevents envelope.
+func UnmarshalCloudEvent(b []byte) (Event, error) {
+	var ce cloudEvent
+	if err := json.Unmarshal(b, &ce); err != nil {
+		return Event{}, fmt.Errorf("%w: cloudevent: %v", ErrInvalidPayload, err)
+	}
+	if ce.SpecVersion != CloudEventsSpecVersion {
+		return Event{}, fmt.Errorf("%w: cloudevent: specversion %q, want %q", ErrInvalidPayload, ce.SpecVersion, CloudEventsSpecVersion)
+	}
+	var e Event
+	if err := json.Unmarshal(ce.Data, &e); err != nil {
+		return Event{}, fmt.Errorf("%w: cloudevent data: %v", ErrInvalidPayload, err)
+	}
+	if e.ID != ce.ID {
+		return Event{}, fmt.Errorf("%w: cloudevent id %q differs from envelope id %q", ErrInvalidPayload, ce.ID, e.ID)
+	}
+	return e, nil
+}
+
+// jsonMarshal is json.Marshal without HTML escaping, which webhooks don't
+// want (it would turn & into \u0026 in URLs).
+func jsonMarshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // Encode appends a newline
+}

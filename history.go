@@ -1,0 +1,172 @@
+package shipevents
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Event returns a stored event by id, with its late mark and the number of
+// its deliveries still pending.
+func (d *Dispatcher) Event(ctx context.Context, id string) (StoredEvent, error) {
+	return d.store.GetEvent(ctx, id)
+}
+
+// Events lists stored events, newest first; see [EventFilter].
+func (d *Dispatcher) Events(ctx context.Context, f EventFilter) (Page[StoredEvent], error) {
+	if f.RefPattern != "" {
+		if err := ValidatePattern(f.RefPattern); err != nil {
+			return Page[StoredEvent]{}, err
+		}
+	}
+	return d.store.ListEvents(ctx, f)
+}
+
+// Deliveries lists deliveries (of an event, a subscription, a state).
+// Dead letters are Deliveries(ctx, DeliveryFilter{State: DeliveryDead}).
+func (d *Dispatcher) Deliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error) {
+	return d.store.ListDeliveries(ctx, f)
+}
+
+// Attempts lists every attempt of a delivery, oldest first.
+func (d *Dispatcher) Attempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	return d.store.ListAttempts(ctx, deliveryID)
+}
+
+// ReplayDelivery sends one delivery again, whatever its state, as soon as
+// a worker is free. Its attempt history is kept and the receiver sees the
+// same webhook-id as before.
+func (d *Dispatcher) ReplayDelivery(ctx context.Context, deliveryID string) error {
+	n, err := d.store.RequeueDeliveries(ctx, []string{deliveryID}, d.now().UTC())
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return fmt.Errorf("delivery %q: %w", deliveryID, ErrNotFound)
+	}
+	d.signal()
+	return nil
+}
+
+// ReplayEvent sends an event again to every subscription it was delivered
+// (or was to be delivered) to, and returns how many deliveries it
+// requeued.
+func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, error) {
+	if _, err := d.store.GetEvent(ctx, eventID); err != nil {
+		return 0, err
+	}
+	return d.requeueAll(ctx, DeliveryFilter{EventID: eventID})
+}
+
+// ReplayDeadLetters requeues every dead delivery of a subscription (after
+// its endpoint has been fixed) and returns how many.
+func (d *Dispatcher) ReplayDeadLetters(ctx context.Context, subscriptionID string) (int, error) {
+	return d.requeueAll(ctx, DeliveryFilter{SubscriptionID: subscriptionID, State: DeliveryDead})
+}
+
+func (d *Dispatcher) requeueAll(ctx context.Context, f DeliveryFilter) (int, error) {
+	// Collect first, then requeue: requeueing changes states, which would
+	// shift a state-filtered listing under our feet.
+	var ids []string
+	f.Limit = MaxPageSize
+	for {
+		page, err := d.store.ListDeliveries(ctx, f)
+		if err != nil {
+			return 0, err
+		}
+		for _, del := range page.Items {
+			ids = append(ids, del.ID)
+		}
+		if !page.PageInfo.HasNextPage {
+			break
+		}
+		f.After = page.PageInfo.EndCursor
+	}
+	total := 0
+	now := d.now().UTC()
+	for start := 0; start < len(ids); start += MaxPageSize {
+		n, err := d.store.RequeueDeliveries(ctx, ids[start:min(start+MaxPageSize, len(ids))], now)
+		total += n
+		if err != nil {
+			return total, err
+		}
+	}
+	if total > 0 {
+		d.signal()
+	}
+	return total, nil
+}
+
+// Journey is a shipment's timeline and current status.
+type Journey struct {
+	Key ShipmentKey
+	// Current is the shipment's status by the ordering rule; nil when the
+	// store has no state for it.
+	Current *ShipmentState
+	// Steps are the shipment's events, oldest first by occurred_at.
+	Steps []JourneyStep
+}
+
+// JourneyStep is one event of a journey, with the raw carrier status
+// behind it.
+type JourneyStep struct {
+	EventID       string
+	EventName     string
+	Status        Status
+	OccurredAt    time.Time
+	Description   string
+	Location      *Location
+	CarrierStatus *CarrierStatus
+	// Late marks an event that arrived after a later one and did not move
+	// the current status.
+	Late bool
+	// Current marks the step whose event set the current status.
+	Current bool
+}
+
+// MaxJourneySteps bounds the events a journey reads.
+const MaxJourneySteps = 10000
+
+// Journey returns a shipment's timeline (every stored event of the
+// shipment, oldest first) and its current status.
+func (d *Dispatcher) Journey(ctx context.Context, key ShipmentKey) (Journey, error) {
+	j := Journey{Key: key}
+	st, err := d.store.ShipmentState(ctx, key)
+	switch {
+	case err == nil:
+		j.Current = &st
+	case !isNotFound(err):
+		return j, err
+	}
+	f := EventFilter{TenantID: key.TenantID, Carrier: key.Carrier, TrackingNumber: key.TrackingNumber, Limit: MaxPageSize}
+	for len(j.Steps) < MaxJourneySteps {
+		page, err := d.store.ListEvents(ctx, f)
+		if err != nil {
+			return j, err
+		}
+		for _, se := range page.Items {
+			e := &se.Event
+			if e.TenantID != key.TenantID || e.Source != SourceShipments {
+				continue
+			}
+			j.Steps = append(j.Steps, JourneyStep{
+				EventID: e.ID, EventName: e.EventName, Status: e.Status, OccurredAt: e.OccurredAt,
+				Description: e.Data.Description, Location: e.Data.Location, CarrierStatus: e.CarrierStatus,
+				Late: se.Late, Current: j.Current != nil && j.Current.EventID == e.ID,
+			})
+		}
+		if !page.PageInfo.HasNextPage {
+			break
+		}
+		f.After = page.PageInfo.EndCursor
+	}
+	if len(j.Steps) == 0 && j.Current == nil {
+		return j, fmt.Errorf("shipment %s: %w", key, ErrNotFound)
+	}
+	slices.SortStableFunc(j.Steps, func(a, b JourneyStep) int { return a.OccurredAt.Compare(b.OccurredAt) })
+	return j, nil
+}
+
+func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }

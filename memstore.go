@@ -1,0 +1,573 @@
+package shipevents
+
+import (
+	"container/heap"
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// MemoryStoreConfig configures a [MemoryStore]. The zero value is ready to
+// use.
+type MemoryStoreConfig struct {
+	// Now stamps StoredAt, CreatedAt and UpdatedAt; nil means time.Now.
+	Now func() time.Time
+}
+
+// MemoryStore is the embedded [Store]: everything in process memory, safe
+// for concurrent use, and fast (claims are served from a heap of due
+// deliveries). It is the default for a single process and for tests; its
+// contents die with the process, and it keeps every event it is given, so
+// hosts with large volumes or several instances use a database-backed
+// Store (see the pgstore module).
+type MemoryStore struct {
+	now func() time.Time
+
+	mu         sync.Mutex
+	events     map[string]*memEvent
+	eventLog   []*memEvent // append order; Seq = index+1
+	subs       map[string]Subscription
+	deliveries map[string]*memDelivery
+	delivLog   []*memDelivery
+	ready      readyHeap // pending and in-flight deliveries by when they become claimable
+	shipments  map[ShipmentKey]ShipmentState
+	tokenSeq   uint64
+}
+
+var _ Store = (*MemoryStore)(nil)
+
+type memEvent struct {
+	stored  StoredEvent // PendingDeliveries is computed on read
+	pending int
+}
+
+type memDelivery struct {
+	d        Delivery
+	token    string
+	attempts []Attempt
+	heapIdx  int // index in ready, -1 when not there
+}
+
+// readyAt is when the delivery can next be claimed.
+func (m *memDelivery) readyAt() time.Time {
+	if m.d.State == DeliveryInFlight {
+		return m.d.LeaseExpiresAt
+	}
+	return m.d.NextAttemptAt
+}
+
+type readyHeap []*memDelivery
+
+func (h readyHeap) Len() int { return len(h) }
+func (h readyHeap) Less(i, j int) bool {
+	a, b := h[i].readyAt(), h[j].readyAt()
+	if a.Equal(b) {
+		return h[i].d.CreatedAt.Before(h[j].d.CreatedAt)
+	}
+	return a.Before(b)
+}
+func (h readyHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+func (h *readyHeap) Push(x any) {
+	m := x.(*memDelivery)
+	m.heapIdx = len(*h)
+	*h = append(*h, m)
+}
+func (h *readyHeap) Pop() any {
+	old := *h
+	m := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	m.heapIdx = -1
+	return m
+}
+
+// NewMemoryStore returns an empty MemoryStore.
+func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &MemoryStore{
+		now:        now,
+		events:     map[string]*memEvent{},
+		subs:       map[string]Subscription{},
+		deliveries: map[string]*memDelivery{},
+		shipments:  map[ShipmentKey]ShipmentState{},
+	}
+}
+
+// AppendEvents implements [EventStore].
+func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) ([]AppendResult, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	results := make([]AppendResult, len(records))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range records {
+		r := &records[i]
+		id := r.Event.ID
+		results[i].EventID = id
+		if _, dup := s.events[id]; dup {
+			results[i].Outcome = AppendDuplicate
+			continue
+		}
+		late := false
+		if key := r.Event.Shipment(); !key.IsZero() && r.Event.Status != "" {
+			cur := s.shipments[key]
+			next := StatusPoint{Status: r.Event.Status, OccurredAt: r.Event.OccurredAt}
+			if Supersedes(StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, next) {
+				s.shipments[key] = ShipmentState{Key: key, Status: r.Event.Status, EventName: r.Event.EventName,
+					EventID: id, OccurredAt: r.Event.OccurredAt, UpdatedAt: now}
+			} else {
+				late = true
+			}
+		}
+		me := &memEvent{stored: StoredEvent{Event: r.Event.Clone(), Seq: int64(len(s.eventLog) + 1), Late: late, StoredAt: now}}
+		s.events[id] = me
+		s.eventLog = append(s.eventLog, me)
+		results[i].Outcome = AppendNew
+		if late {
+			results[i].Outcome = AppendLate
+		}
+		for _, nd := range r.Deliveries {
+			if late && nd.OnlyIfCurrent {
+				continue
+			}
+			if _, exists := s.deliveries[nd.ID]; exists {
+				continue
+			}
+			md := &memDelivery{d: Delivery{ID: nd.ID, EventID: id, SubscriptionID: nd.SubscriptionID, State: DeliveryPending,
+				NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
+			s.deliveries[nd.ID] = md
+			s.delivLog = append(s.delivLog, md)
+			heap.Push(&s.ready, md)
+			me.pending++
+			results[i].Deliveries++
+		}
+	}
+	return results, nil
+}
+
+func (s *MemoryStore) storedCopy(me *memEvent) StoredEvent {
+	out := me.stored
+	out.Event = me.stored.Event.Clone()
+	out.PendingDeliveries = me.pending
+	return out
+}
+
+// GetEvent implements [EventStore].
+func (s *MemoryStore) GetEvent(ctx context.Context, id string) (StoredEvent, error) {
+	if err := ctx.Err(); err != nil {
+		return StoredEvent{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	me, ok := s.events[id]
+	if !ok {
+		return StoredEvent{}, fmt.Errorf("event %q: %w", id, ErrNotFound)
+	}
+	return s.storedCopy(me), nil
+}
+
+// ListEvents implements [EventStore].
+func (s *MemoryStore) ListEvents(ctx context.Context, f EventFilter) (Page[StoredEvent], error) {
+	if err := ctx.Err(); err != nil {
+		return Page[StoredEvent]{}, err
+	}
+	limit := PageLimit(f.Limit)
+	var after, before int64 = -1, -1
+	var err error
+	if f.After != "" {
+		if after, err = DecodeCursor(f.After); err != nil {
+			return Page[StoredEvent]{}, err
+		}
+	}
+	if f.Before != "" {
+		if before, err = DecodeCursor(f.Before); err != nil {
+			return Page[StoredEvent]{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Walk newest first; collect every match's seq (cheap ints) to answer
+	// count and page edges in one pass.
+	var seqs []int64
+	for i := len(s.eventLog) - 1; i >= 0; i-- {
+		if EventMatchesFilter(&s.eventLog[i].stored.Event, &f) {
+			seqs = append(seqs, s.eventLog[i].stored.Seq)
+		}
+	}
+	return pageBySeq(seqs, after, before, limit, func(seq int64) StoredEvent {
+		return s.storedCopy(s.eventLog[seq-1])
+	}), nil
+}
+
+// pageBySeq cuts one page out of seqs (sorted newest first) given the
+// cursors (-1 when absent): After continues to older items, Before walks
+// back to the newer ones just before the cursor.
+func pageBySeq[T any](seqs []int64, after, before int64, limit int, get func(int64) T) Page[T] {
+	lo, hi := 0, len(seqs)
+	if after >= 0 {
+		lo = sort.Search(len(seqs), func(i int) bool { return seqs[i] < after })
+	}
+	if before >= 0 {
+		hi = sort.Search(len(seqs), func(i int) bool { return seqs[i] <= before })
+	}
+	start, end := lo, min(hi, lo+limit)
+	if before >= 0 && after < 0 {
+		start, end = max(lo, hi-limit), hi
+	}
+	p := Page[T]{PageInfo: PageInfo{Count: len(seqs), HasPreviousPage: start > 0, HasNextPage: end < len(seqs)}}
+	if start >= end {
+		return p
+	}
+	p.Items = make([]T, 0, end-start)
+	for _, seq := range seqs[start:end] {
+		p.Items = append(p.Items, get(seq))
+	}
+	p.PageInfo.StartCursor = EncodeCursor(seqs[start])
+	p.PageInfo.EndCursor = EncodeCursor(seqs[end-1])
+	return p
+}
+
+// EventMatchesFilter reports whether e passes every set field of f
+// (cursors and limit aside). Adapters that filter in process can use it.
+func EventMatchesFilter(e *Event, f *EventFilter) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
+		return false
+	}
+	if f.RefPattern != "" && !MatchRef(f.RefPattern, e.Ref) {
+		return false
+	}
+	if f.TenantID != "" && e.TenantID != f.TenantID {
+		return false
+	}
+	if f.Carrier != "" && e.Carrier != f.Carrier {
+		return false
+	}
+	if f.TrackingNumber != "" && e.TrackingNumber != f.TrackingNumber {
+		return false
+	}
+	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
+		return false
+	}
+	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
+		return false
+	}
+	if !f.OccurredBefore.IsZero() && !e.OccurredAt.Before(f.OccurredBefore) {
+		return false
+	}
+	return true
+}
+
+// PutSubscription implements [SubscriptionStore].
+func (s *MemoryStore) PutSubscription(ctx context.Context, sub Subscription) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.subs[sub.ID] = cloneSubscription(sub)
+	return nil
+}
+
+// DeleteSubscription implements [SubscriptionStore].
+func (s *MemoryStore) DeleteSubscription(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.subs[id]; !ok {
+		return fmt.Errorf("subscription %q: %w", id, ErrNotFound)
+	}
+	delete(s.subs, id)
+	return nil
+}
+
+// ListSubscriptions implements [SubscriptionStore].
+func (s *MemoryStore) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Subscription, 0, len(s.subs))
+	for _, sub := range s.subs {
+		out = append(out, cloneSubscription(sub))
+	}
+	slices.SortFunc(out, func(a, b Subscription) int { return strings.Compare(a.ID, b.ID) })
+	return out, nil
+}
+
+// cloneSubscription deep-copies the slices and maps of a subscription.
+func cloneSubscription(s Subscription) Subscription {
+	c := s
+	c.EnabledEvents = slices.Clone(s.EnabledEvents)
+	c.EventGroups = slices.Clone(s.EventGroups)
+	c.Types = slices.Clone(s.Types)
+	c.Secrets = slices.Clone(s.Secrets)
+	if s.Conditions != nil {
+		c.Conditions = make([]Condition, len(s.Conditions))
+		for i, cond := range s.Conditions {
+			cond.Values = slices.Clone(cond.Values)
+			c.Conditions[i] = cond
+		}
+	}
+	if s.Headers != nil {
+		c.Headers = make(map[string]string, len(s.Headers))
+		for k, v := range s.Headers {
+			c.Headers[k] = v
+		}
+	}
+	if s.OAuth2 != nil {
+		o := *s.OAuth2
+		o.Scopes = slices.Clone(o.Scopes)
+		if o.Params != nil {
+			o.Params = make(map[string]string, len(s.OAuth2.Params))
+			for k, v := range s.OAuth2.Params {
+				o.Params[k] = v
+			}
+		}
+		c.OAuth2 = &o
+	}
+	if s.Retry != nil {
+		r := *s.Retry
+		r.Schedule = slices.Clone(r.Schedule)
+		c.Retry = &r
+	}
+	return c
+}
+
+// ClaimDeliveries implements [DeliveryQueue].
+func (s *MemoryStore) ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]Claim, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if req.Limit <= 0 {
+		return nil, nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Claim
+	for len(out) < req.Limit && s.ready.Len() > 0 {
+		md := s.ready[0]
+		if md.readyAt().After(req.Now) {
+			break
+		}
+		s.tokenSeq++
+		md.token = strconv.FormatUint(s.tokenSeq, 36)
+		md.d.State = DeliveryInFlight
+		md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
+		md.d.UpdatedAt = req.Now
+		heap.Fix(&s.ready, 0)
+		ev := s.events[md.d.EventID]
+		out = append(out, Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
+			Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}})
+	}
+	return out, nil
+}
+
+// held returns the delivery when lease is still its current lease. An
+// expired lease that nobody has claimed again is still honoured: the
+// worker was slow, not wrong, and no newer attempt exists to protect.
+func (s *MemoryStore) held(l Lease) (*memDelivery, error) {
+	md, ok := s.deliveries[l.DeliveryID]
+	if !ok {
+		return nil, fmt.Errorf("delivery %q: %w", l.DeliveryID, ErrNotFound)
+	}
+	if md.d.State != DeliveryInFlight || md.token != l.Token {
+		return nil, fmt.Errorf("delivery %q: %w", l.DeliveryID, ErrLeaseLost)
+	}
+	return md, nil
+}
+
+// ExtendLeases implements [DeliveryQueue].
+func (s *MemoryStore) ExtendLeases(ctx context.Context, leases []Lease, until time.Time) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(leases))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i, l := range leases {
+		md, err := s.held(l)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		md.d.LeaseExpiresAt = until
+		heap.Fix(&s.ready, md.heapIdx)
+	}
+	return errs, nil
+}
+
+// RecordAttempts implements [DeliveryQueue].
+func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecord) ([]error, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(records))
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := range records {
+		r := &records[i]
+		md, err := s.held(r.Lease)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		md.token = "" // the lease is spent
+		md.d.LeaseExpiresAt = time.Time{}
+		md.d.UpdatedAt = now
+		if r.Outcome != OutcomeReleased {
+			a := r.Attempt
+			a.DeliveryID = md.d.ID
+			if a.Number == 0 {
+				a.Number = md.d.Attempts + 1
+			}
+			if len(a.Response) > MaxStoredResponse {
+				a.Response = a.Response[:MaxStoredResponse]
+			}
+			md.attempts = append(md.attempts, a)
+			md.d.Attempts++
+			md.d.LastError = a.Error
+			md.d.LastStatusCode = a.StatusCode
+		}
+		switch r.Outcome {
+		case OutcomeSucceeded, OutcomeDead:
+			if r.Outcome == OutcomeSucceeded {
+				md.d.State = DeliverySucceeded
+			} else {
+				md.d.State = DeliveryDead
+			}
+			if md.heapIdx >= 0 {
+				heap.Remove(&s.ready, md.heapIdx)
+			}
+			if me := s.events[md.d.EventID]; me != nil {
+				me.pending--
+			}
+		case OutcomeRetry, OutcomeReleased:
+			md.d.State = DeliveryPending
+			md.d.NextAttemptAt = r.NextAttemptAt
+			heap.Fix(&s.ready, md.heapIdx)
+		default:
+			errs[i] = fmt.Errorf("delivery %q: unknown outcome %q", md.d.ID, r.Outcome)
+		}
+	}
+	return errs, nil
+}
+
+// ListDeliveries implements [DeliveryLog].
+func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error) {
+	if err := ctx.Err(); err != nil {
+		return Page[Delivery]{}, err
+	}
+	limit := PageLimit(f.Limit)
+	var after int64
+	if f.After != "" {
+		var err error
+		if after, err = DecodeCursor(f.After); err != nil {
+			return Page[Delivery]{}, err
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var p Page[Delivery]
+	for i, md := range s.delivLog {
+		seq := int64(i + 1)
+		d := &md.d
+		if (f.EventID != "" && d.EventID != f.EventID) || (f.SubscriptionID != "" && d.SubscriptionID != f.SubscriptionID) ||
+			(f.State != "" && d.State != f.State) {
+			continue
+		}
+		p.PageInfo.Count++
+		if seq <= after {
+			p.PageInfo.HasPreviousPage = true
+			continue
+		}
+		if len(p.Items) == limit {
+			p.PageInfo.HasNextPage = true
+			continue
+		}
+		if len(p.Items) == 0 {
+			p.PageInfo.StartCursor = EncodeCursor(seq)
+		}
+		p.Items = append(p.Items, *d)
+		p.PageInfo.EndCursor = EncodeCursor(seq)
+	}
+	return p, nil
+}
+
+// ListAttempts implements [DeliveryLog].
+func (s *MemoryStore) ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	md, ok := s.deliveries[deliveryID]
+	if !ok {
+		return nil, fmt.Errorf("delivery %q: %w", deliveryID, ErrNotFound)
+	}
+	return slices.Clone(md.attempts), nil
+}
+
+// RequeueDeliveries implements [DeliveryLog].
+func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		md, ok := s.deliveries[id]
+		if !ok {
+			continue
+		}
+		if md.d.State == DeliverySucceeded || md.d.State == DeliveryDead {
+			if me := s.events[md.d.EventID]; me != nil {
+				me.pending++
+			}
+		}
+		md.token = ""
+		md.d.State = DeliveryPending
+		md.d.NextAttemptAt = at
+		md.d.LeaseExpiresAt = time.Time{}
+		md.d.UpdatedAt = now
+		if md.heapIdx >= 0 {
+			heap.Fix(&s.ready, md.heapIdx)
+		} else {
+			heap.Push(&s.ready, md)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ShipmentState implements [ShipmentStore].
+func (s *MemoryStore) ShipmentState(ctx context.Context, key ShipmentKey) (ShipmentState, error) {
+	if err := ctx.Err(); err != nil {
+		return ShipmentState{}, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	st, ok := s.shipments[key]
+	if !ok {
+		return ShipmentState{}, fmt.Errorf("shipment %s: %w", key, ErrNotFound)
+	}
+	return st, nil
+}

@@ -1,0 +1,582 @@
+package shipevents
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Payload formats accepted by [Normalize].
+const (
+	FormatUPS         = "ups"         // UPS Track API response or Track Alert webhook
+	FormatFedEx       = "fedex"       // FedEx Track API response
+	FormatDHL         = "dhl"         // DHL Shipment Tracking, Unified API
+	FormatUSPS        = "usps"        // USPS Tracking v3
+	FormatEasyPost    = "easypost"    // EasyPost Event (tracker.*) or Tracker
+	FormatAfterShip   = "aftership"   // AfterShip tracking webhook
+	FormatShippo      = "shippo"      // Shippo track_updated webhook or Track
+	FormatKarrio      = "karrio"      // Karrio tracking event or tracker
+	FormatFulfillment = "fulfillment" // kind/time/transactionId shipment events
+	FormatDetect      = ""            // detect the format from the payload's shape
+)
+
+// Errors returned by [Normalize]; test with [errors.Is].
+var (
+	// ErrUnknownFormat: the format name is not supported, or "" was given
+	// and the payload's shape matches no format.
+	ErrUnknownFormat = errors.New("shipevents: unknown format")
+	// ErrInvalidPayload: the payload is not valid input for its format.
+	// The error is a *PayloadError saying what was wrong and where.
+	ErrInvalidPayload = errors.New("shipevents: invalid payload")
+	// ErrPayloadTooLarge: the payload exceeds the size limit (also
+	// matches ErrInvalidPayload).
+	ErrPayloadTooLarge = errors.New("payload exceeds the size limit")
+	// ErrPayloadTooDeep: the payload nests deeper than the depth limit
+	// (also matches ErrInvalidPayload).
+	ErrPayloadTooDeep = errors.New("payload nests deeper than the depth limit")
+)
+
+// PayloadError describes an invalid payload. It matches
+// [ErrInvalidPayload] with errors.Is, and unwraps to the cause (a
+// *json.SyntaxError, *json.UnmarshalTypeError, [ErrPayloadTooLarge], ...).
+type PayloadError struct {
+	Format string // the format being parsed ("" while detecting)
+	Path   string // where in the document, dotted with [i] indexes; may be empty
+	Offset int64  // byte offset of the problem, or -1 if unknown
+	Err    error
+}
+
+// Error implements error.
+func (e *PayloadError) Error() string {
+	var b strings.Builder
+	b.WriteString("shipevents: invalid ")
+	if e.Format != "" {
+		b.WriteString(e.Format)
+		b.WriteByte(' ')
+	}
+	b.WriteString("payload")
+	if e.Path != "" {
+		b.WriteString(" at ")
+		b.WriteString(e.Path)
+	}
+	if e.Offset >= 0 {
+		b.WriteString(" (byte ")
+		b.WriteString(strconv.FormatInt(e.Offset, 10))
+		b.WriteByte(')')
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the cause.
+func (e *PayloadError) Unwrap() error { return e.Err }
+
+// Is reports whether target is ErrInvalidPayload.
+func (e *PayloadError) Is(target error) bool { return target == ErrInvalidPayload }
+
+// Limits applied when a [NormalizerConfig] leaves them zero.
+const (
+	DefaultMaxPayloadBytes = 1 << 20 // 1 MiB: the largest real tracking histories are tens of KB
+	DefaultMaxDepth        = 32
+	DefaultMaxEvents       = 10000
+)
+
+// NormalizerConfig configures a [Normalizer]. The zero value means the
+// embedded crosswalk tables, the default limits and the system clock.
+type NormalizerConfig struct {
+	// Mapper resolves carrier codes; nil means the embedded tables.
+	Mapper *Mapper
+	// MaxPayloadBytes bounds the input size (default 1 MiB).
+	MaxPayloadBytes int
+	// MaxDepth bounds object/array nesting (default 32).
+	MaxDepth int
+	// MaxEvents bounds the events one payload may produce (default 10,000).
+	MaxEvents int
+	// Now returns the current time, used for triggered_at; nil means time.Now.
+	Now func() time.Time
+}
+
+// Normalizer turns raw carrier and aggregator payloads into canonical
+// events. It is safe for concurrent use.
+type Normalizer struct {
+	mapper    *Mapper
+	maxBytes  int
+	maxDepth  int
+	maxEvents int
+	now       func() time.Time
+}
+
+// NewNormalizer returns a Normalizer with the given configuration.
+func NewNormalizer(cfg NormalizerConfig) *Normalizer {
+	n := &Normalizer{mapper: cfg.Mapper, maxBytes: cfg.MaxPayloadBytes, maxDepth: cfg.MaxDepth, maxEvents: cfg.MaxEvents, now: cfg.Now}
+	if n.mapper == nil {
+		n.mapper = builtinMapper()
+	}
+	if n.maxBytes <= 0 {
+		n.maxBytes = DefaultMaxPayloadBytes
+	}
+	if n.maxDepth <= 0 {
+		n.maxDepth = DefaultMaxDepth
+	}
+	if n.maxEvents <= 0 {
+		n.maxEvents = DefaultMaxEvents
+	}
+	if n.now == nil {
+		n.now = time.Now
+	}
+	return n
+}
+
+var defaultNormalizer = sync.OnceValue(func() *Normalizer { return NewNormalizer(NormalizerConfig{}) })
+
+// Normalize turns one raw payload into canonical events using the embedded
+// tables and default limits; see [Normalizer.Normalize].
+func Normalize(format string, raw []byte) ([]Event, error) {
+	return defaultNormalizer().Normalize(format, raw)
+}
+
+type formatParser func(b *batch, raw []byte) error
+
+var parsers = map[string]formatParser{
+	FormatUPS:         parseUPS,
+	FormatFedEx:       parseFedEx,
+	FormatDHL:         parseDHL,
+	FormatUSPS:        parseUSPS,
+	FormatEasyPost:    parseEasyPost,
+	FormatAfterShip:   parseAfterShip,
+	FormatShippo:      parseShippo,
+	FormatKarrio:      parseKarrio,
+	FormatFulfillment: parseFulfillment,
+}
+
+// Formats returns the names of the supported formats, sorted.
+func Formats() []string {
+	out := make([]string, 0, len(parsers))
+	for f := range parsers {
+		out = append(out, f)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// Normalize turns one raw payload of the given format into canonical
+// events: one per scan or checkpoint, sorted oldest first by occurred_at
+// (payload order breaks ties), each with a deterministic id, so the same
+// scan normalized twice, in any process, has the same id. With format ""
+// the format is detected from the payload's shape.
+//
+// Codes that no table knows become status UNKNOWN with event name
+// UNMAPPED_STATUS; the raw code is always kept in carrier_status.
+//
+// Errors wrap [ErrUnknownFormat] or [ErrInvalidPayload]. Normalize never
+// panics, and rejects oversized or too deeply nested input before decoding
+// it.
+func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
+	var parse formatParser
+	if format != FormatDetect {
+		parse = parsers[format]
+		if parse == nil {
+			return nil, fmt.Errorf("%w: %q (supported: %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
+		}
+	}
+	top, err := n.precheck(format, raw, format == FormatDetect)
+	if err != nil {
+		return nil, err
+	}
+	if format == FormatDetect {
+		format = detect(top)
+		if format == "" {
+			return nil, fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
+		}
+		parse = parsers[format]
+	}
+	b := &batch{n: n, format: format, now: n.now().UTC()}
+	if err := parse(b, raw); err != nil {
+		return nil, b.wrap(err)
+	}
+	return b.finish(), nil
+}
+
+// DetectFormat returns the format Normalize would use for raw with format "".
+func DetectFormat(raw []byte) (string, error) {
+	n := defaultNormalizer()
+	top, err := n.precheck("", raw, true)
+	if err != nil {
+		return "", err
+	}
+	if f := detect(top); f != "" {
+		return f, nil
+	}
+	return "", fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
+}
+
+// topLevel records the top-level keys of a JSON object, and the values of
+// the short string-valued ones, as seen by the precheck scan.
+type topLevel struct {
+	isObject bool
+	keys     []string
+	strs     map[string]string
+}
+
+func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
+
+func (t *topLevel) keyList() string {
+	if !t.isObject {
+		return "none: not a JSON object"
+	}
+	k := slices.Clone(t.keys)
+	slices.Sort(k)
+	if len(k) > 12 {
+		k = append(k[:12], "...")
+	}
+	return strings.Join(k, ", ")
+}
+
+// precheck enforces the size, UTF-8 and depth limits in one pass, without
+// allocating for the document, and optionally records the top level.
+func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
+	perr := func(off int, err error) error {
+		return &PayloadError{Format: format, Offset: int64(off), Err: err}
+	}
+	if len(raw) == 0 {
+		return nil, perr(-1, errors.New("empty payload"))
+	}
+	if len(raw) > n.maxBytes {
+		return nil, perr(-1, fmt.Errorf("%w: %d bytes, limit %d", ErrPayloadTooLarge, len(raw), n.maxBytes))
+	}
+	if !utf8.Valid(raw) {
+		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
+	}
+	var top *topLevel
+	if wantTop {
+		top = &topLevel{}
+	}
+	depth := 0
+	inString := false
+	keyStart := -1     // start of a top-level key string being read
+	expectKey := false // at depth 1 inside the top object, next string is a key
+	lastKey := ""
+	valueStart := -1 // start of a top-level string value being read
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+				if keyStart >= 0 {
+					lastKey = string(raw[keyStart:i])
+					top.keys = append(top.keys, lastKey)
+					keyStart = -1
+				} else if valueStart >= 0 {
+					if i-valueStart <= 64 {
+						if top.strs == nil {
+							top.strs = map[string]string{}
+						}
+						top.strs[lastKey] = string(raw[valueStart:i])
+					}
+					valueStart = -1
+				}
+			}
+			continue
+		}
+		switch c {
+		case '"':
+			inString = true
+			if top != nil && depth == 1 && top.isObject {
+				if expectKey {
+					keyStart = i + 1
+					expectKey = false
+				} else {
+					valueStart = i + 1
+				}
+			}
+		case '{', '[':
+			depth++
+			if depth > n.maxDepth {
+				return nil, perr(i, fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, n.maxDepth))
+			}
+			if top != nil && depth == 1 && c == '{' {
+				top.isObject = true
+				expectKey = true
+			}
+		case '}', ']':
+			depth--
+		case ',':
+			if top != nil && depth == 1 && top.isObject {
+				expectKey = true
+			}
+		case 0:
+			return nil, perr(i, errors.New("NUL byte outside a string"))
+		}
+	}
+	return top, nil
+}
+
+// detect names the format whose shape the top level matches, or "".
+func detect(t *topLevel) string {
+	if t == nil || !t.isObject {
+		return ""
+	}
+	switch {
+	case t.has("trackResponse"):
+		return FormatUPS
+	case t.has("activityStatus") && t.has("trackingNumber"):
+		return FormatUPS // Track Alert webhook
+	case t.has("output") && (t.has("transactionId") || t.has("customerTransactionId")):
+		return FormatFedEx
+	case t.has("shipments") && !t.has("kind"):
+		return FormatDHL
+	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
+		return FormatUSPS
+	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
+		return FormatEasyPost
+	case t.has("msg") && (t.has("ts") || t.has("event_id")):
+		return FormatAfterShip
+	case t.strs["event"] == "track_updated" && t.has("data"),
+		t.has("tracking_status") && t.has("tracking_history"):
+		return FormatShippo
+	case strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time"):
+		return FormatFulfillment
+	case t.has("data") && (strings.HasPrefix(t.strs["type"], "tracker.") || strings.HasPrefix(t.strs["type"], "tracking.")),
+		t.has("carrier_name") && t.has("events") && t.has("tracking_number"):
+		return FormatKarrio
+	}
+	return ""
+}
+
+// codeRef is one lookup a scan asks for: a code in a carrier's namespace.
+type codeRef struct{ carrier, namespace, code string }
+
+// scan is what a format parser extracts from one scan or checkpoint.
+type scan struct {
+	carrier        string // envelope carrier slug (the underlying carrier for aggregators)
+	trackingNumber string
+	// lookups are tried in order; the first hit decides the mapping.
+	lookups [4]codeRef
+	nLookup int
+	raw     CarrierStatus
+
+	occurredAt  time.Time
+	timeSource  string // TimeExplicit, ...
+	carrierTime string
+
+	typ           string // event type; default tracking.updated
+	direction     Direction
+	testMode      bool
+	tenantID      string
+	correlationID string
+	transactionID string
+	data          EventData
+	// mapping, when set, is used instead of the lookups (host-style events).
+	mapping *Mapping
+}
+
+// lookup appends a lookup to s (empty codes are skipped).
+func (s *scan) lookup(carrier, namespace, code string) {
+	if code == "" || s.nLookup == len(s.lookups) {
+		return
+	}
+	s.lookups[s.nLookup] = codeRef{carrier, namespace, code}
+	s.nLookup++
+}
+
+// batch collects the events of one Normalize call.
+type batch struct {
+	n           *Normalizer
+	format      string
+	now         time.Time
+	events      []Event
+	newestFirst bool // the payload lists scans newest first
+	path        string
+}
+
+// at sets the document path used for errors reported from now on.
+func (b *batch) at(format string, args ...any) { b.path = fmt.Sprintf(format, args...) }
+
+// fail returns a PayloadError at the current path.
+func (b *batch) fail(format string, args ...any) error {
+	return &PayloadError{Format: b.format, Path: b.path, Offset: -1, Err: fmt.Errorf(format, args...)}
+}
+
+// wrap turns decoding errors into PayloadErrors.
+func (b *batch) wrap(err error) error {
+	var pe *PayloadError
+	if errors.As(err, &pe) {
+		if pe.Format == "" {
+			pe.Format = b.format
+		}
+		return pe
+	}
+	out := &PayloadError{Format: b.format, Path: b.path, Offset: -1, Err: err}
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		out.Offset = se.Offset
+	case errors.As(err, &te):
+		out.Offset = te.Offset
+		if te.Field != "" {
+			out.Path = te.Field
+		}
+	}
+	if errors.Is(err, ErrUnknownFormat) {
+		return err
+	}
+	return out
+}
+
+// decode unmarshals raw into v, reporting errors as PayloadErrors.
+func (b *batch) decode(raw []byte, v any) error {
+	if err := json.Unmarshal(raw, v); err != nil {
+		return b.wrap(err)
+	}
+	return nil
+}
+
+// add maps one scan and appends its event.
+func (b *batch) add(s *scan) error {
+	if len(b.events) >= b.n.maxEvents {
+		return b.fail("more than %d events in one payload", b.n.maxEvents)
+	}
+	if s.occurredAt.IsZero() {
+		return b.fail("scan has no time")
+	}
+	if err := checkInstant(s.occurredAt); err != nil {
+		return b.fail("%v", err)
+	}
+	m := Mapping{Status: StatusUnknown, EventName: "UNMAPPED_STATUS"}
+	if s.mapping != nil {
+		m = *s.mapping
+	} else {
+		for i := 0; i < s.nLookup; i++ {
+			l := s.lookups[i]
+			if got, ok := b.n.mapper.Lookup(l.carrier, l.namespace, l.code); ok {
+				m = got
+				break
+			}
+		}
+	}
+	e := Event{
+		Type:           s.typ,
+		Version:        EnvelopeVersion,
+		Direction:      s.direction,
+		Carrier:        s.carrier,
+		TrackingNumber: s.trackingNumber,
+		OccurredAt:     s.occurredAt.UTC(),
+		TriggeredAt:    b.now,
+		TenantID:       s.tenantID,
+		CorrelationID:  s.correlationID,
+		TransactionID:  s.transactionID,
+		TestMode:       s.testMode,
+		Data:           s.data,
+	}
+	if e.Type == "" {
+		e.Type = TypeTrackingUpdated
+	}
+	if e.Direction == "" {
+		e.Direction = DirectionForward
+	}
+	if s.raw != (CarrierStatus{}) {
+		cs := s.raw
+		e.CarrierStatus = &cs
+	}
+	e.Data.CarrierTime = s.carrierTime
+	e.Data.OccurredAtSource = s.timeSource
+	e.setShipmentStatus(m)
+	e.ID = ScanID(e.Carrier, e.TrackingNumber, s.raw.Type, s.raw.Code, e.OccurredAt)
+	b.events = append(b.events, e)
+	return nil
+}
+
+// addEvent appends a fully built event (record events).
+func (b *batch) addEvent(e Event) error {
+	if len(b.events) >= b.n.maxEvents {
+		return b.fail("more than %d events in one payload", b.n.maxEvents)
+	}
+	if err := checkInstant(e.OccurredAt); err != nil {
+		return b.fail("%v", err)
+	}
+	e.OccurredAt = e.OccurredAt.UTC()
+	if e.TriggeredAt.IsZero() {
+		e.TriggeredAt = b.now
+	}
+	if e.Version == 0 {
+		e.Version = EnvelopeVersion
+	}
+	b.events = append(b.events, e)
+	return nil
+}
+
+// finish orders the events oldest first and drops repeated scans.
+func (b *batch) finish() []Event {
+	ev := b.events
+	if b.newestFirst {
+		slices.Reverse(ev)
+	}
+	slices.SortStableFunc(ev, func(x, y Event) int { return x.OccurredAt.Compare(y.OccurredAt) })
+	// Drop exact repeats (same id); they can only sit among equal instants.
+	out := ev[:0]
+	for i := range ev {
+		dup := false
+		for j := len(out) - 1; j >= 0 && out[j].OccurredAt.Equal(ev[i].OccurredAt); j-- {
+			if out[j].ID == ev[i].ID {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			out = append(out, ev[i])
+		}
+	}
+	return out
+}
+
+// scanNamespace is the UUID namespace of scan ids (a v5 UUID of the
+// library's name in the URL namespace), fixed forever: changing it would
+// change every id.
+var scanNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/scan"))
+
+// ScanID returns the deterministic id of a carrier scan: a version-5 UUID
+// of carrier, tracking number, raw status type and code, and the instant.
+// The same scan gets the same id in any process, so a re-sent history is
+// deduplicated by [Dispatcher.Publish].
+func ScanID(carrier, trackingNumber, statusType, statusCode string, at time.Time) string {
+	var buf [256]byte
+	b := buf[:0]
+	b = append(b, carrier...)
+	b = append(b, 0)
+	b = append(b, trackingNumber...)
+	b = append(b, 0)
+	b = append(b, statusType...)
+	b = append(b, 0)
+	b = append(b, statusCode...)
+	b = append(b, 0)
+	b = strconv.AppendInt(b, at.UnixNano(), 10)
+	return uuid.NewSHA1(scanNamespace, b).String()
+}
+
+// Instants outside these bounds are treated as corrupt input.
+var (
+	minInstant = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxInstant = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkInstant(t time.Time) error {
+	if t.Before(minInstant) || t.After(maxInstant) {
+		return fmt.Errorf("time %s is outside the plausible range %d-%d", t.UTC().Format(time.RFC3339), minInstant.Year(), maxInstant.Year())
+	}
+	return nil
+}

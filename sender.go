@@ -1,0 +1,69 @@
+package shipevents
+
+import (
+	"context"
+	"time"
+)
+
+// Message is one delivery attempt handed to a [Sender]. Everything it
+// points to is read-only for the Sender and valid only during the Send
+// call.
+type Message struct {
+	DeliveryID string
+	// Attempt is 1 for the first attempt.
+	Attempt      int
+	Event        *Event
+	Subscription *Subscription
+	// Body is the payload in the subscription's form.
+	Body []byte
+	// Timestamp is the signing time (the dispatcher's clock).
+	Timestamp time.Time
+}
+
+// Response is what the destination answered.
+type Response struct {
+	StatusCode int
+	// Body is the start of the response body; the HTTP sender keeps at
+	// most its MaxResponseBytes.
+	Body []byte
+}
+
+// Sender delivers a message to its destination.
+//
+// Send returns a nil error only when the destination accepted the message
+// (a 2xx for HTTP). On failure it returns an error the retry policy can
+// classify: a [*HTTPError] for an HTTP answer (with Retry-After), an error
+// wrapped with [Permanent] when retrying cannot help, anything else for
+// transient failures (timeouts, refused or reset connections). Senders do
+// not retry: the dispatcher does, with its policy and its records.
+//
+// Send may be called concurrently. It must honour ctx (the attempt's
+// deadline) and must not retain m.
+type Sender interface {
+	Send(ctx context.Context, m *Message) (Response, error)
+}
+
+// SenderFunc adapts a function to a [Sender].
+type SenderFunc func(ctx context.Context, m *Message) (Response, error)
+
+// Send calls f(ctx, m).
+func (f SenderFunc) Send(ctx context.Context, m *Message) (Response, error) { return f(ctx, m) }
+
+// Middleware wraps a Sender (logging, metrics, rate limits, tracing).
+type Middleware func(Sender) Sender
+
+// Chain returns s wrapped in mw; the first middleware is the outermost,
+// so it sees each message first.
+func Chain(s Sender, mw ...Middleware) Sender {
+	for i := len(mw) - 1; i >= 0; i-- {
+		s = mw[i](s)
+	}
+	return s
+}
+
+// Handler receives events in process, for subscriptions whose Handler
+// names it. Returning nil acknowledges the event; an error is retried like
+// a failed webhook (wrap it with [Permanent] to dead-letter at once). A
+// Handler may be called concurrently and more than once for the same event
+// (delivery is at least once; Event.ID is the idempotency key).
+type Handler func(ctx context.Context, e Event) error

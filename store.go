@@ -1,0 +1,387 @@
+package shipevents
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Errors a Store returns; test with [errors.Is]. Adapters wrap them with
+// detail (fmt.Errorf("...: %w", ErrNotFound)).
+var (
+	// ErrNotFound: no event, subscription or delivery with that id.
+	ErrNotFound = errors.New("shipevents: not found")
+	// ErrLeaseLost: the delivery's lease expired and was claimed again, or
+	// the delivery was requeued, so this worker may no longer record its
+	// outcome (fencing). The attempt's result is discarded.
+	ErrLeaseLost = errors.New("shipevents: lease lost")
+	// ErrInvalidCursor: a pagination cursor this store did not issue.
+	ErrInvalidCursor = errors.New("shipevents: invalid cursor")
+	// ErrClosed: the store or dispatcher has been closed.
+	ErrClosed = errors.New("shipevents: closed")
+)
+
+// Store is where events, subscriptions and deliveries live. It is the sum
+// of small interfaces so that a host can reason about each part alone; an
+// adapter implements all of them. [MemoryStore] is the embedded default,
+// and the storetest package checks an adapter against every rule written
+// in these doc comments.
+//
+// All methods may be called concurrently, from several goroutines and, for
+// a shared database, several processes. Every method honours ctx
+// cancellation. Slices and structs passed in belong to the caller and must
+// not be retained; values returned belong to the caller and must not alias
+// the store's internal state.
+type Store interface {
+	EventStore
+	SubscriptionStore
+	DeliveryQueue
+	DeliveryLog
+	ShipmentStore
+}
+
+// EventStore appends and reads events.
+type EventStore interface {
+	// AppendEvents stores each record's event together with its
+	// deliveries, atomically per record (the outbox rule: an event is never
+	// stored without its deliveries, nor a delivery without its event).
+	//
+	// It is idempotent by event id: a record whose event id is already
+	// stored writes nothing and reports AppendDuplicate.
+	//
+	// For an event with a shipment key (a tracking number), the store
+	// applies the ordering rule ([Supersedes]) to the shipment's current
+	// state in the same atomic step: if the event supersedes it, the state
+	// moves to the event (AppendNew); otherwise the event is stored marked
+	// late (AppendLate) and the deliveries with OnlyIfCurrent set are not
+	// created. Events without a shipment key are always AppendNew.
+	//
+	// The results are in the order of records. The error is non-nil only
+	// when the call as a whole failed; records before the failure may have
+	// been stored (each atomically), so callers retry the whole call,
+	// which idempotency makes safe.
+	AppendEvents(ctx context.Context, records []AppendRecord) ([]AppendResult, error)
+
+	// GetEvent returns the stored event with the given id, or an error
+	// wrapping ErrNotFound.
+	GetEvent(ctx context.Context, id string) (StoredEvent, error)
+
+	// ListEvents returns one page of stored events matching the filter,
+	// newest first (by append order). See [EventFilter] for cursors.
+	ListEvents(ctx context.Context, f EventFilter) (Page[StoredEvent], error)
+}
+
+// SubscriptionStore keeps subscriptions.
+type SubscriptionStore interface {
+	// PutSubscription creates or replaces the subscription with s.ID.
+	PutSubscription(ctx context.Context, s Subscription) error
+	// DeleteSubscription removes a subscription; its pending deliveries
+	// stay and are dead-lettered by the dispatcher when claimed. It
+	// returns an error wrapping ErrNotFound if there was none.
+	DeleteSubscription(ctx context.Context, id string) error
+	// ListSubscriptions returns every subscription (all tenants), sorted by
+	// id. Hosts with very many subscriptions page them in their adapter.
+	ListSubscriptions(ctx context.Context) ([]Subscription, error)
+}
+
+// DeliveryQueue is the work queue of pending deliveries.
+type DeliveryQueue interface {
+	// ClaimDeliveries leases up to req.Limit due deliveries: pending ones
+	// whose NextAttemptAt is at or before req.Now, and in-flight ones whose
+	// LeaseExpiresAt is at or before req.Now (a crashed or stalled worker's
+	// work). A lease holds while now < LeaseExpiresAt. Each claimed
+	// delivery moves to DeliveryInFlight with a fresh lease token (never
+	// reused) and LeaseExpiresAt = req.Now + req.Lease; while that lease
+	// holds, no other call claims it. Deliveries that became due earliest
+	// are claimed first. The event of each delivery is returned with it.
+	ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]Claim, error)
+
+	// ExtendLeases moves the expiry of each held lease to until. Leases no
+	// longer held are reported in the returned slice (aligned with leases,
+	// nil for success, an error wrapping ErrLeaseLost otherwise).
+	ExtendLeases(ctx context.Context, leases []Lease, until time.Time) ([]error, error)
+
+	// RecordAttempts records the outcome of attempts, in one atomic step
+	// for the whole batch where the store can (a database transaction).
+	// Each record's lease must still be held: a record whose lease was lost
+	// changes nothing and gets an error wrapping ErrLeaseLost in the
+	// returned slice (aligned with records, nil for success). The attempt
+	// is appended to the delivery's history, and the delivery moves to the
+	// record's outcome state.
+	RecordAttempts(ctx context.Context, records []AttemptRecord) ([]error, error)
+}
+
+// DeliveryLog reads delivery history and replays deliveries.
+type DeliveryLog interface {
+	// ListDeliveries returns one page of deliveries matching the filter,
+	// oldest first (by creation order).
+	ListDeliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error)
+	// ListAttempts returns every recorded attempt of a delivery, oldest
+	// first, or an error wrapping ErrNotFound for an unknown delivery.
+	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// RequeueDeliveries makes the given deliveries pending again, due at
+	// at, whatever their state (dead, succeeded or pending); any lease
+	// held on them is revoked (its holder gets ErrLeaseLost). Attempt
+	// history is kept. It returns how many deliveries it requeued; unknown
+	// ids are skipped.
+	RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error)
+}
+
+// ShipmentStore reads per-shipment current state.
+type ShipmentStore interface {
+	// ShipmentState returns a shipment's current state (maintained by
+	// AppendEvents), or an error wrapping ErrNotFound.
+	ShipmentState(ctx context.Context, key ShipmentKey) (ShipmentState, error)
+}
+
+// AppendOutcome says what AppendEvents did with a record.
+type AppendOutcome int
+
+// The outcomes of appending an event.
+const (
+	// AppendNew: stored; it is the shipment's current state (or has no
+	// shipment).
+	AppendNew AppendOutcome = iota + 1
+	// AppendLate: stored and marked late: it did not supersede the
+	// shipment's current state. Deliveries with OnlyIfCurrent were dropped.
+	AppendLate
+	// AppendDuplicate: an event with this id was already stored; nothing
+	// was written.
+	AppendDuplicate
+)
+
+// String returns new, late or duplicate.
+func (o AppendOutcome) String() string {
+	switch o {
+	case AppendNew:
+		return "new"
+	case AppendLate:
+		return "late"
+	case AppendDuplicate:
+		return "duplicate"
+	}
+	return "AppendOutcome(" + strconv.Itoa(int(o)) + ")"
+}
+
+// AppendRecord is one event and the deliveries to create with it.
+type AppendRecord struct {
+	Event      Event
+	Deliveries []NewDelivery
+}
+
+// NewDelivery is a delivery to create with its event.
+type NewDelivery struct {
+	ID             string // deterministic: [DeliveryID] of event and subscription
+	SubscriptionID string
+	// OnlyIfCurrent drops the delivery when the event turns out late.
+	OnlyIfCurrent bool
+	NextAttemptAt time.Time
+}
+
+// AppendResult reports what happened to one AppendRecord.
+type AppendResult struct {
+	EventID    string
+	Outcome    AppendOutcome
+	Deliveries int // deliveries created
+}
+
+// StoredEvent is an event with what the store knows about it.
+type StoredEvent struct {
+	Event Event
+	// Seq is the store's append order, increasing.
+	Seq int64
+	// Late marks an event that did not supersede its shipment's state.
+	Late     bool
+	StoredAt time.Time
+	// PendingDeliveries counts the event's deliveries not yet succeeded
+	// or dead.
+	PendingDeliveries int
+}
+
+// EventFilter selects events. Zero fields do not filter. Pages are newest
+// first: After continues to older events (pass the previous page's
+// EndCursor), Before goes back to newer ones (pass its StartCursor).
+type EventFilter struct {
+	Types          []string
+	RefPattern     string // as [MatchRef]
+	TenantID       string
+	Carrier        string
+	TrackingNumber string
+	CorrelationID  string
+	OccurredAfter  time.Time // inclusive
+	OccurredBefore time.Time // exclusive
+	After, Before  string
+	Limit          int // default 50, at most 1000
+}
+
+// Page is one page of a list, with Relay-style page information.
+type Page[T any] struct {
+	Items    []T
+	PageInfo PageInfo
+}
+
+// PageInfo describes where a page sits in the whole list.
+type PageInfo struct {
+	Count           int    `json:"count"` // all items matching the filter
+	HasNextPage     bool   `json:"has_next_page"`
+	HasPreviousPage bool   `json:"has_previous_page"`
+	StartCursor     string `json:"start_cursor,omitempty"`
+	EndCursor       string `json:"end_cursor,omitempty"`
+}
+
+// Page size bounds for list calls.
+const (
+	DefaultPageSize = 50
+	MaxPageSize     = 1000
+)
+
+// PageLimit returns the effective page size for a requested limit.
+func PageLimit(limit int) int {
+	switch {
+	case limit <= 0:
+		return DefaultPageSize
+	case limit > MaxPageSize:
+		return MaxPageSize
+	}
+	return limit
+}
+
+// EncodeCursor and DecodeCursor turn a sequence number into an opaque
+// cursor and back; adapters may use them or issue their own cursors.
+func EncodeCursor(seq int64) string {
+	return base64.RawURLEncoding.EncodeToString(strconv.AppendInt(nil, seq, 10))
+}
+
+// DecodeCursor parses a cursor made by [EncodeCursor]; the error wraps
+// ErrInvalidCursor.
+func DecodeCursor(c string) (int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidCursor, c)
+	}
+	n, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%w: %q", ErrInvalidCursor, c)
+	}
+	return n, nil
+}
+
+// DeliveryState is where a delivery is in its life.
+type DeliveryState string
+
+// The delivery states.
+const (
+	DeliveryPending   DeliveryState = "pending"   // waiting for its next attempt
+	DeliveryInFlight  DeliveryState = "in_flight" // leased by a worker
+	DeliverySucceeded DeliveryState = "succeeded"
+	DeliveryDead      DeliveryState = "dead" // dead letter: retries exhausted or permanent failure
+)
+
+// Delivery is one event on its way to one subscription.
+type Delivery struct {
+	ID             string
+	EventID        string
+	SubscriptionID string
+	State          DeliveryState
+	Attempts       int // attempts recorded so far
+	NextAttemptAt  time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	LastError      string
+	LastStatusCode int
+	LeaseExpiresAt time.Time // zero unless in flight
+}
+
+// DeliveryFilter selects deliveries. Zero fields do not filter. Pages are
+// oldest first: After continues to newer deliveries.
+type DeliveryFilter struct {
+	EventID        string
+	SubscriptionID string
+	State          DeliveryState
+	After          string
+	Limit          int
+}
+
+// ClaimRequest asks for due deliveries.
+type ClaimRequest struct {
+	Now   time.Time
+	Lease time.Duration
+	Limit int
+	// Owner names the claiming worker, for diagnostics only.
+	Owner string
+}
+
+// Lease is a worker's right to record a delivery's outcome. Token changes
+// on every claim and requeue, which is what fences stale workers out.
+type Lease struct {
+	DeliveryID string
+	Token      string
+	ExpiresAt  time.Time
+}
+
+// Claim is a leased delivery with its event.
+type Claim struct {
+	Delivery Delivery
+	Event    Event
+	Lease    Lease
+}
+
+// AttemptOutcome is the state an attempt moves its delivery to.
+type AttemptOutcome string
+
+// The outcomes of one attempt.
+const (
+	OutcomeSucceeded AttemptOutcome = "succeeded"
+	OutcomeRetry     AttemptOutcome = "retry"    // failed; pending again at NextAttemptAt
+	OutcomeDead      AttemptOutcome = "dead"     // failed for good
+	OutcomeReleased  AttemptOutcome = "released" // not attempted (shutdown); pending at NextAttemptAt, no attempt counted
+)
+
+// AttemptRecord is one attempt's outcome, as given to RecordAttempts.
+type AttemptRecord struct {
+	Lease         Lease
+	Outcome       AttemptOutcome
+	NextAttemptAt time.Time // for OutcomeRetry and OutcomeReleased
+	Attempt       Attempt   // ignored for OutcomeReleased
+}
+
+// Attempt is the record of one try to deliver.
+type Attempt struct {
+	DeliveryID string
+	Number     int // 1 for the first attempt
+	StartedAt  time.Time
+	Duration   time.Duration
+	StatusCode int    // HTTP status, 0 if none
+	Error      string // empty on success; never contains secrets
+	// Response holds the start of the response body (at most
+	// MaxStoredResponse bytes).
+	Response string
+}
+
+// MaxStoredResponse bounds the response bytes kept per attempt.
+const MaxStoredResponse = 2048
+
+// ShipmentState is a shipment's current status and the event that set it.
+type ShipmentState struct {
+	Key        ShipmentKey
+	Status     Status
+	EventName  string
+	EventID    string
+	OccurredAt time.Time
+	UpdatedAt  time.Time
+}
+
+// deliveryNamespace is the UUID namespace of delivery ids; fixed forever.
+var deliveryNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
+
+// DeliveryID returns the deterministic id of the delivery of an event to a
+// subscription, so that appending the same event twice can never create
+// two deliveries to one subscription.
+func DeliveryID(eventID, subscriptionID string) string {
+	return uuid.NewSHA1(deliveryNamespace, []byte(eventID+"\x00"+subscriptionID)).String()
+}

@@ -1,0 +1,339 @@
+package shipevents
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ErrInvalidSubscription is returned (wrapped) for a subscription that
+// fails [Subscription.Validate].
+var ErrInvalidSubscription = errors.New("shipevents: invalid subscription")
+
+// PayloadForm is the body shape a subscription receives.
+type PayloadForm string
+
+// The payload forms.
+const (
+	FormNested      PayloadForm = "nested"      // the envelope as SPEC §1 (default)
+	FormFlat        PayloadForm = "flat"        // event_data lifted to the root; see Event.MarshalFlat
+	FormCloudEvents PayloadForm = "cloudevents" // CloudEvents 1.0 structured JSON
+)
+
+// Subscription asks for events to be delivered to a webhook URL or to an
+// in-process handler.
+//
+// Matching: the event's ref must match one of EnabledEvents ([MatchRef]);
+// then, when set, its event_group must be one of EventGroups, its type one
+// of Types, its tenant equal TenantID, and every Condition must hold.
+// Late events (see [AppendLate]) are delivered only when IncludeLate is set.
+type Subscription struct {
+	ID       string `json:"id"`
+	TenantID string `json:"tenant_id,omitempty"` // empty: events of every tenant
+	Name     string `json:"name,omitempty"`
+	// URL is the webhook endpoint; Handler names an in-process handler
+	// registered with [Dispatcher.Handle]. Exactly one is set.
+	URL           string      `json:"url,omitempty"`
+	Handler       string      `json:"handler,omitempty"`
+	EnabledEvents []string    `json:"enabled_events"`
+	EventGroups   []string    `json:"event_groups,omitempty"`
+	Types         []string    `json:"types,omitempty"`
+	Conditions    []Condition `json:"conditions,omitempty"`
+	Active        bool        `json:"active"`
+	// DisabledReason says why the dispatcher deactivated it (410 Gone).
+	DisabledReason string      `json:"disabled_reason,omitempty"`
+	IncludeLate    bool        `json:"include_late,omitempty"`
+	Form           PayloadForm `json:"form,omitempty"`
+	// Headers are sent with every request (static authentication).
+	Headers map[string]string `json:"headers,omitempty"`
+	OAuth2  *OAuth2           `json:"oauth2,omitempty"`
+	// Secrets sign every request (Standard Webhooks, whsec_ base64
+	// secrets). During rotation list the new and the old secret: the
+	// request carries a signature for each.
+	Secrets []string `json:"secrets,omitempty"`
+	// Retry overrides the dispatcher's retry policy for this subscription.
+	Retry     *RetryPolicy `json:"retry,omitempty"`
+	CreatedAt time.Time    `json:"created_at,omitzero"`
+	UpdatedAt time.Time    `json:"updated_at,omitzero"`
+}
+
+// OAuth2 configures the client-credentials grant: the sender fetches a
+// token from TokenURL, caches it until shortly before it expires, and
+// fetches a new one when the endpoint answers 401.
+type OAuth2 struct {
+	TokenURL     string            `json:"token_url"`
+	ClientID     string            `json:"client_id"`
+	ClientSecret string            `json:"client_secret"`
+	Scopes       []string          `json:"scopes,omitempty"`
+	Params       map[string]string `json:"params,omitempty"` // extra form values (audience, resource)
+}
+
+// Condition is a test on one field of an event. Field is one of id, type,
+// source, ref, event_name, event_group, phase, direction, status, carrier,
+// tracking_number, tenant_id, correlation_id, transaction_id, test_mode,
+// carrier_status.code, metadata.KEY or event_data.KEY (typed event_data
+// keys and Extra keys holding strings, numbers or booleans).
+type Condition struct {
+	Field string      `json:"field"`
+	Op    ConditionOp `json:"op"`
+	// Values: one for eq, ne and prefix; any number for in and not_in;
+	// none for exists and missing.
+	Values []string `json:"values,omitempty"`
+}
+
+// ConditionOp is a condition's comparison.
+type ConditionOp string
+
+// The condition operators.
+const (
+	OpEq      ConditionOp = "eq"
+	OpNe      ConditionOp = "ne"
+	OpIn      ConditionOp = "in"
+	OpNotIn   ConditionOp = "not_in"
+	OpPrefix  ConditionOp = "prefix"
+	OpExists  ConditionOp = "exists"
+	OpMissing ConditionOp = "missing"
+)
+
+// Validate reports what is wrong with s, wrapping ErrInvalidSubscription.
+func (s *Subscription) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSubscription, s.ID, fmt.Sprintf(format, args...))
+	}
+	if s.ID == "" {
+		return fmt.Errorf("%w: empty id", ErrInvalidSubscription)
+	}
+	if (s.URL == "") == (s.Handler == "") {
+		return bad("exactly one of url and handler must be set")
+	}
+	if s.URL != "" {
+		u, err := url.Parse(s.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("url must be an absolute http or https URL")
+		}
+	}
+	if len(s.EnabledEvents) == 0 {
+		return bad("enabled_events is empty")
+	}
+	for _, p := range s.EnabledEvents {
+		if err := ValidatePattern(p); err != nil {
+			return bad("%v", err)
+		}
+	}
+	switch s.Form {
+	case "", FormNested, FormFlat, FormCloudEvents:
+	default:
+		return bad("unknown form %q", s.Form)
+	}
+	for _, c := range s.Conditions {
+		if err := c.validate(); err != nil {
+			return bad("%v", err)
+		}
+	}
+	for i, sec := range s.Secrets {
+		if _, err := decodeSecret(sec); err != nil {
+			return bad("secret %d: %v", i, err)
+		}
+	}
+	if s.OAuth2 != nil {
+		if s.OAuth2.TokenURL == "" || s.OAuth2.ClientID == "" {
+			return bad("oauth2 needs token_url and client_id")
+		}
+	}
+	if s.Retry != nil {
+		if err := s.Retry.Validate(); err != nil {
+			return bad("%v", err)
+		}
+	}
+	return nil
+}
+
+func (c Condition) validate() error {
+	if c.Field == "" {
+		return errors.New("condition with empty field")
+	}
+	switch c.Op {
+	case OpEq, OpNe, OpPrefix:
+		if len(c.Values) != 1 {
+			return fmt.Errorf("condition %s %s needs one value", c.Field, c.Op)
+		}
+	case OpIn, OpNotIn:
+		if len(c.Values) == 0 {
+			return fmt.Errorf("condition %s %s needs values", c.Field, c.Op)
+		}
+	case OpExists, OpMissing:
+	default:
+		return fmt.Errorf("condition %s: unknown op %q", c.Field, c.Op)
+	}
+	return nil
+}
+
+// Matches reports whether e passes every filter of s after its ref pattern
+// matched: active, tenant, event groups, types and conditions. It does not
+// look at EnabledEvents (the dispatcher's [RefIndex] does that).
+func (s *Subscription) Matches(e *Event) bool {
+	if !s.Active {
+		return false
+	}
+	if s.TenantID != "" && s.TenantID != e.TenantID {
+		return false
+	}
+	if len(s.EventGroups) > 0 && !slices.Contains(s.EventGroups, e.EventGroup) {
+		return false
+	}
+	if len(s.Types) > 0 && !slices.Contains(s.Types, e.Type) {
+		return false
+	}
+	for _, c := range s.Conditions {
+		if !c.Holds(e) {
+			return false
+		}
+	}
+	return true
+}
+
+// Holds reports whether the condition holds for e.
+func (c Condition) Holds(e *Event) bool {
+	v, ok := EventField(e, c.Field)
+	switch c.Op {
+	case OpExists:
+		return ok
+	case OpMissing:
+		return !ok
+	case OpEq:
+		return ok && len(c.Values) == 1 && v == c.Values[0]
+	case OpNe:
+		return !ok || len(c.Values) != 1 || v != c.Values[0]
+	case OpIn:
+		return ok && slices.Contains(c.Values, v)
+	case OpNotIn:
+		return !ok || !slices.Contains(c.Values, v)
+	case OpPrefix:
+		return ok && len(c.Values) == 1 && strings.HasPrefix(v, c.Values[0])
+	}
+	return false
+}
+
+// EventField returns the string form of one field of e, as conditions see
+// it; ok is false when the field is absent or empty.
+func EventField(e *Event, field string) (string, bool) {
+	var v string
+	switch field {
+	case "id":
+		v = e.ID
+	case "type":
+		v = e.Type
+	case "source":
+		v = e.Source
+	case "ref":
+		v = e.Ref
+	case "event_name":
+		v = e.EventName
+	case "event_group":
+		v = e.EventGroup
+	case "phase":
+		v = string(e.Phase)
+	case "direction":
+		v = string(e.Direction)
+	case "status":
+		v = string(e.Status)
+	case "carrier":
+		v = e.Carrier
+	case "tracking_number":
+		v = e.TrackingNumber
+	case "tenant_id":
+		v = e.TenantID
+	case "correlation_id":
+		v = e.CorrelationID
+	case "transaction_id":
+		v = e.TransactionID
+	case "test_mode":
+		v = strconv.FormatBool(e.TestMode)
+	case "carrier_status.code":
+		if e.CarrierStatus != nil {
+			v = e.CarrierStatus.Code
+		}
+	default:
+		if key, ok := strings.CutPrefix(field, "metadata."); ok {
+			v = e.Metadata[key]
+		} else if key, ok := strings.CutPrefix(field, "event_data."); ok {
+			v = eventDataField(&e.Data, key)
+		}
+	}
+	return v, v != ""
+}
+
+func eventDataField(d *EventData, key string) string {
+	switch key {
+	case "description":
+		return d.Description
+	case "signed_by":
+		return d.SignedBy
+	case "service":
+		return d.Service
+	case "shipment_id":
+		return d.ShipmentID
+	case "order_id":
+		return d.OrderID
+	case "return_id":
+		return d.ReturnID
+	case "claim_id":
+		return d.ClaimID
+	case "reason":
+		return d.Reason
+	case "previous_status":
+		return d.PreviousStatus
+	case "location.country":
+		if d.Location != nil {
+			return d.Location.Country
+		}
+		return ""
+	}
+	switch x := d.Extra[key].(type) {
+	case string:
+		return x
+	case bool:
+		return strconv.FormatBool(x)
+	case float64:
+		return strconv.FormatFloat(x, 'f', -1, 64)
+	case int:
+		return strconv.Itoa(x)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	}
+	return ""
+}
+
+// LogValue implements slog.LogValuer: the subscription without its
+// secrets, header values or OAuth2 client secret.
+func (s Subscription) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("id", s.ID), slog.Bool("active", s.Active)}
+	if s.TenantID != "" {
+		attrs = append(attrs, slog.String("tenant_id", s.TenantID))
+	}
+	if s.URL != "" {
+		attrs = append(attrs, slog.String("url", redactURL(s.URL)))
+	}
+	if s.Handler != "" {
+		attrs = append(attrs, slog.String("handler", s.Handler))
+	}
+	return slog.GroupValue(attrs...)
+}
+
+// redactURL drops userinfo and the query string, which often carry tokens.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable url)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}

@@ -1,0 +1,191 @@
+package shipevents
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Layouts tried for timestamps that carry their own offset or Z.
+var explicitLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02 15:04:05Z07:00",
+	"2006-01-02 15:04:05 -0700",
+	"2006-01-02 15:04:05-07",
+	"2006-01-02T15:04:05-07",
+}
+
+// Layouts tried for local wall-clock timestamps without a zone.
+var localLayouts = []string{
+	"2006-01-02T15:04:05.999999999",
+	"2006-01-02T15:04",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04",
+}
+
+// parseTimestamp reads a carrier timestamp. A timestamp with an offset or
+// Z is an explicit instant; one without a zone is read as UTC and reported
+// as TimeAssumedUTC (it is the carrier's local wall time, and the offset is
+// unknown); a bare date is midnight UTC, TimeDateOnly.
+func parseTimestamp(s string) (time.Time, string, error) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, "", fmt.Errorf("empty timestamp")
+	}
+	if len(s) > 64 {
+		return time.Time{}, "", fmt.Errorf("timestamp %.20q... is too long", s)
+	}
+	for _, l := range explicitLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t.UTC(), TimeExplicit, nil
+		}
+	}
+	for _, l := range localLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, TimeAssumedUTC, nil
+		}
+	}
+	if t, err := time.Parse("2006-01-02", s); err == nil {
+		return t, TimeDateOnly, nil
+	}
+	return time.Time{}, "", fmt.Errorf("unrecognised timestamp %q", s)
+}
+
+// parseOffset reads a UTC offset written as -04:00, -0400, -04.00 (the
+// UPS Track Alert style), -4 or Z, and returns it in seconds east of UTC.
+func parseOffset(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	if s == "Z" || s == "z" {
+		return 0, nil
+	}
+	if len(s) < 2 || (s[0] != '+' && s[0] != '-') {
+		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+	}
+	sign := 1
+	if s[0] == '-' {
+		sign = -1
+	}
+	body := s[1:]
+	var hh, mm string
+	switch {
+	case len(body) == 5 && (body[2] == ':' || body[2] == '.'):
+		hh, mm = body[:2], body[3:]
+	case len(body) == 4:
+		hh, mm = body[:2], body[2:]
+	case len(body) == 1 || len(body) == 2:
+		hh, mm = body, "00"
+	default:
+		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+	}
+	h, err1 := atoiDigits(hh)
+	m, err2 := atoiDigits(mm)
+	if err1 != nil || err2 != nil || h > 14 || m > 59 {
+		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+	}
+	return sign * (h*3600 + m*60), nil
+}
+
+func atoiDigits(s string) (int, error) {
+	if s == "" {
+		return 0, fmt.Errorf("empty number")
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c < '0' || c > '9' {
+			return 0, fmt.Errorf("not a number: %q", s)
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, nil
+}
+
+// parseCompactDateTime reads date YYYYMMDD and time HHMMSS (or HHMM, or
+// empty for midnight) as wall-clock time in UTC.
+func parseCompactDateTime(date, clock string) (time.Time, error) {
+	if len(date) != 8 {
+		return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD", date)
+	}
+	y, e1 := atoiDigits(date[:4])
+	mo, e2 := atoiDigits(date[4:6])
+	d, e3 := atoiDigits(date[6:])
+	if e1 != nil || e2 != nil || e3 != nil || mo < 1 || mo > 12 || d < 1 || d > 31 {
+		return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD", date)
+	}
+	var h, mi, sec int
+	switch len(clock) {
+	case 0:
+	case 4, 6:
+		var err error
+		if h, err = atoiDigits(clock[:2]); err != nil {
+			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+		}
+		if mi, err = atoiDigits(clock[2:4]); err != nil {
+			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+		}
+		if len(clock) == 6 {
+			if sec, err = atoiDigits(clock[4:]); err != nil {
+				return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+			}
+		}
+		if h > 23 || mi > 59 || sec > 60 {
+			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+		}
+	default:
+		return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+	}
+	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
+	if t.Day() != d {
+		return time.Time{}, fmt.Errorf("date %q does not exist", date)
+	}
+	return t, nil
+}
+
+// carrierAliases maps the names aggregators use to the envelope's slugs.
+var carrierAliases = map[string]string{
+	"fedex": "fedex", "fedex_ground": "fedex", "fdxg": "fedex", "fdxe": "fedex", "federal_express": "fedex",
+	"ups": "ups", "united_parcel_service": "ups", "upsn": "ups",
+	"usps": "usps", "united_states_postal_service": "usps",
+	"dhl": "dhl", "dhl_express": "dhl", "dhlexpress": "dhl", "dhl_ecommerce": "dhl", "dhl_parcel": "dhl",
+	"canada_post": "canadapost", "canadapost": "canadapost",
+	"royal_mail": "royalmail", "royalmail": "royalmail",
+	"australia_post": "australiapost", "australiapost": "australiapost",
+	"la_poste": "laposte", "laposte": "laposte", "la_poste_colissimo": "colissimo",
+	"dpd": "dpd", "gls": "gls", "hermes": "hermes", "evri": "hermes",
+	"purolator": "purolator", "ontrac": "ontrac", "lasership": "lasership", "amazon": "amazon_shipping",
+}
+
+// CarrierSlug returns the envelope's lower-case slug for a carrier name as
+// an aggregator writes it ("FedEx", "UPS", "dhl-express", "Canada Post").
+// Names it does not know are lower-cased with spaces and hyphens turned
+// into underscores.
+func CarrierSlug(name string) string {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return ""
+	}
+	s := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		case r == ' ' || r == '-' || r == '.':
+			return '_'
+		}
+		return r
+	}, name)
+	if alias, ok := carrierAliases[s]; ok {
+		return alias
+	}
+	return s
+}
+
+// newLocation returns a Location, or nil when every field is empty.
+func newLocation(city, state, postal, country, facility string) *Location {
+	l := Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal), Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
+	if l.IsZero() {
+		return nil
+	}
+	return &l
+}
