@@ -148,7 +148,9 @@ func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason stri
 		d.log.Warn("subscription reload failed", "error", err)
 	}
 	if d.emit {
-		e := d.deliveryEvent("webhooks/disabled", "disabled:"+s.ID+":"+s.UpdatedAt.String(), cause, map[string]any{
+		// Keyed on the version that was disabled, so workers that saw the
+		// same 410 concurrently publish one event between them.
+		e := d.deliveryEvent("webhooks/disabled", "disabled:"+s.ID+":"+sub.UpdatedAt.String(), cause, map[string]any{
 			"subscription_id": s.ID, "reason": reason,
 		})
 		if _, err := d.Publish(ctx, e); err != nil {

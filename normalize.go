@@ -400,15 +400,29 @@ type batch struct {
 	now         time.Time
 	events      []Event
 	newestFirst bool // the payload lists scans newest first
-	path        string
+	// The document path of the element being parsed, kept unformatted:
+	// it is only rendered when an error needs it.
+	pathFmt  string
+	pathArgs [4]any
+	nArgs    int
 }
 
 // at sets the document path used for errors reported from now on.
-func (b *batch) at(format string, args ...any) { b.path = fmt.Sprintf(format, args...) }
+func (b *batch) at(format string, args ...any) {
+	b.pathFmt = format
+	b.nArgs = copy(b.pathArgs[:], args)
+}
+
+func (b *batch) path() string {
+	if b.nArgs == 0 {
+		return b.pathFmt
+	}
+	return fmt.Sprintf(b.pathFmt, b.pathArgs[:b.nArgs]...)
+}
 
 // fail returns a PayloadError at the current path.
 func (b *batch) fail(format string, args ...any) error {
-	return &PayloadError{Format: b.format, Path: b.path, Offset: -1, Err: fmt.Errorf(format, args...)}
+	return &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: fmt.Errorf(format, args...)}
 }
 
 // wrap turns decoding errors into PayloadErrors.
@@ -420,7 +434,7 @@ func (b *batch) wrap(err error) error {
 		}
 		return pe
 	}
-	out := &PayloadError{Format: b.format, Path: b.path, Offset: -1, Err: err}
+	out := &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: err}
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
@@ -458,15 +472,19 @@ func (b *batch) add(s *scan) error {
 		return b.fail("%v", err)
 	}
 	m := Mapping{Status: StatusUnknown, EventName: "UNMAPPED_STATUS"}
+	namespace := ""
 	if s.mapping != nil {
 		m = *s.mapping
 	} else {
 		for i := 0; i < s.nLookup; i++ {
 			l := s.lookups[i]
 			if got, ok := b.n.mapper.Lookup(l.carrier, l.namespace, l.code); ok {
-				m = got
+				m, namespace = got, l.namespace
 				break
 			}
+		}
+		if namespace == "" && s.nLookup > 0 {
+			namespace = s.lookups[0].namespace // unmapped: say which table was asked first
 		}
 	}
 	e := Event{
@@ -491,6 +509,9 @@ func (b *batch) add(s *scan) error {
 	}
 	if s.raw != (CarrierStatus{}) {
 		cs := s.raw
+		if cs.Namespace == "" {
+			cs.Namespace = namespace
+		}
 		e.CarrierStatus = &cs
 	}
 	e.Data.CarrierTime = s.carrierTime

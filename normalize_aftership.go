@@ -100,13 +100,20 @@ func parseAfterShip(b *batch, raw []byte) error {
 		}
 		s.data.Extra = aggExtra(nil, "aftership_event_id", p.EventID)
 		s.data.Extra = aggExtra(s.data.Extra, "carrier_code", c.RawTag)
-		// The structured fields win; the free-text location is read only
-		// when they are all empty, and kept as text when it is not clearly
-		// "City, ST".
+		// The structured fields win. Without a city, the free-text location
+		// ("Manchester Mail Centre", "HERNANDO, FL 34442") fills the
+		// Location when it clearly reads "City, ST" and nothing structured
+		// was given; otherwise it is kept verbatim in Extra["location_text"].
 		s.data.Location = newLocation(c.City, c.State, c.Zip, country, "")
-		if s.data.Location == nil && c.Location != "" {
-			if s.data.Location = aggLocationText(c.Location); s.data.Location == nil {
-				s.data.Extra = aggExtra(s.data.Extra, "location", c.Location)
+		if c.City == "" && c.Location != "" {
+			var parsed *Location
+			if s.data.Location == nil {
+				parsed = aggLocationText(c.Location)
+			}
+			if parsed != nil {
+				s.data.Location = parsed
+			} else {
+				s.data.Extra = aggExtra(s.data.Extra, "location_text", c.Location)
 			}
 		}
 		aftershipStatus(b, &s, c.Tag, c.Subtag, c.SubtagMessage, m.SignedBy)

@@ -45,6 +45,11 @@ func parseDHL(b *batch, raw []byte) error {
 		return err
 	}
 	b.newestFirst = true
+	n := 0
+	for i := range p.Shipments {
+		n += max(len(p.Shipments[i].Events), 1)
+	}
+	reserveEvents(b, n)
 	for i := range p.Shipments {
 		sh := &p.Shipments[i]
 		if len(sh.Events) == 0 && sh.Status == nil {

@@ -180,33 +180,53 @@ func easypostStatus(b *batch, s *scan, status, detail, message, at, signedBy str
 // ---- Helpers shared by the aggregator parsers (easypost, aftership,
 // shippo, karrio, fulfillment). ----
 
-// aggResolve maps s through its lookups in order, like batch.add, with one
-// refinement: a hit that means UNKNOWN (an aggregator's "unknown" or
-// "other" detail code) gives way to a later lookup that knows the status,
-// so {status: in_transit, status_detail: unknown} is IN_TRANSIT. It sets
-// s.mapping when a lookup hit, and s.raw.Namespace to the namespace that
-// decided the mapping (or the first one tried when none hit).
+// aggResolve maps s through its lookups, which go from the finest code
+// (EasyPost status_detail, AfterShip subtag, Shippo substatus) to the
+// coarsest (status, tag). The first hit decides, as in batch.add, with two
+// refinements:
+//
+//   - a hit meaning UNKNOWN (an aggregator's "unknown" or "other" detail)
+//     gives way to a later hit that knows the status, so {status:
+//     in_transit, status_detail: unknown} is IN_TRANSIT;
+//   - a detail never downgrades a terminal milestone the coarse code states:
+//     EasyPost sends delivered scans as {status: delivered, status_detail:
+//     arrived_at_destination} and returns as {status: return_to_sender,
+//     status_detail: in_transit}, and those are DELIVERED and RETURNED,
+//     not IN_TRANSIT.
+//
+// It sets s.mapping when a lookup hit, and s.raw.Namespace to the
+// namespace that decided (or the first one tried when none hit).
 func (b *batch) aggResolve(s *scan) {
 	if s.nLookup == 0 {
 		return
 	}
 	s.raw.Namespace = s.lookups[0].namespace
-	var unknown *Mapping
+	var unknown, known *Mapping
 	for i := 0; i < s.nLookup; i++ {
 		l := s.lookups[i]
 		m, ok := b.n.mapper.Lookup(l.carrier, l.namespace, l.code)
-		if !ok {
+		switch {
+		case !ok:
 			continue
-		}
-		if m.Status != StatusUnknown {
-			s.mapping = &m
+		case m.Status == StatusUnknown:
+			if unknown == nil && known == nil {
+				unknown = &m
+				s.raw.Namespace = l.namespace
+			}
+			continue
+		case known == nil:
+			known = &m
 			s.raw.Namespace = l.namespace
-			return
-		}
-		if unknown == nil {
-			unknown = &m
+			continue
+		case m.Status.Terminal() && !known.Status.Terminal():
+			known = &m
 			s.raw.Namespace = l.namespace
 		}
+		break
+	}
+	if known != nil {
+		s.mapping = known
+		return
 	}
 	s.mapping = unknown
 }
@@ -237,8 +257,9 @@ func aggOptionalTime(s string) *time.Time {
 }
 
 // aggLocationText reads a free-text location when it is clearly
-// "City, ST", "City, ST 12345" or "City, ST, CC" (a two-letter state or
-// province, optionally a postal code, optionally a 2-3 letter country). It
+// "City, ST", "City, ST 12345", "City, ST, 12345" or "City, ST, CC" (a
+// two-letter state or province, optionally a US ZIP, optionally a 2-3
+// letter country). It
 // returns nil for anything else: the caller keeps the text as it is.
 func aggLocationText(text string) *Location {
 	text = strings.TrimSpace(text)
@@ -260,8 +281,15 @@ func aggLocationText(text string) *Location {
 	}
 	country := ""
 	if len(parts) == 3 {
-		country = strings.TrimSpace(parts[2])
-		if !aggUpperLetters(country, 2, 3) {
+		// The third part is a country ("US") or, after a bare state, a
+		// ZIP ("SEATTLE, WA, 98101").
+		third := strings.TrimSpace(parts[2])
+		switch {
+		case aggUpperLetters(third, 2, 3):
+			country = third
+		case postal == "" && aggPostal(third):
+			postal = third
+		default:
 			return nil
 		}
 	}

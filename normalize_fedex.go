@@ -74,6 +74,13 @@ func parseFedEx(b *batch, raw []byte) error {
 		return err
 	}
 	b.newestFirst = true
+	n := 0
+	for i := range p.Output.CompleteTrackResults {
+		for j := range p.Output.CompleteTrackResults[i].TrackResults {
+			n += len(p.Output.CompleteTrackResults[i].TrackResults[j].ScanEvents)
+		}
+	}
+	reserveEvents(b, n)
 	var skipped []string
 	for i := range p.Output.CompleteTrackResults {
 		ctr := &p.Output.CompleteTrackResults[i]

@@ -81,7 +81,7 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 		return b.fail("%v", err)
 	}
 	b.at("%skind", prefix)
-	data := EventData{ShipmentID: ev.ShipmentID, CarrierTime: ev.Time, OccurredAtSource: src}
+	data := EventData{ShipmentID: ev.ShipmentID}
 	data.Extra = aggExtra(nil, "shipment_short_id", ev.ShipmentShortID)
 	data.Extra = aggExtra(data.Extra, "fulfillment_event_id", ev.ID)
 
@@ -91,6 +91,7 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 			return b.fail("catalogue has no action %s for kind %q", ref, ev.Kind)
 		}
 		data.OrderID = ev.ShipmentOrderID
+		data.CarrierTime, data.OccurredAtSource = ev.Time, src
 		e := Event{
 			ID:             fulfillmentRecordID(ev, t),
 			Type:           a.Type,
@@ -131,11 +132,14 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 	default:
 		return b.fail("unknown kind %q", ev.Kind)
 	}
-	data.CarrierTime, data.OccurredAtSource = "", "" // set by batch.add from the scan
 	s.data = data
 	s.raw = CarrierStatus{Code: status, Type: ev.Kind}
 	s.lookup(FormatFulfillment, "status", status)
 	b.aggResolve(&s)
+	if s.mapping == nil && ev.Kind == "shipment.created" {
+		// A creation is a booking whatever the table says about "pending".
+		s.mapping = &Mapping{Status: StatusBooked, EventName: "SHIPMENT_CREATED"}
+	}
 	return b.add(&s)
 }
 

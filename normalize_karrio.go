@@ -85,7 +85,7 @@ func parseKarrio(b *batch, raw []byte) error {
 		trackingNumber: tr.TrackingNumber,
 		testMode:       testMode,
 	}
-	base.data.EstimatedDelivery = aggOptionalTime(tr.EstimatedDelivery)
+	base.data.EstimatedDelivery = karrioOptionalDate(tr.EstimatedDelivery)
 	signedBy := ""
 	if tr.Info != nil {
 		base.data.Service = tr.Info.ShipmentService
@@ -121,7 +121,7 @@ func parseKarrio(b *batch, raw []byte) error {
 		return b.add(&s)
 	}
 
-	fallbackNS, fallbackKnown := "", false
+	fallbackTable, fallbackNS, fallbackKnown := "", "", false
 	for i := range tr.Events {
 		e := &tr.Events[i]
 		b.at("%sevents[%d]", prefix, i)
@@ -143,10 +143,11 @@ func parseKarrio(b *batch, raw []byte) error {
 			// the code: fall back to the underlying carrier's table, when
 			// that table has a single namespace the bare code can mean.
 			if !fallbackKnown {
-				fallbackNS, fallbackKnown = b.n.mapper.soleNamespace(carrier), true
+				fallbackTable, fallbackNS = karrioFallbackTable(b.n.mapper, tr.CarrierName, carrier)
+				fallbackKnown = true
 			}
 			if fallbackNS != "" {
-				s.lookup(carrier, fallbackNS, e.Code)
+				s.lookup(fallbackTable, fallbackNS, e.Code)
 			}
 		}
 		b.aggResolve(&s)
@@ -155,11 +156,12 @@ func parseKarrio(b *batch, raw []byte) error {
 		s.data.Extra = aggExtra(nil, "carrier_code", e.Code)
 		// Karrio's location is one free string. It becomes a Location only
 		// when it clearly reads "City, ST" (optionally with a ZIP and a
-		// country); anything else is kept verbatim in Extra["location"],
-		// never split on a guess.
+		// country); anything else is kept verbatim in Extra["location_text"],
+		// never split on a guess. ("location" itself is a typed key of
+		// event_data, hence location_text.)
 		if e.Location != "" {
 			if s.data.Location = aggLocationText(e.Location); s.data.Location == nil {
-				s.data.Extra = aggExtra(s.data.Extra, "location", e.Location)
+				s.data.Extra = aggExtra(s.data.Extra, "location_text", e.Location)
 			}
 		}
 		if e.Status == "delivered" {
@@ -198,6 +200,20 @@ func karrioTime(b *batch, s *scan, e *karrioEvent) error {
 	s.occurredAt, s.timeSource = t, src
 	s.carrierTime = strings.TrimSpace(e.Date + " " + e.Time)
 	return nil
+}
+
+// karrioOptionalDate reads an optional estimated delivery: an ISO
+// timestamp or date, or one of the event date forms (MM/DD/YYYY). Unreadable
+// values give nil.
+func karrioOptionalDate(s string) *time.Time {
+	if t := aggOptionalTime(s); t != nil || s == "" {
+		return t
+	}
+	t, _, err := parseKarrioDateTime(s, "")
+	if err != nil || checkInstant(t) != nil {
+		return nil
+	}
+	return &t
 }
 
 var (
@@ -245,27 +261,57 @@ type soleNamespaceCache struct {
 
 var karrioNSCache atomic.Pointer[soleNamespaceCache]
 
+// karrioFallbackTable names the crosswalk table (and its only namespace)
+// for the raw codes of a Karrio tracker whose events carry no status. The
+// tables are keyed by Karrio's own carrier names (dhl_express,
+// dhl_parcel_de), which the envelope slug may alias away ("dhl"), so the
+// Karrio name is tried first and the slug only when no table has that name.
+// A table with several namespaces gives "": a bare code cannot say which
+// one it belongs to.
+func karrioFallbackTable(m *Mapper, carrierName, slug string) (table, namespace string) {
+	key := strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'A' && r <= 'Z':
+			return r + ('a' - 'A')
+		case r == ' ' || r == '-':
+			return '_'
+		}
+		return r
+	}, strings.TrimSpace(carrierName))
+	for _, c := range []string{key, slug} {
+		if c == "" {
+			continue
+		}
+		if ns, ok := m.soleNamespace(c); ok {
+			return c, ns
+		}
+	}
+	return "", ""
+}
+
 // soleNamespace returns the namespace of the carrier's table when the
-// table has exactly one, else "".
-func (m *Mapper) soleNamespace(carrier string) string {
+// table has exactly one (else ""), and whether the carrier has a table.
+func (m *Mapper) soleNamespace(carrier string) (string, bool) {
 	t := m.table.Load()
 	if t == nil {
-		return ""
+		return "", false
 	}
-	if c := karrioNSCache.Load(); c != nil && c.table == t {
-		return c.ns[carrier]
-	}
-	ns := make(map[string]string)
-	multi := make(map[string]bool)
-	for k := range t.exact {
-		if prev, seen := ns[k.carrier]; seen && prev != k.namespace {
-			multi[k.carrier] = true
+	c := karrioNSCache.Load()
+	if c == nil || c.table != t {
+		ns := make(map[string]string)
+		multi := make(map[string]bool)
+		for k := range t.exact {
+			if prev, seen := ns[k.carrier]; seen && prev != k.namespace {
+				multi[k.carrier] = true
+			}
+			ns[k.carrier] = k.namespace
 		}
-		ns[k.carrier] = k.namespace
+		for c := range multi {
+			ns[c] = ""
+		}
+		c = &soleNamespaceCache{table: t, ns: ns}
+		karrioNSCache.Store(c)
 	}
-	for c := range multi {
-		ns[c] = ""
-	}
-	karrioNSCache.Store(&soleNamespaceCache{table: t, ns: ns})
-	return ns[carrier]
+	ns, ok := c.ns[carrier]
+	return ns, ok
 }

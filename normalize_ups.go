@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -30,7 +31,19 @@ type upsPayload struct {
 	Response *struct {
 		Errors []upsMessage `json:"errors"`
 	} `json:"response"`
-	upsAlert
+
+	// The Track Alert webhook body: flat, one activity.
+	TrackingNumber        string     `json:"trackingNumber"`
+	LocalActivityDate     string     `json:"localActivityDate"`
+	LocalActivityTime     string     `json:"localActivityTime"`
+	GMTActivityDate       string     `json:"gmtActivityDate"`
+	GMTActivityTime       string     `json:"gmtActivityTime"`
+	GMTOffset             string     `json:"gmtOffset"`
+	ActivityLocation      upsAddress `json:"activityLocation"`
+	ActivityStatus        *upsStatus `json:"activityStatus"`
+	ScheduledDeliveryDate string     `json:"scheduledDeliveryDate"`
+	ActualDeliveryDate    string     `json:"actualDeliveryDate"`
+	ReceivedBy            string     `json:"receivedBy"`
 }
 
 type upsTrackResponse struct {
@@ -90,46 +103,26 @@ type upsStatus struct {
 	StatusCode  string `json:"statusCode"`
 	// descriptionCode (webhook only) is the 3-digit status code; the spec's
 	// examples send it as a string, other samples as a number.
-	DescriptionCode upsFlexCode `json:"descriptionCode"`
+	DescriptionCode json.RawMessage `json:"descriptionCode"`
 }
 
-// upsAlert is the Track Alert webhook body.
-type upsAlert struct {
-	TrackingNumber        string     `json:"trackingNumber"`
-	LocalActivityDate     string     `json:"localActivityDate"`
-	LocalActivityTime     string     `json:"localActivityTime"`
-	GMTActivityDate       string     `json:"gmtActivityDate"`
-	GMTActivityTime       string     `json:"gmtActivityTime"`
-	GMTOffset             string     `json:"gmtOffset"`
-	ActivityLocation      upsAddress `json:"activityLocation"`
-	ActivityStatus        *upsStatus `json:"activityStatus"`
-	ScheduledDeliveryDate string     `json:"scheduledDeliveryDate"`
-	ActualDeliveryDate    string     `json:"actualDeliveryDate"`
-	ReceivedBy            string     `json:"receivedBy"`
-}
-
-// upsFlexCode is a code a carrier sends either as a JSON string or as a
-// number; other JSON types are an error.
-type upsFlexCode string
-
-// UnmarshalJSON implements json.Unmarshaler.
-func (c *upsFlexCode) UnmarshalJSON(data []byte) error {
-	data = bytes.TrimSpace(data)
+// upsCode reads a code that UPS sends either as a JSON string or as a
+// number (descriptionCode); ok is false for any other JSON type.
+func upsCode(raw json.RawMessage) (code string, ok bool) {
+	raw = bytes.TrimSpace(raw)
 	switch {
-	case len(data) == 0 || string(data) == "null":
-		return nil
-	case data[0] == '"':
+	case len(raw) == 0 || string(raw) == "null":
+		return "", true
+	case raw[0] == '"':
 		var s string
-		if err := json.Unmarshal(data, &s); err != nil {
-			return err
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return "", false
 		}
-		*c = upsFlexCode(strings.TrimSpace(s))
-		return nil
-	case data[0] == '-' || (data[0] >= '0' && data[0] <= '9'):
-		*c = upsFlexCode(data)
-		return nil
+		return strings.TrimSpace(s), true
+	case raw[0] == '-' || (raw[0] >= '0' && raw[0] <= '9'):
+		return string(raw), true
 	}
-	return errors.New("want a string or a number")
+	return "", false
 }
 
 func parseUPS(b *batch, raw []byte) error {
@@ -141,7 +134,7 @@ func parseUPS(b *batch, raw []byte) error {
 	case p.TrackResponse != nil:
 		return parseUPSTrack(b, p.TrackResponse)
 	case p.ActivityStatus != nil:
-		return parseUPSAlert(b, &p.upsAlert)
+		return parseUPSAlert(b, &p)
 	case p.Response != nil && len(p.Response.Errors) > 0:
 		e := p.Response.Errors[0]
 		return b.fail("UPS error response %s: %s", e.Code, e.Message)
@@ -154,6 +147,13 @@ func parseUPS(b *batch, raw []byte) error {
 
 func parseUPSTrack(b *batch, tr *upsTrackResponse) error {
 	b.newestFirst = true // "the most recent activity on the response is index 0"
+	n := 0
+	for i := range tr.Shipment {
+		for j := range tr.Shipment[i].Package {
+			n += len(tr.Shipment[i].Package[j].Activity)
+		}
+	}
+	reserveEvents(b, n)
 	var warnings []string
 	for i := range tr.Shipment {
 		sh := &tr.Shipment[i]
@@ -212,7 +212,7 @@ func parseUPSTrack(b *batch, tr *upsTrackResponse) error {
 	return nil
 }
 
-func parseUPSAlert(b *batch, a *upsAlert) error {
+func parseUPSAlert(b *batch, a *upsPayload) error {
 	b.at("trackingNumber")
 	tn := strings.TrimSpace(a.TrackingNumber)
 	if tn == "" {
@@ -222,7 +222,12 @@ func parseUPSAlert(b *batch, a *upsAlert) error {
 	s := scan{carrier: "ups", trackingNumber: tn}
 	statusCode := strings.TrimSpace(st.StatusCode)
 	if statusCode == "" {
-		statusCode = string(st.DescriptionCode)
+		c, ok := upsCode(st.DescriptionCode)
+		if !ok {
+			b.at("activityStatus.descriptionCode")
+			return b.fail("want a string or a number")
+		}
+		statusCode = c
 	}
 	upsLookups(&s, st, statusCode)
 	b.at("")
@@ -254,8 +259,10 @@ func upsLookups(s *scan, st *upsStatus, statusCode string) {
 	if typ != "" && code != "" {
 		s.lookup("ups", "type_code", typ+":"+code)
 	}
-	s.lookup("ups", "type", typ)
+	// The 3-digit status code is more precise than the bare type letter,
+	// so it comes before the type fallback.
 	s.lookup("ups", "status_code", strings.TrimSpace(statusCode))
+	s.lookup("ups", "type", typ)
 }
 
 // upsInstant returns the instant of a UPS activity and how it was derived.
@@ -358,6 +365,15 @@ func upsDate(s string) *time.Time {
 		return nil
 	}
 	return &t
+}
+
+// reserveEvents sizes the batch for n scans up front (bounded by the event
+// limit), so that appending them does not grow the slice several times.
+func reserveEvents(b *batch, n int) {
+	n = min(n, b.n.maxEvents)
+	if n > cap(b.events)-len(b.events) {
+		b.events = slices.Grow(b.events, n)
+	}
 }
 
 // pickNonBlank returns the first of its arguments that is not blank.

@@ -52,6 +52,7 @@ func parseUSPS(b *batch, raw []byte) error {
 		return b.fail("no tracking events")
 	}
 	b.newestFirst = true
+	reserveEvents(b, len(p.TrackingEvents))
 	service := strings.TrimSpace(p.MailClass)
 	eta := estimateInstant(p.ExpectedDeliveryTimeStamp)
 	for i := range p.TrackingEvents {

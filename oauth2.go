@@ -36,7 +36,7 @@ var errOAuth2 = errors.New("shipevents: oauth2 token")
 // secret cannot borrow another's token.
 type oauth2Key struct {
 	tokenURL, clientID, scopes, params string
-	secret                              [sha256.Size]byte
+	secret                             [sha256.Size]byte
 }
 
 func oauth2KeyOf(c *OAuth2) oauth2Key {

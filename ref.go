@@ -141,11 +141,16 @@ func (x *RefIndex[V]) Add(pattern string, v V) error {
 			return nil
 		}
 	}
-	n.values = append(n.values, refValue[V]{v: v})
 	x.size++
 	x.count[v]++
-	if x.count[v] == 2 {
+	switch x.count[v] {
+	case 1:
+		n.values = append(n.values, refValue[V]{v: v})
+	case 2:
+		n.values = append(n.values, refValue[V]{v: v})
 		x.markMulti(&x.root, v, true)
+	default:
+		n.values = append(n.values, refValue[V]{v: v, multi: true})
 	}
 	return nil
 }

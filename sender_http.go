@@ -232,7 +232,7 @@ func (s *HTTPSender) Send(ctx context.Context, m *Message) (Response, error) {
 	}
 	var token string
 	if sub.OAuth2 != nil {
-		if token, err = s.tokens.token(ctx, sub.OAuth2); err != nil {
+		if token, err = s.token(ctx, sub.OAuth2); err != nil {
 			return Response{}, err
 		}
 		header.Set("Authorization", "Bearer "+token)
@@ -244,11 +244,21 @@ func (s *HTTPSender) Send(ctx context.Context, m *Message) (Response, error) {
 	// The token may have been revoked or expired early: fetch a new one
 	// and try once more.
 	s.tokens.invalidate(sub.OAuth2, token)
-	if token, err = s.tokens.token(ctx, sub.OAuth2); err != nil {
+	if token, err = s.token(ctx, sub.OAuth2); err != nil {
 		return Response{}, err
 	}
 	header.Set("Authorization", "Bearer "+token)
 	return s.post(ctx, u, where, header, m.Body)
+}
+
+// token gets an OAuth2 token; token failures are retryable, except a
+// token endpoint the address policy refuses.
+func (s *HTTPSender) token(ctx context.Context, o *OAuth2) (string, error) {
+	tok, err := s.tokens.token(ctx, o)
+	if errors.Is(err, ErrDestinationRefused) {
+		err = Permanent(err)
+	}
+	return tok, err
 }
 
 // headers builds the request headers of m, without Authorization.

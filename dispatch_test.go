@@ -1,0 +1,425 @@
+package shipevents
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+var e2ePolicy = AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
+
+// fastRetry retries quickly so end-to-end tests finish in milliseconds.
+var fastRetry = RetryPolicy{Schedule: []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}, NoJitter: true}
+
+// shipmentEvent builds a valid shipment event for tests.
+func shipmentEvent(id, tracking string, status Status, at time.Time) Event {
+	name := DefaultEventName(status)
+	n, _ := LookupEventName(name)
+	return Event{
+		ID: id, Type: TypeTrackingUpdated, Source: SourceShipments, Version: EnvelopeVersion,
+		Status: status, Phase: status.Phase(), EventName: name, EventGroup: n.Group(DirectionForward),
+		Direction: DirectionForward, Ref: ShipmentRef(status.Phase(), name), Carrier: "ups",
+		TrackingNumber: tracking, OccurredAt: at.UTC(), TriggeredAt: at.UTC(),
+	}
+}
+
+// receiver records requests by webhook-id and answers with fn.
+type receiver struct {
+	srv   *httptest.Server
+	mu    sync.Mutex
+	byID  map[string]int
+	total atomic.Int64
+}
+
+func newReceiver(t *testing.T, fn func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+	rc := &receiver{byID: map[string]int{}}
+	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		id := r.Header.Get(HeaderWebhookID)
+		rc.mu.Lock()
+		rc.byID[id]++
+		n := rc.byID[id]
+		rc.mu.Unlock()
+		rc.total.Add(1)
+		fn(w, r, n)
+	}))
+	t.Cleanup(rc.srv.Close)
+	return rc
+}
+
+func (rc *receiver) count(id string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.byID[id]
+}
+
+func runDispatcher(t *testing.T, cfg DispatcherConfig) (*Dispatcher, func()) {
+	t.Helper()
+	if cfg.Sender == nil {
+		cfg.Sender = NewHTTPSender(HTTPSenderConfig{Policy: e2ePolicy, Timeout: time.Second})
+	}
+	if cfg.PollInterval == 0 {
+		cfg.PollInterval = 5 * time.Millisecond
+	}
+	d := NewDispatcher(cfg)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	stop := func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(10 * time.Second):
+			t.Fatal("Run did not return after cancellation")
+		}
+	}
+	t.Cleanup(func() {
+		if ctx.Err() == nil {
+			stop()
+		}
+	})
+	return d, stop
+}
+
+// waitSettled waits until no delivery is pending or in flight.
+func waitSettled(t *testing.T, d *Dispatcher) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		busy := 0
+		for _, st := range []DeliveryState{DeliveryPending, DeliveryInFlight} {
+			p, err := d.Deliveries(context.Background(), DeliveryFilter{State: st, Limit: 1})
+			require.NoError(t, err)
+			busy += p.PageInfo.Count
+		}
+		if busy == 0 {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Fatal("deliveries did not settle in time")
+}
+
+func deliveriesOf(t *testing.T, d *Dispatcher, subID string) []Delivery {
+	t.Helper()
+	var out []Delivery
+	f := DeliveryFilter{SubscriptionID: subID, Limit: MaxPageSize}
+	for {
+		p, err := d.Deliveries(context.Background(), f)
+		require.NoError(t, err)
+		out = append(out, p.Items...)
+		if !p.PageInfo.HasNextPage {
+			return out
+		}
+		f.After = p.PageInfo.EndCursor
+	}
+}
+
+func TestDispatchEndToEnd(t *testing.T) {
+	ok := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(204) })
+	flaky := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n <= 2 {
+			w.WriteHeader(500)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	limited := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		if n == 1 {
+			w.Header().Set("Retry-After", "0")
+			w.WriteHeader(429)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	gone := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(410) })
+	rejected := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(400) })
+	release := make(chan struct{})
+	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	defer close(release)
+	reset := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	})
+	huge := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.WriteHeader(200)
+		bw := bufio.NewWriter(w)
+		chunk := make([]byte, 32<<10)
+		for range 64 { // 2 MiB; the sender reads at most 64 KiB
+			if _, err := bw.Write(chunk); err != nil {
+				return
+			}
+		}
+		bw.Flush()
+	})
+
+	d, stop := runDispatcher(t, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
+	ctx := context.Background()
+	subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge}
+	for id, rc := range subs {
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Active: true, Secrets: []string{dispatchSecret}}))
+	}
+	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	var events []Event
+	for i := range 12 {
+		events = append(events, shipmentEvent(fmt.Sprintf("evt-%02d", i), fmt.Sprintf("1Z%03d", i), StatusInTransit, base.Add(time.Duration(i)*time.Minute)))
+	}
+	res, err := d.Publish(ctx, events...)
+	require.NoError(t, err)
+	for _, r := range res {
+		require.Equal(t, AppendNew, r.Outcome)
+		require.Equal(t, len(subs), r.Deliveries)
+	}
+	waitSettled(t, d)
+	stop()
+
+	for _, e := range events {
+		assert.Equal(t, 1, ok.count(e.ID), "healthy endpoint gets each event exactly once")
+		assert.Equal(t, 3, flaky.count(e.ID), "flaky endpoint: two 500s then success")
+		assert.Equal(t, 2, limited.count(e.ID), "429 then success")
+		assert.Equal(t, 1, huge.count(e.ID), "huge body still counts as delivered once")
+		assert.Equal(t, 1, rejected.count(e.ID), "400 is permanent: not retried")
+	}
+	assert.LessOrEqual(t, gone.total.Load(), int64(len(events)), "410 disables: at most one request per event already in flight")
+
+	want := map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "limited": DeliverySucceeded, "huge": DeliverySucceeded,
+		"gone": DeliveryDead, "rejected": DeliveryDead, "slow": DeliveryDead, "reset": DeliveryDead}
+	for id, state := range want {
+		dels := deliveriesOf(t, d, id)
+		require.Len(t, dels, len(events), "subscription %s: one delivery per event, none lost", id)
+		for _, del := range dels {
+			assert.Equal(t, state, del.State, "subscription %s delivery %s", id, del.ID)
+			atts, err := d.Attempts(ctx, del.ID)
+			require.NoError(t, err)
+			assert.Equal(t, del.Attempts, len(atts), "every attempt recorded")
+		}
+	}
+	// Timeouts and resets are retried to the end of the schedule.
+	for _, del := range deliveriesOf(t, d, "slow") {
+		assert.Equal(t, 4, del.Attempts, "slow endpoint: 4 attempts (1 + 3 retries)")
+	}
+	for _, del := range deliveriesOf(t, d, "reset") {
+		assert.Equal(t, 4, del.Attempts)
+	}
+	subsNow, err := d.Store().ListSubscriptions(ctx)
+	require.NoError(t, err)
+	for _, s := range subsNow {
+		if s.ID == "gone" {
+			assert.False(t, s.Active, "410 disables the subscription")
+			assert.Contains(t, s.DisabledReason, "410")
+		} else {
+			assert.True(t, s.Active, s.ID)
+		}
+	}
+	st, err := d.Event(ctx, events[0].ID)
+	require.NoError(t, err)
+	assert.Equal(t, 0, st.PendingDeliveries)
+
+	// Fix the rejecting endpoint and replay its dead letters: every event
+	// arrives once more.
+	fixed := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "rejected", URL: fixed.srv.URL, EnabledEvents: []string{"shipments"}, Active: true}))
+	d2, stop2 := runDispatcher(t, DispatcherConfig{Store: d.Store(), Retry: fastRetry, DisableDeliveryEvents: true})
+	n, err := d2.ReplayDeadLetters(ctx, "rejected")
+	require.NoError(t, err)
+	assert.Equal(t, len(events), n)
+	waitSettled(t, d2)
+	stop2()
+	for _, e := range events {
+		assert.Equal(t, 1, fixed.count(e.ID), "replayed dead letter delivered")
+	}
+	for _, del := range deliveriesOf(t, d2, "rejected") {
+		assert.Equal(t, DeliverySucceeded, del.State)
+		assert.Equal(t, 2, del.Attempts, "history kept across replay")
+	}
+}
+
+const dispatchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func TestDispatchSignsRequests(t *testing.T) {
+	var mu sync.Mutex
+	var verifyErr []error
+	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {})
+	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		verifyErr = append(verifyErr, Verify(dispatchSecret, r.Header, body, nil))
+		mu.Unlock()
+	})
+	d, stop := runDispatcher(t, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: rc.srv.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{dispatchSecret}, Form: FormFlat}))
+	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+	require.NoError(t, err)
+	waitSettled(t, d)
+	stop()
+	require.Len(t, verifyErr, 1)
+	assert.NoError(t, verifyErr[0])
+}
+
+func TestDispatchOrderingLateEvent(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string][]string{}
+	d, stop := runDispatcher(t, DispatcherConfig{DisableDeliveryEvents: true})
+	for _, name := range []string{"status", "all"} {
+		name := name
+		d.Handle(name, func(ctx context.Context, e Event) error {
+			mu.Lock()
+			got[name] = append(got[name], e.ID)
+			mu.Unlock()
+			return nil
+		})
+	}
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "status", Handler: "status", EnabledEvents: []string{"shipments"}, Active: true}))
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "all", Handler: "all", EnabledEvents: []string{"shipments"}, Active: true, IncludeLate: true}))
+	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	res, err := d.Publish(ctx,
+		shipmentEvent("a", "1Z1", StatusInTransit, t0),
+		shipmentEvent("b", "1Z1", StatusDelivered, t0.Add(2*time.Hour)),
+	)
+	require.NoError(t, err)
+	assert.Equal(t, AppendNew, res[1].Outcome)
+	// Arrives after DELIVERED, but even though its scan is later, a
+	// non-terminal status never replaces a terminal one.
+	res, err = d.Publish(ctx, shipmentEvent("c", "1Z1", StatusInTransit, t0.Add(3*time.Hour)))
+	require.NoError(t, err)
+	assert.Equal(t, AppendLate, res[0].Outcome)
+	assert.Equal(t, 1, res[0].Deliveries, "only the IncludeLate subscription gets the late event")
+	waitSettled(t, d)
+	stop()
+
+	j, err := d.Journey(ctx, ShipmentKey{Carrier: "ups", TrackingNumber: "1Z1"})
+	require.NoError(t, err)
+	require.NotNil(t, j.Current)
+	assert.Equal(t, StatusDelivered, j.Current.Status, "late IN_TRANSIT does not move the current status")
+	require.Len(t, j.Steps, 3, "late events are kept in history")
+	assert.True(t, j.Steps[2].Late)
+	assert.True(t, j.Steps[1].Current)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.ElementsMatch(t, []string{"a", "b"}, got["status"])
+	assert.ElementsMatch(t, []string{"a", "b", "c"}, got["all"])
+}
+
+func TestPublishIdempotent(t *testing.T) {
+	raw := []byte(`{"trackingNumber":"1Z999AA10123456784","localActivityDate":"20250314","localActivityTime":"091519","activityStatus":{"type":"I","code":"OT","description":"Out for Delivery"},"gmtActivityDate":"20250314","gmtActivityTime":"131519","gmtOffset":"-04.00"}`)
+	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true})
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/hook", EnabledEvents: []string{"*"}, Active: true}))
+	for round := range 2 {
+		events, err := Normalize(FormatUPS, raw)
+		require.NoError(t, err)
+		res, err := d.Publish(ctx, events...)
+		require.NoError(t, err)
+		for _, r := range res {
+			if round == 0 {
+				assert.Equal(t, AppendNew, r.Outcome)
+				assert.Equal(t, 1, r.Deliveries)
+			} else {
+				assert.Equal(t, AppendDuplicate, r.Outcome, "the same scan normalized again has the same id")
+				assert.Equal(t, 0, r.Deliveries)
+			}
+		}
+	}
+	p, err := d.Deliveries(ctx, DeliveryFilter{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, p.PageInfo.Count)
+}
+
+func TestPublishRejectsInvalidEvents(t *testing.T) {
+	d := NewDispatcher(DispatcherConfig{})
+	good := shipmentEvent("ok", "T", StatusDelivered, time.Now())
+	bad := good
+	bad.ID = "bad"
+	bad.Status = "SHIPPED"
+	_, err := d.Publish(context.Background(), good, bad)
+	require.ErrorIs(t, err, ErrInvalidEvent)
+	_, err = d.Event(context.Background(), "ok")
+	require.ErrorIs(t, err, ErrNotFound, "nothing is stored when one event is invalid")
+}
+
+func TestDeliveryEvents(t *testing.T) {
+	var mu sync.Mutex
+	var seen []Event
+	d, stop := runDispatcher(t, DispatcherConfig{Retry: RetryPolicy{MaxAttempts: 1}})
+	d.Handle("ok", func(ctx context.Context, e Event) error { return nil })
+	d.Handle("bad", func(ctx context.Context, e Event) error { return Permanent(errors.New("no")) })
+	d.Handle("audit", func(ctx context.Context, e Event) error {
+		mu.Lock()
+		seen = append(seen, e)
+		mu.Unlock()
+		return nil
+	})
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "ok", Handler: "ok", EnabledEvents: []string{"shipments"}, Active: true}))
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "bad", Handler: "bad", EnabledEvents: []string{"shipments"}, Active: true}))
+	// The audit subscription takes everything, its own delivery events
+	// included: they must not trigger further delivery events.
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"*"}, Active: true}))
+	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+	require.NoError(t, err)
+	waitSettled(t, d)
+	time.Sleep(20 * time.Millisecond) // let the recorder publish the last delivery events
+	waitSettled(t, d)
+	stop()
+	mu.Lock()
+	defer mu.Unlock()
+	refs := map[string]int{}
+	for _, e := range seen {
+		refs[e.Ref]++
+	}
+	assert.Equal(t, 1, refs["shipments/delivered/SUCCESSFULLY_DELIVERED"])
+	assert.Equal(t, 2, refs["webhooks/delivered"], "ok and audit deliveries of e1")
+	assert.Equal(t, 1, refs["webhooks/failed"], "bad delivery of e1")
+	assert.Len(t, seen, 4, "no delivery events about delivery events")
+}
+
+func TestShutdownReleasesInFlight(t *testing.T) {
+	started := make(chan struct{}, 1)
+	d, stop := runDispatcher(t, DispatcherConfig{ShutdownGrace: 20 * time.Millisecond, DisableDeliveryEvents: true})
+	d.Handle("block", func(ctx context.Context, e Event) error {
+		started <- struct{}{}
+		<-ctx.Done()
+		return ctx.Err()
+	})
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", Handler: "block", EnabledEvents: []string{"*"}, Active: true}))
+	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+	require.NoError(t, err)
+	<-started
+	stop() // returns only after the attempt was cancelled and released
+	p, err := d.Deliveries(ctx, DeliveryFilter{})
+	require.NoError(t, err)
+	require.Len(t, p.Items, 1)
+	assert.Equal(t, DeliveryPending, p.Items[0].State, "released, not lost")
+	assert.Equal(t, 0, p.Items[0].Attempts, "a cancelled attempt is not counted")
+
+	// A new dispatcher on the same store delivers it.
+	var delivered atomic.Int32
+	d2, stop2 := runDispatcher(t, DispatcherConfig{Store: d.Store(), DisableDeliveryEvents: true})
+	d2.Handle("block", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
+	waitSettled(t, d2)
+	stop2()
+	assert.Equal(t, int32(1), delivered.Load())
+}

@@ -1,0 +1,506 @@
+package shipevents
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// carrierTestRows is a small crosswalk for the carrier parser tests, so
+// that they test the parsers' lookup order and not the embedded tables.
+var carrierTestRows = []Row{
+	{Carrier: "ups", Namespace: "type_code", Code: "I:OT", Status: StatusOutForDelivery, EventName: "OUT_FOR_DELIVERY"},
+	{Carrier: "ups", Namespace: "type_code", Code: "D:FS", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "ups", Namespace: "type", Code: "I", Status: StatusInTransit, EventName: "IN_TRANSIT"},
+	{Carrier: "ups", Namespace: "type", Code: "D", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "ups", Namespace: "status_code", Code: "011", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "fedex", Namespace: "event_type", Code: "OD", Status: StatusOutForDelivery, EventName: "OUT_FOR_DELIVERY"},
+	{Carrier: "fedex", Namespace: "event_type", Code: "DL", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "fedex", Namespace: "derived_status_code", Code: "IT", Status: StatusInTransit, EventName: "IN_TRANSIT"},
+	{Carrier: "dhl", Namespace: "status", Code: "PROCESSED", Status: StatusInTransit, EventName: "PROCESSED_AT_FACILITY"},
+	{Carrier: "dhl", Namespace: "status_code", Code: "transit", Status: StatusInTransit, EventName: "IN_TRANSIT"},
+	{Carrier: "dhl", Namespace: "status_code", Code: "pre-transit", Status: StatusBooked, EventName: "INFO_RECEIVED"},
+	{Carrier: "dhl", Namespace: "status_code", Code: "delivered", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "usps", Namespace: "event_code", Code: "01", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+	{Carrier: "usps", Namespace: "event_code", Code: "OF", Status: StatusOutForDelivery, EventName: "OUT_FOR_DELIVERY"},
+	{Carrier: "usps", Namespace: "event_type", Code: "in transit to next facility", Status: StatusInTransit, EventName: "IN_TRANSIT"},
+}
+
+var carrierTestNow = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func carrierNormalizer(t *testing.T) *Normalizer {
+	t.Helper()
+	m, err := NewMapper(carrierTestRows...)
+	require.NoError(t, err)
+	return NewNormalizer(NormalizerConfig{Mapper: m, Now: func() time.Time { return carrierTestNow }})
+}
+
+func mustTime(t *testing.T, s string) time.Time {
+	t.Helper()
+	v, err := time.Parse(time.RFC3339, s)
+	require.NoError(t, err)
+	return v.UTC()
+}
+
+// upsAlertJSON builds a Track Alert webhook body.
+func upsAlertJSON(typ, code, descCode, localDate, localTime, gmtDate, gmtTime, offset string) string {
+	return fmt.Sprintf(`{"trackingNumber":"1Z999AA10123456784","localActivityDate":%q,"localActivityTime":%q,
+		"activityLocation":{"city":"Atlanta","stateProvince":"GA","postalCode":"30303","country":"US"},
+		"activityStatus":{"type":%q,"code":%q,"description":"Some activity","descriptionCode":%q},
+		"scheduledDeliveryDate":"20250314","gmtActivityDate":%q,"gmtActivityTime":%q,"gmtOffset":%q}`,
+		localDate, localTime, typ, code, descCode, gmtDate, gmtTime, offset)
+}
+
+func TestUPSTypeCodePrecedence(t *testing.T) {
+	n := carrierNormalizer(t)
+	tests := []struct {
+		name, typ, code, statusCode string
+		wantStatus                  Status
+		wantEvent                   string
+	}{
+		{"type+code wins over type", "I", "OT", "021", StatusOutForDelivery, "OUT_FOR_DELIVERY"},
+		{"type alone when type+code unknown", "I", "AR", "005", StatusInTransit, "IN_TRANSIT"},
+		{"type before status code", "I", "ZZ", "011", StatusInTransit, "IN_TRANSIT"},
+		{"status code last", "Q", "ZZ", "011", StatusDelivered, "SUCCESSFULLY_DELIVERED"},
+		{"nothing known", "Q", "ZZ", "999", StatusUnknown, "UNMAPPED_STATUS"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := upsAlertJSON(tc.typ, tc.code, tc.statusCode, "20250314", "091519", "20250314", "131519", "-04.00")
+			ev, err := n.Normalize(FormatUPS, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, tc.wantStatus, ev[0].Status)
+			assert.Equal(t, tc.wantEvent, ev[0].EventName)
+			require.NotNil(t, ev[0].CarrierStatus)
+			assert.Equal(t, tc.code, ev[0].CarrierStatus.Code, "raw code kept")
+			assert.Equal(t, tc.typ, ev[0].CarrierStatus.Type, "raw type kept")
+			assert.Equal(t, "Some activity", ev[0].CarrierStatus.Description)
+			assert.NoError(t, ev[0].Validate())
+		})
+	}
+
+	// The same precedence on the Track API shape.
+	api := `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z999AA10123456784","activity":[
+		{"date":"20250314","time":"081200","status":{"type":"I","code":"OT","description":"Out For Delivery Today","statusCode":"021"}},
+		{"date":"20250313","time":"224500","status":{"type":"I","code":"AR","description":"Arrived at Facility","statusCode":"005"}}]}]}]}}`
+	ev, err := n.Normalize(FormatUPS, []byte(api))
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	assert.Equal(t, StatusInTransit, ev[0].Status)
+	assert.Equal(t, StatusOutForDelivery, ev[1].Status)
+	assert.Equal(t, "021", ev[1].Data.Extra["status_code"])
+}
+
+func TestUPSTimes(t *testing.T) {
+	n := carrierNormalizer(t)
+	tests := []struct {
+		name                                           string
+		localDate, localTime, gmtDate, gmtTime, offset string
+		want                                           string
+		wantSource                                     string
+		wantCarrier                                    string
+	}{
+		{"GMT fields are already GMT, -04.00 ignored", "20250423", "091519", "20250423", "131519", "-04.00",
+			"2025-04-23T13:15:19Z", TimeExplicit, "20250423 091519"},
+		{"GMT date differs from local date", "20250422", "212901", "20250423", "012901", "-04.00",
+			"2025-04-23T01:29:01Z", TimeExplicit, "20250422 212901"},
+		{"local time shifted by -04.00", "20250423", "091519", "", "", "-04.00",
+			"2025-04-23T13:15:19Z", TimeExplicit, "20250423 091519"},
+		{"local time shifted by -0400", "20250423", "091519", "", "", "-0400",
+			"2025-04-23T13:15:19Z", TimeExplicit, "20250423 091519"},
+		{"local time shifted by +05:30", "20250423", "091519", "", "", "+05:30",
+			"2025-04-23T03:45:19Z", TimeExplicit, "20250423 091519"},
+		{"local only is assumed UTC", "20250423", "091519", "", "", "",
+			"2025-04-23T09:15:19Z", TimeAssumedUTC, "20250423 091519"},
+		{"GMT time without its leading zero", "20250423", "034700", "20250423", "74700", "-04:00",
+			"2025-04-23T07:47:00Z", TimeExplicit, "20250423 034700"},
+		{"GMT time with colons", "20250423", "034700", "20250423", "07:47:00", "-04:00",
+			"2025-04-23T07:47:00Z", TimeExplicit, "20250423 034700"},
+		{"date only", "20250423", "", "", "", "",
+			"2025-04-23T00:00:00Z", TimeDateOnly, "20250423"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := upsAlertJSON("I", "OT", "021", tc.localDate, tc.localTime, tc.gmtDate, tc.gmtTime, tc.offset)
+			ev, err := n.Normalize(FormatUPS, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, mustTime(t, tc.want), ev[0].OccurredAt)
+			assert.Equal(t, tc.wantSource, ev[0].Data.OccurredAtSource)
+			assert.Equal(t, tc.wantCarrier, ev[0].Data.CarrierTime)
+		})
+	}
+}
+
+func TestUPSAlertFields(t *testing.T) {
+	n := carrierNormalizer(t)
+	raw := `{"trackingNumber":" 1Z204W4R0308071865","localActivityDate":"20240423","localActivityTime":"095004",
+		"activityLocation":{"city":"CHARLOTTE","stateProvince":"NC","postalCode":"28209","country":"US"},
+		"activityStatus":{"type":"D","code":"FS","description":"Delivered","descriptionCode":11},
+		"scheduledDeliveryDate":"","actualDeliveryDate":"20240423","actualDeliveryTime":"095004",
+		"gmtActivityDate":"20240423","gmtActivityTime":"135004","receivedBy":"OKAFOR"}`
+	ev, err := n.Normalize(FormatDetect, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+	e := ev[0]
+	assert.Equal(t, "ups", e.Carrier)
+	assert.Equal(t, "1Z204W4R0308071865", e.TrackingNumber, "tracking number trimmed")
+	assert.Equal(t, StatusDelivered, e.Status)
+	assert.Equal(t, "OKAFOR", e.Data.SignedBy)
+	assert.Equal(t, &Location{City: "CHARLOTTE", State: "NC", PostalCode: "28209", Country: "US"}, e.Data.Location)
+	assert.Equal(t, mustTime(t, "2024-04-23T13:50:04Z"), e.OccurredAt)
+	assert.Nil(t, e.Data.EstimatedDelivery, "empty scheduledDeliveryDate")
+	assert.Equal(t, "11", e.Data.Extra["status_code"], "numeric descriptionCode accepted")
+}
+
+func TestUPSNewestFirstComesOutOldestFirst(t *testing.T) {
+	n := carrierNormalizer(t)
+	// Newest first, as UPS sends it; the last two share an instant, so only
+	// the payload order can tell which came first (the later index).
+	raw := `{"trackResponse":{"shipment":[{"inquiryNumber":"1Z999AA10123456784","package":[{"trackingNumber":"1Z999AA10123456784",
+		"deliveryDate":[{"type":"SDD","date":"20250314"},{"type":"RDD","date":"20250315"}],
+		"deliveryInformation":{"receivedBy":"JONES"},
+		"activity":[
+		{"date":"20250315","time":"141500","gmtDate":"20250315","gmtTime":"181500","gmtOffset":"-04:00","status":{"type":"D","code":"FS","description":"Delivered"}},
+		{"date":"20250315","time":"071000","gmtDate":"20250315","gmtTime":"111000","gmtOffset":"-04:00","status":{"type":"I","code":"OT","description":"Out For Delivery Today"},
+		 "location":{"address":{"city":"Atlanta","stateProvince":"GA","postalCode":"30303","country":"US"}}},
+		{"date":"20250313","time":"224500","gmtDate":"20250314","gmtTime":"024500","gmtOffset":"-04:00","status":{"type":"I","code":"DP","description":"Departed from Facility"}},
+		{"date":"20250313","time":"224500","gmtDate":"20250314","gmtTime":"024500","gmtOffset":"-04:00","status":{"type":"I","code":"AR","description":"Arrived at Facility"}}
+		]}]}]}}`
+	ev, err := n.Normalize(FormatUPS, []byte(raw))
+	require.NoError(t, err)
+	var codes []string
+	for _, e := range ev {
+		codes = append(codes, e.CarrierStatus.Code)
+	}
+	assert.Equal(t, []string{"AR", "DP", "OT", "FS"}, codes)
+	assert.Equal(t, mustTime(t, "2025-03-14T02:45:00Z"), ev[0].OccurredAt)
+	assert.Equal(t, "20250313 224500", ev[0].Data.CarrierTime)
+	assert.Equal(t, StatusOutForDelivery, ev[2].Status)
+	assert.Equal(t, &Location{City: "Atlanta", State: "GA", PostalCode: "30303", Country: "US"}, ev[2].Data.Location)
+	assert.Equal(t, "JONES", ev[3].Data.SignedBy, "receivedBy on the delivered activity")
+	assert.Empty(t, ev[2].Data.SignedBy, "and on no other")
+	require.NotNil(t, ev[0].Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-03-15T00:00:00Z"), *ev[0].Data.EstimatedDelivery, "rescheduled date wins")
+}
+
+func TestUPSSeveralPackages(t *testing.T) {
+	n := carrierNormalizer(t)
+	raw := `{"trackResponse":{"shipment":[
+		{"inquiryNumber":"1ZAAA","package":[
+			{"trackingNumber":"1ZAAA","activity":[{"date":"20250314","time":"081200","status":{"type":"I","code":"OT"}}]},
+			{"trackingNumber":"1ZBBB","activity":[{"date":"20250314","time":"091200","status":{"type":"D","code":"FS"}}]}]},
+		{"inquiryNumber":"1ZCCC","package":[
+			{"activity":[{"date":"20250313","time":"101200","status":{"type":"I","code":"AR"}}]}]},
+		{"inquiryNumber":"1ZDDD","warnings":[{"code":"TW0001","message":"Tracking Information Not Found"}]}]}}`
+	ev, err := n.Normalize(FormatUPS, []byte(raw))
+	require.NoError(t, err)
+	got := map[string]Status{}
+	for _, e := range ev {
+		got[e.TrackingNumber] = e.Status
+	}
+	assert.Equal(t, map[string]Status{"1ZAAA": StatusOutForDelivery, "1ZBBB": StatusDelivered, "1ZCCC": StatusInTransit}, got,
+		"each package under its own number; a lone package falls back to the inquiry number")
+}
+
+func TestFedExEventTypePreferred(t *testing.T) {
+	n := carrierNormalizer(t)
+	tests := []struct {
+		name, eventType, derived string
+		wantStatus               Status
+	}{
+		{"eventType wins", "OD", "IT", StatusOutForDelivery},
+		{"derivedStatusCode as fallback", "XX", "IT", StatusInTransit},
+		{"neither known", "XX", "", StatusUnknown},
+		{"neither known, derived unknown too", "XX", "ZZ", StatusUnknown},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := fmt.Sprintf(`{"transactionId":"t1","output":{"completeTrackResults":[{"trackingNumber":"794600000000","trackResults":[{
+				"trackingNumberInfo":{"trackingNumber":"794600000000","carrierCode":"FDXG"},
+				"scanEvents":[{"date":"2025-03-14T04:44:00-05:00","eventType":%q,"eventDescription":"On FedEx vehicle for delivery",
+					"exceptionCode":"","exceptionDescription":"","derivedStatusCode":%q,
+					"scanLocation":{"city":"MANKATO","stateOrProvinceCode":"MN","countryCode":"US"}}]}]}]}}`, tc.eventType, tc.derived)
+			ev, err := n.Normalize(FormatDetect, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			e := ev[0]
+			assert.Equal(t, tc.wantStatus, e.Status)
+			assert.Equal(t, &CarrierStatus{Code: tc.eventType, Description: "On FedEx vehicle for delivery"}, e.CarrierStatus)
+			assert.Equal(t, mustTime(t, "2025-03-14T09:44:00Z"), e.OccurredAt)
+			assert.Equal(t, TimeExplicit, e.Data.OccurredAtSource)
+			assert.Equal(t, "2025-03-14T04:44:00-05:00", e.Data.CarrierTime)
+			if tc.derived != "" {
+				assert.Equal(t, tc.derived, e.Data.Extra["derived_status_code"])
+			} else {
+				assert.NotContains(t, e.Data.Extra, "derived_status_code")
+			}
+			assert.Equal(t, "FDXG", e.Data.Extra["carrier_code"])
+			assert.NotContains(t, e.Data.Extra, "exception_code", "empty exception fields are left out")
+		})
+	}
+}
+
+func TestFedExSeveralResults(t *testing.T) {
+	n := carrierNormalizer(t)
+	raw := `{"transactionId":"t2","output":{"completeTrackResults":[
+		{"trackingNumber":"111111111111","trackResults":[
+			{"trackingNumberInfo":{"trackingNumber":"111111111111","carrierCode":"FDXE"},
+			 "serviceDetail":{"description":"FedEx Priority Overnight"},
+			 "dateAndTimes":[{"type":"ESTIMATED_DELIVERY","dateTime":"2025-06-04T10:30:00-04:00"}],
+			 "scanEvents":[{"date":"2025-06-04T01:12:00-05:00","eventType":"AR","derivedStatusCode":"IT"}]},
+			{"trackingNumberInfo":{"trackingNumber":"111111111111"},
+			 "deliveryDetails":{"receivedByName":"S.PATEL"},
+			 "scanEvents":[
+				{"date":"2024-11-19T15:21:00-05:00","eventType":"DL","exceptionCode":"","derivedStatusCode":"DL"},
+				{"date":"2024-11-19T08:02:00-05:00","eventType":"DE","exceptionCode":"08","exceptionDescription":"Customer not available"}]}]},
+		{"trackingNumber":"222222222222","trackResults":[{"trackingNumberInfo":{"trackingNumber":"222222222222"},
+			"error":{"code":"TRACKING.TRACKINGNUMBER.NOTFOUND","message":"Tracking number cannot be found."}}]},
+		{"trackingNumber":"333333333333","trackResults":[{"scanEvents":[{"date":"2025-06-01T10:00:00Z","eventType":"PU"}]}]}]}}`
+	ev, err := n.Normalize(FormatFedEx, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 4, "the not-found result is skipped")
+	assert.Equal(t, "111111111111", ev[0].TrackingNumber)
+	assert.Equal(t, "DE", ev[0].CarrierStatus.Code)
+	assert.Equal(t, map[string]any{"exception_code": "08", "exception_description": "Customer not available"}, ev[0].Data.Extra)
+	assert.Equal(t, StatusDelivered, ev[1].Status)
+	assert.Equal(t, "S.PATEL", ev[1].Data.SignedBy)
+	assert.Equal(t, "333333333333", ev[2].TrackingNumber, "falls back to completeTrackResults[].trackingNumber")
+	assert.Equal(t, "FedEx Priority Overnight", ev[3].Data.Service)
+	require.NotNil(t, ev[3].Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-06-04T14:30:00Z"), *ev[3].Data.EstimatedDelivery)
+}
+
+func TestUSPSGMTTimestampPreferred(t *testing.T) {
+	n := carrierNormalizer(t)
+	tests := []struct {
+		name        string
+		event       string
+		want        string
+		wantSource  string
+		wantCarrier string
+	}{
+		{"GMTTimestamp wins", `"eventTimestamp":"2025-03-14T13:58:00","GMTTimestamp":"2025-03-14T17:58:40Z","GMTOffset":"-04:00"`,
+			"2025-03-14T17:58:40Z", TimeExplicit, "2025-03-14T13:58:00"},
+		{"GMTTimestamp without Z is still GMT", `"eventTimestamp":"2025-03-14T13:58:00","GMTTimestamp":"2025-03-14T17:58:40"`,
+			"2025-03-14T17:58:40Z", TimeExplicit, "2025-03-14T13:58:00"},
+		{"local time shifted by GMTOffset", `"eventTimestamp":"2025-03-14T13:58:00","GMTTimestamp":null,"GMTOffset":"-04:00"`,
+			"2025-03-14T17:58:00Z", TimeExplicit, "2025-03-14T13:58:00"},
+		{"local time only", `"eventTimestamp":"2025-03-14T13:58:00","GMTTimestamp":null,"GMTOffset":null`,
+			"2025-03-14T13:58:00Z", TimeAssumedUTC, "2025-03-14T13:58:00"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := `{"trackingNumber":"9400100000000000000000","mailClass":"USPS Ground Advantage","expectedDeliveryTimeStamp":null,
+				"trackingEvents":[{"eventType":"Delivered, In/At Mailbox","eventCode":"01",` + tc.event + `,
+				"eventCity":"HERNANDO","eventState":"FL","eventZIP":"34442","eventCountry":null,"firm":null,"name":null,"authorizedAgent":false}]}`
+			ev, err := n.Normalize(FormatDetect, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			e := ev[0]
+			assert.Equal(t, mustTime(t, tc.want), e.OccurredAt)
+			assert.Equal(t, tc.wantSource, e.Data.OccurredAtSource)
+			assert.Equal(t, tc.wantCarrier, e.Data.CarrierTime)
+			assert.Equal(t, StatusDelivered, e.Status)
+			assert.Equal(t, &CarrierStatus{Code: "01", Description: "Delivered, In/At Mailbox"}, e.CarrierStatus)
+			assert.Equal(t, &Location{City: "HERNANDO", State: "FL", PostalCode: "34442"}, e.Data.Location)
+			assert.Equal(t, "USPS Ground Advantage", e.Data.Service)
+		})
+	}
+}
+
+func TestUSPSLookupOrder(t *testing.T) {
+	n := carrierNormalizer(t)
+	raw := `{"trackingNumber":"9400100000000000000000","trackingEvents":[
+		{"eventType":"Out for Delivery","eventCode":"OF","GMTTimestamp":"2025-03-14T11:10:00Z"},
+		{"eventType":"  In Transit to Next Facility ","eventCode":"NT","GMTTimestamp":"2025-03-13T11:10:00Z"},
+		{"eventType":"Something New","eventCode":"Q7","GMTTimestamp":"2025-03-12T11:10:00Z"}]}`
+	ev, err := n.Normalize(FormatUSPS, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 3)
+	assert.Equal(t, StatusUnknown, ev[0].Status)
+	assert.Equal(t, "Q7", ev[0].CarrierStatus.Code, "unknown code kept")
+	assert.Equal(t, StatusInTransit, ev[1].Status, "event text, trimmed and lower-cased")
+	assert.Equal(t, StatusOutForDelivery, ev[2].Status, "event code")
+}
+
+func TestDHLEvents(t *testing.T) {
+	n := carrierNormalizer(t)
+	raw := `{"shipments":[
+		{"id":"00340434292135100100","service":"parcel-de",
+		 "status":{"timestamp":"2025-03-14T09:12:00Z","statusCode":"transit","status":"PROCESSED"},
+		 "estimatedTimeOfDelivery":"2025-03-14T00:00:00Z",
+		 "events":[
+			{"timestamp":"2025-03-14T09:12:00","statusCode":"transit","status":"PROCESSED","description":"Loaded onto the delivery vehicle",
+			 "location":{"address":{"addressLocality":"Berlin","postalCode":"10115","countryCode":"DE"}}},
+			{"timestamp":"2025-03-13T18:40:00+01:00","statusCode":"pre-transit","status":"ACCEPTED","description":"Electronic notification received"},
+			{"timestamp":"2025-03-13T20:00:00","statusCode":"weird","status":"MYSTERY","remark":"new"}]},
+		{"id":"JJD000390007751234","service":"express",
+		 "status":{"timestamp":"2025-03-10T08:00:00Z","statusCode":"delivered","description":"Delivered"}}]}`
+	ev, err := n.Normalize(FormatDetect, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 4)
+
+	st := ev[0] // the status-only shipment
+	assert.Equal(t, "JJD000390007751234", st.TrackingNumber)
+	assert.Equal(t, StatusDelivered, st.Status)
+	assert.Equal(t, &CarrierStatus{Code: "delivered", Description: "Delivered"}, st.CarrierStatus)
+	assert.Equal(t, TimeExplicit, st.Data.OccurredAtSource)
+
+	acc := ev[1]
+	assert.Equal(t, mustTime(t, "2025-03-13T17:40:00Z"), acc.OccurredAt)
+	assert.Equal(t, StatusBooked, acc.Status, "status word unknown, statusCode decides")
+	assert.Equal(t, &CarrierStatus{Code: "ACCEPTED", Type: "pre-transit", Description: "Electronic notification received"}, acc.CarrierStatus)
+
+	unk := ev[2]
+	assert.Equal(t, StatusUnknown, unk.Status)
+	assert.Equal(t, "MYSTERY", unk.CarrierStatus.Code)
+	assert.Equal(t, "new", unk.Data.Extra["remark"])
+
+	proc := ev[3]
+	assert.Equal(t, "PROCESSED_AT_FACILITY", proc.EventName, "status word first")
+	assert.Equal(t, mustTime(t, "2025-03-14T09:12:00Z"), proc.OccurredAt)
+	assert.Equal(t, TimeAssumedUTC, proc.Data.OccurredAtSource, "zone-less event timestamp")
+	assert.Equal(t, "2025-03-14T09:12:00", proc.Data.CarrierTime)
+	assert.Equal(t, &Location{City: "Berlin", PostalCode: "10115", Country: "DE"}, proc.Data.Location)
+	assert.Equal(t, "parcel-de", proc.Data.Service)
+	require.NotNil(t, proc.Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-03-14T00:00:00Z"), *proc.Data.EstimatedDelivery)
+}
+
+func TestCarrierPayloadErrors(t *testing.T) {
+	n := carrierNormalizer(t)
+	tests := []struct {
+		name, format, raw string
+		want              []string // substrings of the error message
+	}{
+		{"ups wrong type for status code", FormatUPS,
+			`{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z1","activity":[{"date":"20250314","time":"081200","status":{"type":"I","code":5}}]}]}]}}`,
+			[]string{"status.code"}},
+		{"ups activity not an array", FormatUPS,
+			`{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z1","activity":{"date":"20250314"}}]}]}}`,
+			[]string{"activity"}},
+		{"ups descriptionCode object", FormatUPS,
+			`{"trackingNumber":"1Z1","localActivityDate":"20250314","localActivityTime":"081200","activityStatus":{"type":"I","code":"OT","descriptionCode":{}}}`,
+			[]string{"descriptionCode"}},
+		{"ups missing tracking number", FormatUPS,
+			`{"trackResponse":{"shipment":[{"package":[{"activity":[{"date":"20250314","time":"081200","status":{"type":"I","code":"OT"}}]}]}]}}`,
+			[]string{"trackResponse.shipment[0].package[0].trackingNumber", "missing tracking number"}},
+		{"ups alert missing tracking number", FormatUPS,
+			`{"trackingNumber":"  ","localActivityDate":"20250314","localActivityTime":"081200","activityStatus":{"type":"I","code":"OT"}}`,
+			[]string{"missing tracking number"}},
+		{"ups no activity", FormatUPS,
+			`{"trackResponse":{"shipment":[{"inquiryNumber":"1Z1","warnings":[{"code":"TW0001","message":"Tracking Information Not Found"}]}]}}`,
+			[]string{"no activity", "TW0001"}},
+		{"ups unparseable date", FormatUPS,
+			`{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z1","activity":[{"date":"2025031","time":"081200","status":{"type":"I","code":"OT"}}]}]}]}}`,
+			[]string{"activity[0]", "YYYYMMDD"}},
+		{"ups no date", FormatUPS,
+			`{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z1","activity":[{"status":{"type":"I","code":"OT"}}]}]}]}}`,
+			[]string{"activity[0]", "no date"}},
+		{"ups bad offset", FormatUPS,
+			`{"trackingNumber":"1Z1","localActivityDate":"20250314","localActivityTime":"081200","gmtOffset":"EST","activityStatus":{"type":"I","code":"OT"}}`,
+			[]string{"gmtOffset"}},
+		{"ups absurd date", FormatUPS,
+			`{"trackingNumber":"1Z1","gmtActivityDate":"19700101","gmtActivityTime":"000000","activityStatus":{"type":"I","code":"OT"}}`,
+			[]string{"plausible range"}},
+		{"ups error response", FormatUPS,
+			`{"response":{"errors":[{"code":"TV1002","message":"Invalid inquiry number"}]}}`,
+			[]string{"TV1002", "Invalid inquiry number"}},
+		{"ups neither shape", FormatUPS, `{"foo":1}`, []string{"trackResponse"}},
+
+		{"fedex wrong type for date", FormatFedEx,
+			`{"output":{"completeTrackResults":[{"trackResults":[{"trackingNumberInfo":{"trackingNumber":"1"},"scanEvents":[{"date":20250314,"eventType":"PU"}]}]}]}}`,
+			[]string{"scanEvents.date"}},
+		{"fedex missing tracking number", FormatFedEx,
+			`{"output":{"completeTrackResults":[{"trackResults":[{"scanEvents":[{"date":"2025-03-14T04:44:00-05:00","eventType":"PU"}]}]}]}}`,
+			[]string{"trackResults[0].trackingNumberInfo.trackingNumber", "missing tracking number"}},
+		{"fedex only errors", FormatFedEx,
+			`{"output":{"completeTrackResults":[{"trackingNumber":"1","trackResults":[{"error":{"code":"TRACKING.TRACKINGNUMBER.NOTFOUND","message":"not found"}}]}]}}`,
+			[]string{"no scan events", "TRACKING.TRACKINGNUMBER.NOTFOUND"}},
+		{"fedex empty output", FormatFedEx, `{"transactionId":"x","output":{}}`, []string{"no scan events"}},
+		{"fedex scan without date", FormatFedEx,
+			`{"output":{"completeTrackResults":[{"trackingNumber":"1","trackResults":[{"scanEvents":[{"eventType":"PU"}]}]}]}}`,
+			[]string{"scanEvents[0]", "no date"}},
+		{"fedex unparseable date", FormatFedEx,
+			`{"output":{"completeTrackResults":[{"trackingNumber":"1","trackResults":[{"scanEvents":[{"date":"yesterday","eventType":"PU"}]}]}]}}`,
+			[]string{"scanEvents[0]", "yesterday"}},
+
+		{"dhl wrong type for id", FormatDHL, `{"shipments":[{"id":123,"events":[]}]}`, []string{"shipments.id"}},
+		{"dhl missing id", FormatDHL,
+			`{"shipments":[{"events":[{"timestamp":"2025-03-14T09:12:00","statusCode":"transit"}]}]}`,
+			[]string{"shipments[0].id", "missing tracking number"}},
+		{"dhl no events", FormatDHL, `{"shipments":[{"id":"1","events":[]}]}`, []string{"no shipment with events"}},
+		{"dhl no timestamp", FormatDHL,
+			`{"shipments":[{"id":"1","events":[{"statusCode":"transit"}]}]}`,
+			[]string{"shipments[0].events[0]", "no timestamp"}},
+
+		{"usps events not an array", FormatUSPS, `{"trackingNumber":"94001","trackingEvents":{}}`, []string{"trackingEvents"}},
+		{"usps wrong type for eventCode", FormatUSPS,
+			`{"trackingNumber":"94001","trackingEvents":[{"eventCode":1,"GMTTimestamp":"2025-03-14T11:10:00Z"}]}`,
+			[]string{"trackingEvents.eventCode"}},
+		{"usps missing tracking number", FormatUSPS,
+			`{"trackingNumber":null,"trackingEvents":[{"eventCode":"01","GMTTimestamp":"2025-03-14T11:10:00Z"}]}`,
+			[]string{"missing tracking number"}},
+		{"usps no events", FormatUSPS, `{"trackingNumber":"94001","trackingEvents":[]}`, []string{"no tracking events"}},
+		{"usps no time", FormatUSPS,
+			`{"trackingNumber":"94001","trackingEvents":[{"eventCode":"01","GMTTimestamp":null,"eventTimestamp":""}]}`,
+			[]string{"trackingEvents[0]", "neither GMTTimestamp nor eventTimestamp"}},
+		{"usps absurd date", FormatUSPS,
+			`{"trackingNumber":"94001","trackingEvents":[{"eventCode":"01","GMTTimestamp":"2999-01-01T00:00:00Z"}]}`,
+			[]string{"plausible range"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(tc.format, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "errors.Is(%v, ErrInvalidPayload)", err)
+			var pe *PayloadError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, tc.format, pe.Format)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// TestCarrierFixturesDeterministic re-normalizes the carrier fixtures with
+// the embedded tables: ids are stable, events valid and sorted, and every
+// event keeps the carrier's raw code.
+func TestCarrierFixturesDeterministic(t *testing.T) {
+	all := fixtures(t)
+	for _, format := range []string{FormatUPS, FormatFedEx, FormatDHL, FormatUSPS} {
+		require.GreaterOrEqual(t, len(all[format]), 4, "fixtures for %s", format)
+		for _, path := range all[format] {
+			t.Run(strings.TrimPrefix(path, "testdata/"), func(t *testing.T) {
+				raw, err := os.ReadFile(path)
+				require.NoError(t, err)
+				a, err := Normalize(format, raw)
+				require.NoError(t, err)
+				b, err := Normalize(FormatDetect, raw)
+				require.NoError(t, err)
+				require.Equal(t, len(a), len(b))
+				for i := range a {
+					assert.Equal(t, a[i].ID, b[i].ID)
+					assert.Equal(t, format, a[i].Carrier)
+					assert.NotEmpty(t, a[i].TrackingNumber)
+					require.NotNil(t, a[i].CarrierStatus)
+					assert.NotEmpty(t, a[i].CarrierStatus.Code)
+					assert.NotEmpty(t, a[i].Data.OccurredAtSource)
+					if i > 0 {
+						assert.False(t, a[i].OccurredAt.Before(a[i-1].OccurredAt), "sorted oldest first")
+					}
+				}
+			})
+		}
+	}
+}

@@ -1,0 +1,189 @@
+package shipevents
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNormalizeBadInput(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 100000) + "1" + strings.Repeat("}", 100000)
+	deepArr := `{"trackResponse":` + strings.Repeat("[", 50000) + strings.Repeat("]", 50000) + `}`
+	huge := `{"trackResponse":{"shipment":[],"pad":"` + strings.Repeat("x", DefaultMaxPayloadBytes) + `"}}`
+	tests := []struct {
+		name, format, raw string
+		want              error
+	}{
+		{"empty", FormatUPS, "", ErrInvalidPayload},
+		{"whitespace", FormatUPS, "   ", ErrInvalidPayload},
+		{"truncated", FormatUPS, `{"trackResponse":{"shipment":[{"package":[`, ErrInvalidPayload},
+		{"not json", FormatFedEx, `<xml/>`, ErrInvalidPayload},
+		{"wrong type", FormatUSPS, `{"trackingNumber":42,"trackingEvents":[]}`, ErrInvalidPayload},
+		{"wrong type nested", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":"nope"}]}]}}`, ErrInvalidPayload},
+		{"absurd date", FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"9999-01-01T00:00:00Z"}]}}`, ErrInvalidPayload},
+		{"ancient date", FormatAfterShip, `{"ts":1,"msg":{"slug":"usps","tracking_number":"9","checkpoints":[{"checkpoint_time":"1901-01-01T00:00:00Z","tag":"InTransit"}]}}`, ErrInvalidPayload},
+		{"deep objects", FormatUPS, deep, ErrPayloadTooDeep},
+		{"deep arrays", FormatUPS, deepArr, ErrPayloadTooDeep},
+		{"too large", FormatUPS, huge, ErrPayloadTooLarge},
+		{"NUL byte", FormatUPS, "{\"trackResponse\":\x00}", ErrInvalidPayload},
+		{"invalid utf-8", FormatEasyPost, "{\"object\":\"Tracker\",\"tracking_code\":\"\xff\xfe\"}", ErrInvalidPayload},
+		{"top-level array for detection", FormatDetect, `[1,2,3]`, ErrUnknownFormat},
+		{"unknown shape", FormatDetect, `{"hello":"world"}`, ErrUnknownFormat},
+		{"unknown format", "royalmail", `{}`, ErrUnknownFormat},
+		{"no scans", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[]}]}]}}`, ErrInvalidPayload},
+		{"null", FormatDHL, `null`, ErrInvalidPayload},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			events, err := Normalize(tt.format, []byte(tt.raw))
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Normalize error = %v, want errors.Is %v", err, tt.want)
+			}
+			if events != nil {
+				t.Errorf("events returned with an error: %d", len(events))
+			}
+			if errors.Is(tt.want, ErrPayloadTooDeep) || errors.Is(tt.want, ErrPayloadTooLarge) {
+				if !errors.Is(err, ErrInvalidPayload) {
+					t.Errorf("%v does not also match ErrInvalidPayload", err)
+				}
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Errorf("took %v", d)
+			}
+		})
+	}
+}
+
+func TestPayloadErrorSaysWhere(t *testing.T) {
+	_, err := Normalize(FormatUSPS, []byte(`{"trackingNumber":"9400","trackingEvents":[{"eventType":"Delivered","eventCode":"01","GMTTimestamp":12}]}`))
+	var pe *PayloadError
+	if !errors.As(err, &pe) {
+		t.Fatalf("error %v is not a *PayloadError", err)
+	}
+	if pe.Format != FormatUSPS || !strings.Contains(err.Error(), "GMTTimestamp") {
+		t.Errorf("error %q does not name the format and field", err)
+	}
+}
+
+func TestUnknownCodeKeepsRaw(t *testing.T) {
+	raw := []byte(`{"trackingNumber":"1Z999AA10123456784","localActivityDate":"20250314","localActivityTime":"091519","activityStatus":{"type":"Q","code":"ZZ","description":"Something new"},"gmtActivityDate":"20250314","gmtActivityTime":"131519","gmtOffset":"-04.00"}`)
+	events, err := Normalize(FormatUPS, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != 1 {
+		t.Fatalf("%d events", len(events))
+	}
+	e := events[0]
+	if e.Status != StatusUnknown || e.EventName != "UNMAPPED_STATUS" || e.CarrierStatus == nil || e.CarrierStatus.Code != "ZZ" || e.CarrierStatus.Type != "Q" {
+		t.Errorf("unknown code: status %s name %s raw %+v", e.Status, e.EventName, e.CarrierStatus)
+	}
+	if want := time.Date(2025, 3, 14, 13, 15, 19, 0, time.UTC); !e.OccurredAt.Equal(want) {
+		t.Errorf("occurred_at = %v, want %v (the GMT fields)", e.OccurredAt, want)
+	}
+}
+
+func TestNormalizerCustomMapper(t *testing.T) {
+	m := DefaultMapper()
+	if err := m.Set(Row{Carrier: "ups", Namespace: "type_code", Code: "Q:ZZ", Status: StatusDelivered, EventName: "DELIVERED_TO_NEIGHBOR"}); err != nil {
+		t.Fatal(err)
+	}
+	n := NewNormalizer(NormalizerConfig{Mapper: m})
+	raw := []byte(`{"trackingNumber":"1Z9","activityStatus":{"type":"Q","code":"ZZ"},"gmtActivityDate":"20250314","gmtActivityTime":"131519","gmtOffset":"-04.00"}`)
+	events, err := n.Normalize(FormatUPS, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if events[0].EventName != "DELIVERED_TO_NEIGHBOR" {
+		t.Errorf("custom mapping not used: %s", events[0].EventName)
+	}
+	small := NewNormalizer(NormalizerConfig{MaxPayloadBytes: 64})
+	if _, err := small.Normalize(FormatUPS, raw); !errors.Is(err, ErrPayloadTooLarge) {
+		t.Errorf("size limit not applied: %v", err)
+	}
+}
+
+func TestParseOffsetAndTimestamps(t *testing.T) {
+	for in, want := range map[string]int{"-04:00": -4 * 3600, "-04.00": -4 * 3600, "+0530": 5*3600 + 30*60, "Z": 0, "-5": -5 * 3600} {
+		got, err := parseOffset(in)
+		if err != nil || got != want {
+			t.Errorf("parseOffset(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "0400", "-25:00", "+04:99", "abc"} {
+		if _, err := parseOffset(bad); err == nil {
+			t.Errorf("parseOffset(%q) accepted", bad)
+		}
+	}
+	for in, want := range map[string]string{
+		"2025-03-14T07:10:00-04:00": TimeExplicit,
+		"2025-03-14T11:10:00Z":      TimeExplicit,
+		"2025-03-14T07:10:00":       TimeAssumedUTC,
+		"2025-03-14 07:10":          TimeAssumedUTC,
+		"2025-03-14":                TimeDateOnly,
+	} {
+		_, src, err := parseTimestamp(in)
+		if err != nil || src != want {
+			t.Errorf("parseTimestamp(%q) source = %q, %v; want %q", in, src, err, want)
+		}
+	}
+}
+
+// FuzzNormalize feeds every fixture, mutated, to Normalize with its format
+// and with detection. Properties: no panic; on success every event is
+// valid, events are sorted oldest first, and each event survives a JSON
+// round trip unchanged.
+func FuzzNormalize(f *testing.F) {
+	for format, paths := range fixtures(f) {
+		for _, p := range paths {
+			raw, err := os.ReadFile(p)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(format, raw)
+		}
+	}
+	f.Add(FormatUPS, []byte(`{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"20250314","time":"081200","status":{"type":"I","code":"OT"}}]}]}]}}`))
+	f.Fuzz(func(t *testing.T, format string, raw []byte) {
+		n := goldenNormalizer()
+		for _, fm := range []string{format, FormatDetect} {
+			events, err := n.Normalize(fm, raw)
+			if err != nil {
+				if !errors.Is(err, ErrInvalidPayload) && !errors.Is(err, ErrUnknownFormat) {
+					t.Fatalf("Normalize(%q) error %v is neither ErrInvalidPayload nor ErrUnknownFormat", fm, err)
+				}
+				continue
+			}
+			for i := range events {
+				e := &events[i]
+				if err := e.Validate(); err != nil {
+					t.Fatalf("invalid event: %v", err)
+				}
+				if i > 0 && e.OccurredAt.Before(events[i-1].OccurredAt) {
+					t.Fatalf("events not sorted")
+				}
+				b, err := json.Marshal(e)
+				if err != nil {
+					t.Fatalf("marshal: %v", err)
+				}
+				var back Event
+				if err := json.Unmarshal(b, &back); err != nil {
+					t.Fatalf("unmarshal: %v", err)
+				}
+				b2, _ := json.Marshal(&back)
+				if !bytes.Equal(b, b2) {
+					t.Fatalf("round trip changed the event:\n%s\n%s", b, b2)
+				}
+				if !reflect.DeepEqual(back.Status, e.Status) || !back.OccurredAt.Equal(e.OccurredAt) {
+					t.Fatalf("round trip changed status or time")
+				}
+			}
+		}
+	})
+}

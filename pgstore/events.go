@@ -1,0 +1,500 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shipevents/shipevents"
+)
+
+// keySep joins the parts of a shipment key into one lock key; it cannot
+// appear in ordinary identifiers.
+const keySep = "\x1f"
+
+// appendPlan is an AppendEvents call prepared outside the transaction.
+type appendPlan struct {
+	records []shipevents.AppendRecord
+	first   []bool // first record with its event id in this call
+	// Event columns, for the records with first set, in record order.
+	ids, types, refs, tenants, carriers, tracking, correlations []string
+	bodies                                                      [][]byte
+	occurred                                                    []time.Time
+	// Shipment keys of status events (deduplicated), for the locks and the
+	// state lookup.
+	lockKeys                  []string
+	keyTenant, keyCarr, keyTN []string
+}
+
+// AppendEvents implements [shipevents.EventStore]. A call is one
+// transaction: advisory locks on the shipments it touches (taken in a
+// fixed order, so concurrent calls cannot deadlock on them), the events
+// inserted with ON CONFLICT DO NOTHING (idempotency), the shipments'
+// current states read and the ordering rule applied in Go, then the late
+// marks, the new states and the deliveries written in one pipelined batch.
+// A transaction aborted by a deadlock (two calls inserting the same new
+// event ids in opposite orders) is retried.
+func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRecord) ([]shipevents.AppendResult, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if len(records) == 0 {
+		return []shipevents.AppendResult{}, nil
+	}
+	p, err := planAppend(records)
+	if err != nil {
+		return nil, err
+	}
+	for try := 0; ; try++ {
+		results, err := s.appendTx(ctx, p)
+		if err == nil {
+			return results, nil
+		}
+		if try >= s.appendRetries || !retryable(err) || ctx.Err() != nil {
+			return nil, wrap("append events", err)
+		}
+	}
+}
+
+func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
+	p := &appendPlan{records: records, first: make([]bool, len(records))}
+	seen := make(map[string]bool, len(records))
+	keys := map[string]bool{}
+	for i := range records {
+		e := &records[i].Event
+		if seen[e.ID] {
+			continue
+		}
+		seen[e.ID] = true
+		p.first[i] = true
+		body, err := json.Marshal(e)
+		if err != nil {
+			return nil, fmt.Errorf("pgstore: append events: encoding event %q: %w", e.ID, err)
+		}
+		p.ids = append(p.ids, e.ID)
+		p.bodies = append(p.bodies, body)
+		p.types = append(p.types, e.Type)
+		p.refs = append(p.refs, e.Ref)
+		p.tenants = append(p.tenants, e.TenantID)
+		p.carriers = append(p.carriers, e.Carrier)
+		p.tracking = append(p.tracking, e.TrackingNumber)
+		p.correlations = append(p.correlations, e.CorrelationID)
+		p.occurred = append(p.occurred, e.OccurredAt)
+		if k := e.Shipment(); !k.IsZero() && e.Status != "" {
+			lk := lockKey(k)
+			if !keys[lk] {
+				keys[lk] = true
+				p.lockKeys = append(p.lockKeys, lk)
+				p.keyTenant = append(p.keyTenant, k.TenantID)
+				p.keyCarr = append(p.keyCarr, k.Carrier)
+				p.keyTN = append(p.keyTN, k.TrackingNumber)
+			}
+		}
+	}
+	return p, nil
+}
+
+func lockKey(k shipevents.ShipmentKey) string {
+	return k.TenantID + keySep + k.Carrier + keySep + k.TrackingNumber
+}
+
+const (
+	// The locks are taken in hash order, one statement, before anything
+	// else is written. The schema name is part of the key so that stores
+	// in different schemas of one database do not contend.
+	sqlLockShipments = `SELECT count(pg_advisory_xact_lock(h)) FROM (
+		SELECT DISTINCT hashtextextended(current_schema() || '/' || k, 0) AS h
+		FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`
+
+	sqlInsertEvents = `INSERT INTO events (id, body, type, ref, tenant_id, carrier, tracking_number,
+		correlation_id, occurred_at, stored_at)
+	SELECT id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, $10
+	FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+		$8::text[], $9::timestamptz[]) WITH ORDINALITY
+		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, ord)
+	ORDER BY ord
+	ON CONFLICT (id) DO NOTHING
+	RETURNING id`
+
+	sqlShipmentStates = `SELECT s.tenant_id, s.carrier, s.tracking_number, s.status, s.event_name, s.event_id,
+		s.occurred_at, s.occurred_at_nanos, s.updated_at
+	FROM shipment_state s
+	JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, carrier, tracking_number)
+		ON s.tenant_id = k.tenant_id AND s.carrier = k.carrier AND s.tracking_number = k.tracking_number`
+
+	sqlMarkLate = `UPDATE events SET late = true WHERE id = ANY($1::text[])`
+
+	sqlUpsertStates = `INSERT INTO shipment_state (tenant_id, carrier, tracking_number, status, event_name,
+		event_id, occurred_at, occurred_at_nanos, updated_at)
+	SELECT tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos, $9
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)
+	ON CONFLICT (tenant_id, carrier, tracking_number) DO UPDATE SET
+		status = excluded.status, event_name = excluded.event_name, event_id = excluded.event_id,
+		occurred_at = excluded.occurred_at, occurred_at_nanos = excluded.occurred_at_nanos,
+		updated_at = excluded.updated_at`
+
+	sqlInsertDeliveries = `INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at,
+		created_at, updated_at)
+	SELECT id, event_id, subscription_id, 'pending', next_attempt_at, $5, $5
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
+		AS x(id, event_id, subscription_id, next_attempt_at, ord)
+	ORDER BY ord
+	ON CONFLICT (id) DO NOTHING
+	RETURNING event_id`
+)
+
+// appendTx runs one attempt of an AppendEvents transaction.
+func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.AppendResult, error) {
+	now := s.now().UTC()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+
+	// Round trip 1: locks, events, current states.
+	b := &pgx.Batch{}
+	if len(p.lockKeys) > 0 {
+		b.Queue(sqlLockShipments, p.lockKeys)
+	}
+	b.Queue(sqlInsertEvents, p.ids, p.bodies, p.types, p.refs, p.tenants, p.carriers, p.tracking,
+		p.correlations, p.occurred, now)
+	if len(p.lockKeys) > 0 {
+		b.Queue(sqlShipmentStates, p.keyTenant, p.keyCarr, p.keyTN)
+	}
+	br := tx.SendBatch(ctx, b)
+	if len(p.lockKeys) > 0 {
+		if _, err := br.Exec(); err != nil {
+			br.Close()
+			return nil, fmt.Errorf("locking shipments: %w", err)
+		}
+	}
+	inserted := make(map[string]bool, len(p.ids))
+	rows, _ := br.Query()
+	var id string
+	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { inserted[id] = true; return nil })
+	if err != nil {
+		br.Close()
+		return nil, fmt.Errorf("inserting events: %w", err)
+	}
+	states := map[string]shipevents.ShipmentState{}
+	if len(p.lockKeys) > 0 {
+		rows, _ := br.Query()
+		var st shipevents.ShipmentState
+		var status string
+		var nanos int32
+		_, err = pgx.ForEachRow(rows, []any{&st.Key.TenantID, &st.Key.Carrier, &st.Key.TrackingNumber, &status,
+			&st.EventName, &st.EventID, &st.OccurredAt, &nanos, &st.UpdatedAt}, func() error {
+			st.Status = shipevents.Status(status)
+			st.OccurredAt = addNanos(st.OccurredAt, nanos)
+			st.UpdatedAt = utc(st.UpdatedAt)
+			states[lockKey(st.Key)] = st
+			return nil
+		})
+		if err != nil {
+			br.Close()
+			return nil, fmt.Errorf("reading shipment states: %w", err)
+		}
+	}
+	if err := br.Close(); err != nil {
+		return nil, err
+	}
+
+	// The ordering rule, in record order, on the states read under lock.
+	results := make([]shipevents.AppendResult, len(p.records))
+	var late []string
+	changed := map[string]bool{}
+	var dIDs, dEvents, dSubs []string
+	var dNext []time.Time
+	for i := range p.records {
+		r := &p.records[i]
+		e := &r.Event
+		results[i].EventID = e.ID
+		if !p.first[i] || !inserted[e.ID] {
+			results[i].Outcome = shipevents.AppendDuplicate
+			continue
+		}
+		isLate := false
+		if k := e.Shipment(); !k.IsZero() && e.Status != "" {
+			lk := lockKey(k)
+			cur := states[lk]
+			next := shipevents.StatusPoint{Status: e.Status, OccurredAt: e.OccurredAt}
+			if shipevents.Supersedes(shipevents.StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, next) {
+				states[lk] = shipevents.ShipmentState{Key: k, Status: e.Status, EventName: e.EventName,
+					EventID: e.ID, OccurredAt: e.OccurredAt, UpdatedAt: now}
+				changed[lk] = true
+			} else {
+				isLate = true
+				late = append(late, e.ID)
+			}
+		}
+		results[i].Outcome = shipevents.AppendNew
+		if isLate {
+			results[i].Outcome = shipevents.AppendLate
+		}
+		for _, nd := range r.Deliveries {
+			if isLate && nd.OnlyIfCurrent {
+				continue
+			}
+			dIDs = append(dIDs, nd.ID)
+			dEvents = append(dEvents, e.ID)
+			dSubs = append(dSubs, nd.SubscriptionID)
+			dNext = append(dNext, nd.NextAttemptAt)
+		}
+	}
+
+	// Round trip 2: late marks, shipment states, deliveries.
+	b = &pgx.Batch{}
+	if len(late) > 0 {
+		b.Queue(sqlMarkLate, late)
+	}
+	if len(changed) > 0 {
+		var tn, ca, tr, stt, en, eid []string
+		var occ []time.Time
+		var nanos []int32
+		for _, lk := range p.lockKeys { // a stable order
+			if !changed[lk] {
+				continue
+			}
+			st := states[lk]
+			tn = append(tn, st.Key.TenantID)
+			ca = append(ca, st.Key.Carrier)
+			tr = append(tr, st.Key.TrackingNumber)
+			stt = append(stt, string(st.Status))
+			en = append(en, st.EventName)
+			eid = append(eid, st.EventID)
+			occ = append(occ, st.OccurredAt)
+			nanos = append(nanos, int32(st.OccurredAt.Nanosecond()%1000))
+		}
+		b.Queue(sqlUpsertStates, tn, ca, tr, stt, en, eid, occ, nanos, now)
+	}
+	if len(dIDs) > 0 {
+		b.Queue(sqlInsertDeliveries, dIDs, dEvents, dSubs, dNext, now)
+	}
+	if b.Len() > 0 {
+		br = tx.SendBatch(ctx, b)
+		if len(late) > 0 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return nil, fmt.Errorf("marking late events: %w", err)
+			}
+		}
+		if len(changed) > 0 {
+			if _, err := br.Exec(); err != nil {
+				br.Close()
+				return nil, fmt.Errorf("writing shipment states: %w", err)
+			}
+		}
+		if len(dIDs) > 0 {
+			created := map[string]int{}
+			rows, _ := br.Query()
+			var eid string
+			if _, err := pgx.ForEachRow(rows, []any{&eid}, func() error { created[eid]++; return nil }); err != nil {
+				br.Close()
+				return nil, fmt.Errorf("inserting deliveries: %w", err)
+			}
+			for i := range results {
+				if p.first[i] && results[i].Outcome != shipevents.AppendDuplicate {
+					results[i].Deliveries = created[results[i].EventID]
+				}
+			}
+		}
+		if err := br.Close(); err != nil {
+			return nil, err
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// addNanos restores the sub-microsecond part of an instant read from a
+// timestamptz, and returns it in UTC.
+func addNanos(t time.Time, nanos int32) time.Time {
+	return t.UTC().Add(time.Duration(nanos))
+}
+
+// eventColumns are the columns decodeStored reads, for an events row e.
+const eventColumns = `e.seq, e.body, e.late, e.stored_at,
+	(SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_flight'))`
+
+func scanStored(row pgx.Row) (shipevents.StoredEvent, error) {
+	var se shipevents.StoredEvent
+	var body []byte
+	var pending int64
+	if err := row.Scan(&se.Seq, &body, &se.Late, &se.StoredAt, &pending); err != nil {
+		return se, err
+	}
+	if err := json.Unmarshal(body, &se.Event); err != nil {
+		return se, fmt.Errorf("decoding event body: %w", err)
+	}
+	se.StoredAt = utc(se.StoredAt)
+	se.PendingDeliveries = int(pending)
+	return se, nil
+}
+
+// GetEvent implements [shipevents.EventStore].
+func (s *Store) GetEvent(ctx context.Context, id string) (shipevents.StoredEvent, error) {
+	if err := s.check(ctx); err != nil {
+		return shipevents.StoredEvent{}, err
+	}
+	se, err := scanStored(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
+	if err != nil {
+		return shipevents.StoredEvent{}, wrap(fmt.Sprintf("event %q", id), err)
+	}
+	return se, nil
+}
+
+// ListEvents implements [shipevents.EventStore]. One statement reads the
+// counts that place the page (all matches, matches at or past each
+// cursor) and the page itself, so they agree with each other.
+func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipevents.Page[shipevents.StoredEvent], error) {
+	var page shipevents.Page[shipevents.StoredEvent]
+	if err := s.check(ctx); err != nil {
+		return page, err
+	}
+	limit := shipevents.PageLimit(f.Limit)
+	var after, before int64 = -1, -1
+	var err error
+	if f.After != "" {
+		if after, err = shipevents.DecodeCursor(f.After); err != nil {
+			return page, err
+		}
+	}
+	if f.Before != "" {
+		if before, err = shipevents.DecodeCursor(f.Before); err != nil {
+			return page, err
+		}
+	}
+	var a sqlArgs
+	where := eventWhere(&a, &f)
+	pAfter, pBefore, pLimit := a.add(after), a.add(before), a.add(limit)
+	bounds := where
+	if after >= 0 {
+		bounds += " AND e.seq < " + pAfter
+	}
+	if before >= 0 {
+		bounds += " AND e.seq > " + pBefore
+	}
+	backward := before >= 0 && after < 0 // the page just newer than Before
+	dir := "DESC"
+	if backward {
+		dir = "ASC"
+	}
+	q := `WITH c AS (
+		SELECT count(*) AS total,
+			count(*) FILTER (WHERE e.seq >= ` + pAfter + `) AS ge_after,
+			count(*) FILTER (WHERE e.seq > ` + pBefore + `) AS gt_before
+		FROM events e WHERE ` + where + `)
+	SELECT c.total, c.ge_after, c.gt_before, p.seq, p.body, p.late, p.stored_at, p.pending
+	FROM c LEFT JOIN LATERAL (
+		SELECT ` + eventColumns + ` AS pending FROM events e WHERE ` + bounds + `
+		ORDER BY e.seq ` + dir + ` LIMIT ` + pLimit + `) AS p ON true
+	ORDER BY p.seq DESC`
+	rows, err := s.pool.Query(ctx, q, a...)
+	if err != nil {
+		return page, wrap("list events", err)
+	}
+	defer rows.Close()
+	var total, geAfter, gtBefore int64
+	for rows.Next() {
+		var seq *int64
+		var body []byte
+		var late *bool
+		var storedAt *time.Time
+		var pending *int64
+		if err := rows.Scan(&total, &geAfter, &gtBefore, &seq, &body, &late, &storedAt, &pending); err != nil {
+			return page, wrap("list events", err)
+		}
+		if seq == nil {
+			continue // no page rows: only the counts
+		}
+		se := shipevents.StoredEvent{Seq: *seq, Late: *late, StoredAt: utc(*storedAt), PendingDeliveries: int(*pending)}
+		if err := json.Unmarshal(body, &se.Event); err != nil {
+			return page, wrap(fmt.Sprintf("list events: decoding event at seq %d", *seq), err)
+		}
+		page.Items = append(page.Items, se)
+	}
+	if err := rows.Err(); err != nil {
+		return page, wrap("list events", err)
+	}
+	// Place the page in the newest-first list of all matches, as
+	// MemoryStore does: [lo, hi) is what the cursors allow.
+	lo, hi := int64(0), total
+	if after >= 0 {
+		lo = geAfter
+	}
+	if before >= 0 {
+		hi = gtBefore
+	}
+	start := lo
+	if backward {
+		start = max(lo, hi-int64(limit))
+	}
+	end := start + int64(len(page.Items))
+	page.PageInfo = shipevents.PageInfo{Count: int(total), HasPreviousPage: start > 0, HasNextPage: end < total}
+	if len(page.Items) > 0 {
+		page.PageInfo.StartCursor = shipevents.EncodeCursor(page.Items[0].Seq)
+		page.PageInfo.EndCursor = shipevents.EncodeCursor(page.Items[len(page.Items)-1].Seq)
+	}
+	return page, nil
+}
+
+// eventWhere renders the filter's conditions on events e.
+func eventWhere(a *sqlArgs, f *shipevents.EventFilter) string {
+	conds := []string{"true"}
+	eq := func(col, v string) {
+		if v != "" {
+			conds = append(conds, "e."+col+" = "+a.add(v))
+		}
+	}
+	if len(f.Types) > 0 {
+		conds = append(conds, "e.type = ANY("+a.add(slices.Clone(f.Types))+"::text[])")
+	}
+	if f.RefPattern != "" {
+		conds = append(conds, "e.ref ~ "+a.add(refRegexp(f.RefPattern)))
+	}
+	eq("tenant_id", f.TenantID)
+	eq("carrier", f.Carrier)
+	eq("tracking_number", f.TrackingNumber)
+	eq("correlation_id", f.CorrelationID)
+	if !f.OccurredAfter.IsZero() {
+		conds = append(conds, "e.occurred_at >= "+a.add(f.OccurredAfter))
+	}
+	if !f.OccurredBefore.IsZero() {
+		conds = append(conds, "e.occurred_at < "+a.add(f.OccurredBefore))
+	}
+	return strings.Join(conds, " AND ")
+}
+
+// refRegexp translates a ref pattern ([shipevents.MatchRef]) into an
+// anchored PostgreSQL regular expression: whole segments, "*" for any one
+// segment, a prefix of the ref's segments.
+func refRegexp(pattern string) string {
+	var sb strings.Builder
+	sb.WriteString("^")
+	for i, seg := range strings.Split(pattern, "/") {
+		if i > 0 {
+			sb.WriteString("/")
+		}
+		if seg == "*" {
+			sb.WriteString("[^/]*")
+			continue
+		}
+		for _, r := range seg {
+			if r < 0x80 && !('a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+				sb.WriteByte('\\')
+			}
+			sb.WriteRune(r)
+		}
+	}
+	sb.WriteString("(/|$)")
+	return sb.String()
+}

@@ -1,0 +1,424 @@
+package pgstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shipevents/shipevents"
+)
+
+// deliveryColumns are the columns scanDelivery reads, for a deliveries
+// row d.
+const deliveryColumns = `d.id, d.event_id, d.subscription_id, d.state, d.attempts, d.next_attempt_at,
+	d.created_at, d.updated_at, d.last_error, d.last_status_code, d.lease_expires_at`
+
+func deliveryDest(d *shipevents.Delivery, state *string, attempts, code *int32, lease **time.Time) []any {
+	return []any{&d.ID, &d.EventID, &d.SubscriptionID, state, attempts, &d.NextAttemptAt,
+		&d.CreatedAt, &d.UpdatedAt, &d.LastError, code, lease}
+}
+
+func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, lease *time.Time) {
+	d.State = shipevents.DeliveryState(state)
+	d.Attempts = int(attempts)
+	d.LastStatusCode = int(code)
+	d.NextAttemptAt = utc(d.NextAttemptAt)
+	d.CreatedAt = utc(d.CreatedAt)
+	d.UpdatedAt = utc(d.UpdatedAt)
+	d.LeaseExpiresAt = time.Time{}
+	if lease != nil {
+		d.LeaseExpiresAt = utc(*lease)
+	}
+}
+
+// sqlClaim leases due deliveries in one statement. Each branch takes the
+// earliest due deliveries it can lock (SKIP LOCKED, so concurrent
+// claimers take disjoint sets and never wait on each other): pending ones
+// whose NextAttemptAt has come, through deliveries_pending_idx, and in
+// flight ones whose lease has expired, through deliveries_lease_idx
+// (usually none: a crashed or stalled worker's work). The earliest $2 of
+// both, in NextAttemptAt order, are leased with a fresh random token and
+// returned with their events. Rows locked but not taken are released when
+// the statement ends.
+const sqlClaim = `WITH pending AS (
+	SELECT id, next_attempt_at, seq FROM deliveries
+	WHERE state = 'pending' AND next_attempt_at <= $1
+	ORDER BY next_attempt_at, seq
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), expired AS (
+	SELECT id, next_attempt_at, seq FROM deliveries
+	WHERE state = 'in_flight' AND lease_expires_at <= $1
+	ORDER BY next_attempt_at, seq
+	LIMIT $2
+	FOR UPDATE SKIP LOCKED
+), due AS (
+	SELECT id, next_attempt_at, seq FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS u
+	ORDER BY next_attempt_at, seq
+	LIMIT $2
+), claimed AS (
+	UPDATE deliveries d
+	SET state = 'in_flight', lease_token = gen_random_uuid()::text, lease_owner = $4,
+		lease_expires_at = $3, updated_at = $1
+	FROM due WHERE d.id = due.id
+	RETURNING ` + deliveryColumns + `, d.lease_token, due.next_attempt_at AS due_at, due.seq
+)
+SELECT d.*, e.body FROM claimed d JOIN events e ON e.id = d.event_id
+ORDER BY d.due_at, d.seq`
+
+// ClaimDeliveries implements [shipevents.DeliveryQueue].
+func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest) ([]shipevents.Claim, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	if req.Limit <= 0 {
+		return nil, nil
+	}
+	expires := req.Now.Add(req.Lease)
+	rows, err := s.pool.Query(ctx, sqlClaim, req.Now, req.Limit, expires, req.Owner)
+	if err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	defer rows.Close()
+	var out []shipevents.Claim
+	for rows.Next() {
+		var c shipevents.Claim
+		var state, token string
+		var attempts, code int32
+		var lease *time.Time
+		var dueAt time.Time
+		var seq int64
+		var body []byte
+		dest := append(deliveryDest(&c.Delivery, &state, &attempts, &code, &lease), &token, &dueAt, &seq, &body)
+		if err := rows.Scan(dest...); err != nil {
+			return nil, wrap("claim deliveries", err)
+		}
+		finishDelivery(&c.Delivery, state, attempts, code, lease)
+		// The lease as the caller asked for it, to the nanosecond.
+		c.Delivery.LeaseExpiresAt = expires
+		c.Delivery.UpdatedAt = req.Now
+		if err := json.Unmarshal(body, &c.Event); err != nil {
+			return nil, wrap(fmt.Sprintf("claim deliveries: decoding event %q", c.Delivery.EventID), err)
+		}
+		c.Lease = shipevents.Lease{DeliveryID: c.Delivery.ID, Token: token, ExpiresAt: expires}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap("claim deliveries", err)
+	}
+	return out, nil
+}
+
+// ExtendLeases implements [shipevents.DeliveryQueue].
+func (s *Store) ExtendLeases(ctx context.Context, leases []shipevents.Lease, until time.Time) ([]error, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(leases))
+	if len(leases) == 0 {
+		return errs, nil
+	}
+	ids := make([]string, len(leases))
+	tokens := make([]string, len(leases))
+	for i, l := range leases {
+		ids[i], tokens[i] = l.DeliveryID, l.Token
+	}
+	rows, _ := s.pool.Query(ctx, `UPDATE deliveries d SET lease_expires_at = $3
+		FROM unnest($1::text[], $2::text[]) AS l(id, token)
+		WHERE d.id = l.id AND d.state = 'in_flight' AND d.lease_token = l.token
+		RETURNING d.id, d.lease_token`, ids, tokens, until)
+	held := map[[2]string]bool{}
+	var id, token string
+	if _, err := pgx.ForEachRow(rows, []any{&id, &token}, func() error { held[[2]string{id, token}] = true; return nil }); err != nil {
+		return nil, wrap("extend leases", err)
+	}
+	var lostIdx []int
+	for i := range leases {
+		if !held[[2]string{ids[i], tokens[i]}] {
+			lostIdx = append(lostIdx, i)
+		}
+	}
+	if err := s.fillLost(ctx, "extend leases", ids, lostIdx, errs); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// fillLost sets errs[i] for each i in lost: an error wrapping
+// ErrLeaseLost when the delivery exists, ErrNotFound otherwise.
+func (s *Store) fillLost(ctx context.Context, op string, ids []string, lost []int, errs []error) error {
+	if len(lost) == 0 {
+		return nil
+	}
+	sub := make([]string, len(lost))
+	for j, i := range lost {
+		sub[j] = ids[i]
+	}
+	rows, _ := s.pool.Query(ctx, `SELECT id FROM deliveries WHERE id = ANY($1::text[])`, sub)
+	exists := map[string]bool{}
+	var id string
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error { exists[id] = true; return nil }); err != nil {
+		return wrap(op, err)
+	}
+	for _, i := range lost {
+		if exists[ids[i]] {
+			errs[i] = fmt.Errorf("pgstore: delivery %q: %w", ids[i], shipevents.ErrLeaseLost)
+		} else {
+			errs[i] = fmt.Errorf("pgstore: delivery %q: %w", ids[i], shipevents.ErrNotFound)
+		}
+	}
+	return nil
+}
+
+// sqlRecord applies a batch of attempt outcomes in one statement (so one
+// implicit transaction): the deliveries whose lease token still matches
+// move to their outcome state, the attempts of those are appended, and the
+// matched input positions are returned; the others lost their lease.
+const sqlRecord = `WITH input AS (
+	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
+		$7::timestamptz[], $8::bigint[], $9::int[], $10::text[], $11::bytea[])
+		AS i(ord, id, token, outcome, next_at, number, started_at, duration_ns, status_code, error, response)
+), upd AS (
+	UPDATE deliveries d SET
+		state = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'dead' THEN 'dead' ELSE 'pending' END,
+		next_attempt_at = CASE WHEN i.outcome IN ('retry', 'released') THEN i.next_at ELSE d.next_attempt_at END,
+		attempts = d.attempts + CASE WHEN i.outcome = 'released' THEN 0 ELSE 1 END,
+		last_error = CASE WHEN i.outcome = 'released' THEN d.last_error ELSE i.error END,
+		last_status_code = CASE WHEN i.outcome = 'released' THEN d.last_status_code ELSE i.status_code END,
+		lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $12
+	FROM input i
+	WHERE d.id = i.id AND d.state = 'in_flight' AND d.lease_token = i.token
+	RETURNING i.ord, d.attempts
+), ins AS (
+	INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error, response)
+	SELECT i.id, CASE WHEN i.number > 0 THEN i.number ELSE u.attempts END, i.started_at, i.duration_ns,
+		i.status_code, i.error, i.response
+	FROM upd u JOIN input i ON i.ord = u.ord
+	WHERE i.outcome <> 'released'
+	ORDER BY i.ord
+)
+SELECT ord FROM upd`
+
+// RecordAttempts implements [shipevents.DeliveryQueue]: the whole batch
+// is one statement. An expired lease that nobody claimed again is still
+// honoured; only a changed token (a new claim, a requeue) or a state other
+// than in flight fences a record out.
+func (s *Store) RecordAttempts(ctx context.Context, records []shipevents.AttemptRecord) ([]error, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	errs := make([]error, len(records))
+	if len(records) == 0 {
+		return errs, nil
+	}
+	n := len(records)
+	var (
+		ords, numbers, codes    = make([]int32, 0, n), make([]int32, 0, n), make([]int32, 0, n)
+		ids, tokens, outs, msgs = make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		nexts, starts           = make([]time.Time, 0, n), make([]time.Time, 0, n)
+		durations               = make([]int64, 0, n)
+		responses               = make([][]byte, 0, n)
+		seen                    = make(map[string]bool, n)
+		allIDs                  = make([]string, n)
+		lost                    []int
+		sent                    = make([]bool, n)
+	)
+	for i := range records {
+		r := &records[i]
+		allIDs[i] = r.Lease.DeliveryID
+		switch r.Outcome {
+		case shipevents.OutcomeSucceeded, shipevents.OutcomeRetry, shipevents.OutcomeDead, shipevents.OutcomeReleased:
+		default:
+			errs[i] = fmt.Errorf("pgstore: delivery %q: unknown outcome %q", r.Lease.DeliveryID, r.Outcome)
+			continue
+		}
+		if seen[r.Lease.DeliveryID] {
+			// One lease can be spent once: a second record for the same
+			// delivery in one batch is fenced out like a late one.
+			lost = append(lost, i)
+			continue
+		}
+		seen[r.Lease.DeliveryID] = true
+		sent[i] = true
+		a := &r.Attempt
+		resp := a.Response
+		if len(resp) > shipevents.MaxStoredResponse {
+			resp = resp[:shipevents.MaxStoredResponse]
+		}
+		ords = append(ords, int32(i))
+		ids = append(ids, r.Lease.DeliveryID)
+		tokens = append(tokens, r.Lease.Token)
+		outs = append(outs, string(r.Outcome))
+		nexts = append(nexts, r.NextAttemptAt)
+		numbers = append(numbers, int32(a.Number))
+		starts = append(starts, a.StartedAt)
+		durations = append(durations, int64(a.Duration))
+		codes = append(codes, int32(a.StatusCode))
+		msgs = append(msgs, cleanText(a.Error))
+		responses = append(responses, []byte(resp))
+	}
+	matched := make([]bool, n)
+	if len(ids) > 0 {
+		rows, _ := s.pool.Query(ctx, sqlRecord, ords, ids, tokens, outs, nexts, numbers, starts, durations,
+			codes, msgs, responses, s.now().UTC())
+		var ord int32
+		if _, err := pgx.ForEachRow(rows, []any{&ord}, func() error { matched[ord] = true; return nil }); err != nil {
+			return nil, wrap("record attempts", err)
+		}
+	}
+	for i := range records {
+		if sent[i] && !matched[i] {
+			lost = append(lost, i)
+		}
+	}
+	if err := s.fillLost(ctx, "record attempts", allIDs, lost, errs); err != nil {
+		return nil, err
+	}
+	return errs, nil
+}
+
+// ListDeliveries implements [shipevents.DeliveryLog]: oldest first, with
+// the count and the page read by one statement.
+func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter) (shipevents.Page[shipevents.Delivery], error) {
+	var page shipevents.Page[shipevents.Delivery]
+	if err := s.check(ctx); err != nil {
+		return page, err
+	}
+	limit := shipevents.PageLimit(f.Limit)
+	var after int64
+	if f.After != "" {
+		var err error
+		if after, err = shipevents.DecodeCursor(f.After); err != nil {
+			return page, err
+		}
+	}
+	var a sqlArgs
+	conds := []string{"true"}
+	if f.EventID != "" {
+		conds = append(conds, "d.event_id = "+a.add(f.EventID))
+	}
+	if f.SubscriptionID != "" {
+		conds = append(conds, "d.subscription_id = "+a.add(f.SubscriptionID))
+	}
+	if f.State != "" {
+		conds = append(conds, "d.state = "+a.add(string(f.State)))
+	}
+	where := strings.Join(conds, " AND ")
+	pAfter, pLimit := a.add(after), a.add(limit+1)
+	q := `WITH c AS (
+		SELECT count(*) AS total, count(*) FILTER (WHERE d.seq <= ` + pAfter + `) AS le_after
+		FROM deliveries d WHERE ` + where + `)
+	SELECT c.total, c.le_after, p.*
+	FROM c LEFT JOIN LATERAL (
+		SELECT d.seq, ` + deliveryColumns + ` FROM deliveries d
+		WHERE ` + where + ` AND d.seq > ` + pAfter + `
+		ORDER BY d.seq LIMIT ` + pLimit + `) AS p ON true
+	ORDER BY p.seq`
+	rows, err := s.pool.Query(ctx, q, a...)
+	if err != nil {
+		return page, wrap("list deliveries", err)
+	}
+	defer rows.Close()
+	var total, leAfter int64
+	var lastSeq int64
+	for rows.Next() {
+		var seq *int64
+		var id, eventID, subID, state, lastErr *string
+		var attempts, code *int32
+		var next, created, updated, lease *time.Time
+		if err := rows.Scan(&total, &leAfter, &seq, &id, &eventID, &subID, &state, &attempts, &next, &created,
+			&updated, &lastErr, &code, &lease); err != nil {
+			return page, wrap("list deliveries", err)
+		}
+		if seq == nil {
+			continue
+		}
+		if len(page.Items) == limit {
+			page.PageInfo.HasNextPage = true
+			continue
+		}
+		d := shipevents.Delivery{ID: *id, EventID: *eventID, SubscriptionID: *subID, NextAttemptAt: *next,
+			CreatedAt: *created, UpdatedAt: *updated, LastError: *lastErr}
+		finishDelivery(&d, *state, *attempts, *code, lease)
+		if len(page.Items) == 0 {
+			page.PageInfo.StartCursor = shipevents.EncodeCursor(*seq)
+		}
+		lastSeq = *seq
+		page.Items = append(page.Items, d)
+	}
+	if err := rows.Err(); err != nil {
+		return page, wrap("list deliveries", err)
+	}
+	page.PageInfo.Count = int(total)
+	page.PageInfo.HasPreviousPage = leAfter > 0
+	if len(page.Items) > 0 {
+		page.PageInfo.EndCursor = shipevents.EncodeCursor(lastSeq)
+	}
+	return page, nil
+}
+
+// ListAttempts implements [shipevents.DeliveryLog].
+func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]shipevents.Attempt, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, err
+	}
+	rows, err := s.pool.Query(ctx, `SELECT a.number, a.started_at, a.duration_ns, a.status_code, a.error, a.response
+		FROM deliveries d LEFT JOIN attempts a ON a.delivery_id = d.id
+		WHERE d.id = $1 ORDER BY a.id`, deliveryID)
+	if err != nil {
+		return nil, wrap(fmt.Sprintf("delivery %q: attempts", deliveryID), err)
+	}
+	defer rows.Close()
+	found := false
+	var out []shipevents.Attempt
+	for rows.Next() {
+		found = true
+		var number, code *int32
+		var started *time.Time
+		var dur *int64
+		var msg *string
+		var resp []byte
+		if err := rows.Scan(&number, &started, &dur, &code, &msg, &resp); err != nil {
+			return nil, wrap(fmt.Sprintf("delivery %q: attempts", deliveryID), err)
+		}
+		if number == nil {
+			continue // the delivery has no attempts
+		}
+		out = append(out, shipevents.Attempt{DeliveryID: deliveryID, Number: int(*number), StartedAt: utc(*started),
+			Duration: time.Duration(*dur), StatusCode: int(*code), Error: *msg, Response: string(resp)})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, wrap(fmt.Sprintf("delivery %q: attempts", deliveryID), err)
+	}
+	if !found {
+		return nil, fmt.Errorf("pgstore: delivery %q: %w", deliveryID, shipevents.ErrNotFound)
+	}
+	return out, nil
+}
+
+// RequeueDeliveries implements [shipevents.DeliveryLog]. Clearing the
+// lease token revokes the lease of any worker holding one.
+func (s *Store) RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if len(ids) == 0 {
+		return 0, nil
+	}
+	var n int64
+	err := s.pool.QueryRow(ctx, `WITH u AS (
+		UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_token = NULL, lease_owner = NULL,
+			lease_expires_at = NULL, updated_at = $3
+		WHERE id = ANY($1::text[])
+		RETURNING id
+	)
+	SELECT count(*) FROM unnest($1::text[]) AS i(id) JOIN u ON u.id = i.id`, ids, at, s.now().UTC()).Scan(&n)
+	if err != nil {
+		return 0, wrap("requeue deliveries", err)
+	}
+	return int(n), nil
+}
