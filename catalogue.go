@@ -21,6 +21,7 @@ type EventName struct {
 	Forward     string // event_group on a merchant_customer shipment
 	Return      string // event_group on a customer_merchant shipment
 	Description string
+	ref         string // shipments/{phase}/{name}, computed once
 }
 
 // Group returns the event group of the name for the given direction; an
@@ -61,6 +62,7 @@ func parseCatalogue(data []byte) (map[string]EventName, []string, error) {
 		if !n.Status.Valid() {
 			return nil, nil, fmt.Errorf("line %d: %s: unknown status %q", line, n.Name, n.Status)
 		}
+		n.ref = ShipmentRef(n.Status.Phase(), n.Name)
 		if _, dup := m[n.Name]; dup {
 			return nil, nil, fmt.Errorf("line %d: duplicate event name %s", line, n.Name)
 		}

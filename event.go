@@ -291,8 +291,10 @@ func (e *Event) setShipmentStatus(m Mapping) {
 	e.Status = m.Status
 	e.Phase = m.Status.Phase()
 	e.EventName = m.EventName
-	if n, ok := catalogue[m.EventName]; ok {
+	if n, ok := catalogue[m.EventName]; ok && n.Status == m.Status {
 		e.EventGroup = n.Group(e.Direction)
+		e.Ref = n.ref
+		return
 	}
 	e.Ref = ShipmentRef(e.Phase, e.EventName)
 }

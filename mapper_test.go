@@ -2,11 +2,14 @@ package shipevents
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // TestCrosswalkTables parses every embedded table: it fails on a duplicate
@@ -110,5 +113,71 @@ func TestMapperLookupAndOverride(t *testing.T) {
 	}
 	if err := m.Set(Row{Carrier: "acme", Namespace: "code", Code: "1", Status: StatusDelivered, EventName: "IN_TRANSIT"}); !errors.Is(err, ErrInvalidMapping) {
 		t.Errorf("invalid row accepted: %v", err)
+	}
+}
+
+// TestReadmeCarrierTable keeps the README's carrier table in step with the
+// embedded data.
+func TestReadmeCarrierTable(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]string{}
+	for _, line := range strings.Split(string(readme), "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) == 5 {
+			listed[strings.TrimSpace(cells[1])] = strings.TrimSpace(cells[2])
+		}
+	}
+	total := 0
+	for _, cc := range DefaultMapper().Carriers() {
+		total += cc.Codes
+		if got := listed[cc.Carrier]; got != strconv.Itoa(cc.Codes) {
+			t.Errorf("README lists %s with %q codes, the data has %d", cc.Carrier, got, cc.Codes)
+		}
+	}
+	if want := fmt.Sprintf("%s codes for %d code tables", formatThousands(total), len(DefaultMapper().Carriers())); !strings.Contains(string(readme), want) {
+		t.Errorf("README does not say %q", want)
+	}
+}
+
+func formatThousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// TestDefaultRetrySchedule checks the documented default: 11 attempts,
+// the waits growing 3x from 5 s to the 10 h cap, about a day in all.
+func TestDefaultRetrySchedule(t *testing.T) {
+	p := RetryPolicy{NoJitter: true}
+	var total time.Duration
+	want := []time.Duration{5 * time.Second, 15 * time.Second, 45 * time.Second, 135 * time.Second, 405 * time.Second,
+		1215 * time.Second, 3645 * time.Second, 10935 * time.Second, 32805 * time.Second, 10 * time.Hour}
+	for i, w := range want {
+		if got := p.Delay(i + 1); got != w {
+			t.Errorf("Delay(%d) = %v, want %v", i+1, got, w)
+		}
+		total += w
+	}
+	if total < 23*time.Hour || total > 25*time.Hour {
+		t.Errorf("schedule spans %v, want about a day", total)
+	}
+	created := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	if d := p.Decide(errors.New("connection refused"), DefaultMaxAttempts, created, created); d.Retry {
+		t.Errorf("attempt %d was retried", DefaultMaxAttempts)
+	}
+	if d := p.Decide(errors.New("connection refused"), DefaultMaxAttempts-1, created, created); !d.Retry {
+		t.Errorf("attempt %d was not retried", DefaultMaxAttempts-1)
+	}
+	// Jitter stays within ±20 %.
+	j := RetryPolicy{}
+	for range 200 {
+		if d := j.Delay(3); d < 36*time.Second || d > 54*time.Second {
+			t.Fatalf("jittered Delay(3) = %v, outside 45 s ± 20 %%", d)
+		}
 	}
 }

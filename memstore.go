@@ -34,7 +34,10 @@ type MemoryStore struct {
 	subs       map[string]Subscription
 	deliveries map[string]*memDelivery
 	delivLog   []*memDelivery
-	ready      readyHeap // pending and in-flight deliveries by when they become claimable
+	// due holds pending deliveries, and in-flight ones whose lease has
+	// expired, by NextAttemptAt; leased holds live leases by expiry.
+	due        deliveryHeap
+	leased     deliveryHeap
 	shipments  map[ShipmentKey]ShipmentState
 	tokenSeq   uint64
 }
@@ -50,43 +53,54 @@ type memDelivery struct {
 	d        Delivery
 	token    string
 	attempts []Attempt
-	heapIdx  int // index in ready, -1 when not there
+	heap     *deliveryHeap // the heap it is in, nil if none
+	heapIdx  int
 }
 
-// readyAt is when the delivery can next be claimed.
-func (m *memDelivery) readyAt() time.Time {
-	if m.d.State == DeliveryInFlight {
-		return m.d.LeaseExpiresAt
+// deliveryHeap orders deliveries by NextAttemptAt (the due heap) or by
+// LeaseExpiresAt (the leased heap).
+type deliveryHeap struct {
+	items   []*memDelivery
+	byLease bool
+}
+
+func (h *deliveryHeap) Len() int { return len(h.items) }
+func (h *deliveryHeap) Less(i, j int) bool {
+	a, b := h.items[i], h.items[j]
+	var ta, tb time.Time
+	if h.byLease {
+		ta, tb = a.d.LeaseExpiresAt, b.d.LeaseExpiresAt
+	} else {
+		ta, tb = a.d.NextAttemptAt, b.d.NextAttemptAt
 	}
-	return m.d.NextAttemptAt
-}
-
-type readyHeap []*memDelivery
-
-func (h readyHeap) Len() int { return len(h) }
-func (h readyHeap) Less(i, j int) bool {
-	a, b := h[i].readyAt(), h[j].readyAt()
-	if a.Equal(b) {
-		return h[i].d.CreatedAt.Before(h[j].d.CreatedAt)
+	if ta.Equal(tb) {
+		return a.d.CreatedAt.Before(b.d.CreatedAt)
 	}
-	return a.Before(b)
+	return ta.Before(tb)
 }
-func (h readyHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
+func (h *deliveryHeap) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.items[i].heapIdx, h.items[j].heapIdx = i, j
 }
-func (h *readyHeap) Push(x any) {
+func (h *deliveryHeap) Push(x any) {
 	m := x.(*memDelivery)
-	m.heapIdx = len(*h)
-	*h = append(*h, m)
+	m.heap, m.heapIdx = h, len(h.items)
+	h.items = append(h.items, m)
 }
-func (h *readyHeap) Pop() any {
-	old := *h
-	m := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	m.heapIdx = -1
+func (h *deliveryHeap) Pop() any {
+	m := h.items[len(h.items)-1]
+	h.items[len(h.items)-1] = nil
+	h.items = h.items[:len(h.items)-1]
+	m.heap, m.heapIdx = nil, -1
 	return m
+}
+func (h *deliveryHeap) top() *memDelivery { return h.items[0] }
+
+// unqueue takes a delivery out of whichever heap holds it.
+func unqueue(m *memDelivery) {
+	if m.heap != nil {
+		heap.Remove(m.heap, m.heapIdx)
+	}
 }
 
 // NewMemoryStore returns an empty MemoryStore.
@@ -101,6 +115,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
 		shipments:  map[ShipmentKey]ShipmentState{},
+		leased:     deliveryHeap{byLease: true},
 	}
 }
 
@@ -150,7 +165,7 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 				NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
 			s.deliveries[nd.ID] = md
 			s.delivLog = append(s.delivLog, md)
-			heap.Push(&s.ready, md)
+			heap.Push(&s.due, md)
 			me.pending++
 			results[i].Deliveries++
 		}
@@ -359,18 +374,20 @@ func (s *MemoryStore) ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Expired leases make their deliveries due again, in their original
+	// NextAttemptAt place: the oldest work goes first.
+	for s.leased.Len() > 0 && !s.leased.top().d.LeaseExpiresAt.After(req.Now) {
+		heap.Push(&s.due, heap.Pop(&s.leased))
+	}
 	var out []Claim
-	for len(out) < req.Limit && s.ready.Len() > 0 {
-		md := s.ready[0]
-		if md.readyAt().After(req.Now) {
-			break
-		}
+	for len(out) < req.Limit && s.due.Len() > 0 && !s.due.top().d.NextAttemptAt.After(req.Now) {
+		md := heap.Pop(&s.due).(*memDelivery)
 		s.tokenSeq++
 		md.token = strconv.FormatUint(s.tokenSeq, 36)
 		md.d.State = DeliveryInFlight
 		md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
 		md.d.UpdatedAt = req.Now
-		heap.Fix(&s.ready, 0)
+		heap.Push(&s.leased, md)
 		ev := s.events[md.d.EventID]
 		out = append(out, Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
 			Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}})
@@ -407,7 +424,8 @@ func (s *MemoryStore) ExtendLeases(ctx context.Context, leases []Lease, until ti
 			continue
 		}
 		md.d.LeaseExpiresAt = until
-		heap.Fix(&s.ready, md.heapIdx)
+		unqueue(md) // it may have moved to due when the lease lapsed
+		heap.Push(&s.leased, md)
 	}
 	return errs, nil
 }
@@ -452,16 +470,15 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 			} else {
 				md.d.State = DeliveryDead
 			}
-			if md.heapIdx >= 0 {
-				heap.Remove(&s.ready, md.heapIdx)
-			}
+			unqueue(md)
 			if me := s.events[md.d.EventID]; me != nil {
 				me.pending--
 			}
 		case OutcomeRetry, OutcomeReleased:
 			md.d.State = DeliveryPending
 			md.d.NextAttemptAt = r.NextAttemptAt
-			heap.Fix(&s.ready, md.heapIdx)
+			unqueue(md)
+			heap.Push(&s.due, md)
 		default:
 			errs[i] = fmt.Errorf("delivery %q: unknown outcome %q", md.d.ID, r.Outcome)
 		}
@@ -548,11 +565,8 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 		md.d.NextAttemptAt = at
 		md.d.LeaseExpiresAt = time.Time{}
 		md.d.UpdatedAt = now
-		if md.heapIdx >= 0 {
-			heap.Fix(&s.ready, md.heapIdx)
-		} else {
-			heap.Push(&s.ready, md)
-		}
+		unqueue(md)
+		heap.Push(&s.due, md)
 		n++
 	}
 	return n, nil

@@ -1,6 +1,7 @@
 package shipevents
 
 import (
+	"crypto/sha1"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -487,7 +488,7 @@ func (b *batch) add(s *scan) error {
 			namespace = s.lookups[0].namespace // unmapped: say which table was asked first
 		}
 	}
-	e := Event{
+	b.events = append(b.events, Event{
 		Type:           s.typ,
 		Version:        EnvelopeVersion,
 		Direction:      s.direction,
@@ -500,7 +501,10 @@ func (b *batch) add(s *scan) error {
 		TransactionID:  s.transactionID,
 		TestMode:       s.testMode,
 		Data:           s.data,
-	}
+	})
+	// Fill the event in place: an Event is large, and copying it again
+	// would cost more than everything else here.
+	e := &b.events[len(b.events)-1]
 	if e.Type == "" {
 		e.Type = TypeTrackingUpdated
 	}
@@ -518,7 +522,6 @@ func (b *batch) add(s *scan) error {
 	e.Data.OccurredAtSource = s.timeSource
 	e.setShipmentStatus(m)
 	e.ID = ScanID(e.Carrier, e.TrackingNumber, s.raw.Type, s.raw.Code, e.OccurredAt)
-	b.events = append(b.events, e)
 	return nil
 }
 
@@ -547,7 +550,10 @@ func (b *batch) finish() []Event {
 	if b.newestFirst {
 		slices.Reverse(ev)
 	}
-	slices.SortStableFunc(ev, func(x, y Event) int { return x.OccurredAt.Compare(y.OccurredAt) })
+	byTime := func(x, y Event) int { return x.OccurredAt.Compare(y.OccurredAt) }
+	if !slices.IsSortedFunc(ev, byTime) { // the common case needs no moves
+		slices.SortStableFunc(ev, byTime)
+	}
 	// Drop exact repeats (same id); they can only sit among equal instants.
 	out := ev[:0]
 	for i := range ev {
@@ -571,12 +577,14 @@ func (b *batch) finish() []Event {
 var scanNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/scan"))
 
 // ScanID returns the deterministic id of a carrier scan: a version-5 UUID
-// of carrier, tracking number, raw status type and code, and the instant.
-// The same scan gets the same id in any process, so a re-sent history is
-// deduplicated by [Dispatcher.Publish].
+// (RFC 9562) of carrier, tracking number, raw status type and code, and the
+// instant, NUL-separated. The same scan gets the same id in any process, so
+// a re-sent history is deduplicated by [Dispatcher.Publish].
 func ScanID(carrier, trackingNumber, statusType, statusCode string, at time.Time) string {
-	var buf [256]byte
-	b := buf[:0]
+	// Equivalent to uuid.NewSHA1(scanNamespace, data).String(), without its
+	// allocations: this runs once per scan on the hot path.
+	var buf [320]byte
+	b := append(buf[:0], scanNamespace[:]...)
 	b = append(b, carrier...)
 	b = append(b, 0)
 	b = append(b, trackingNumber...)
@@ -586,7 +594,26 @@ func ScanID(carrier, trackingNumber, statusType, statusCode string, at time.Time
 	b = append(b, statusCode...)
 	b = append(b, 0)
 	b = strconv.AppendInt(b, at.UnixNano(), 10)
-	return uuid.NewSHA1(scanNamespace, b).String()
+	sum := sha1.Sum(b)
+	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
+	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
+	return formatUUID(sum[:16])
+}
+
+// formatUUID writes 16 bytes in the canonical 8-4-4-4-12 hex form.
+func formatUUID(u []byte) string {
+	const hexDigits = "0123456789abcdef"
+	var out [36]byte
+	j := 0
+	for i, c := range u {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out[j] = '-'
+			j++
+		}
+		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&0x0f]
+		j += 2
+	}
+	return string(out[:])
 }
 
 // Instants outside these bounds are treated as corrupt input.

@@ -65,8 +65,8 @@ func TestUPSTypeCodePrecedence(t *testing.T) {
 		wantEvent                   string
 	}{
 		{"type+code wins over type", "I", "OT", "021", StatusOutForDelivery, "OUT_FOR_DELIVERY"},
-		{"type alone when type+code unknown", "I", "AR", "005", StatusInTransit, "IN_TRANSIT"},
-		{"type before status code", "I", "ZZ", "011", StatusInTransit, "IN_TRANSIT"},
+		{"type alone when type+code and status code unknown", "I", "QQ", "999", StatusInTransit, "IN_TRANSIT"},
+		{"status code before the bare type", "I", "ZZ", "011", StatusDelivered, "SUCCESSFULLY_DELIVERED"},
 		{"status code last", "Q", "ZZ", "011", StatusDelivered, "SUCCESSFULLY_DELIVERED"},
 		{"nothing known", "Q", "ZZ", "999", StatusUnknown, "UNMAPPED_STATUS"},
 	}
@@ -215,11 +215,12 @@ func TestFedExEventTypePreferred(t *testing.T) {
 	tests := []struct {
 		name, eventType, derived string
 		wantStatus               Status
+		wantNamespace            string // the table that decided, or the first asked
 	}{
-		{"eventType wins", "OD", "IT", StatusOutForDelivery},
-		{"derivedStatusCode as fallback", "XX", "IT", StatusInTransit},
-		{"neither known", "XX", "", StatusUnknown},
-		{"neither known, derived unknown too", "XX", "ZZ", StatusUnknown},
+		{"eventType wins", "OD", "IT", StatusOutForDelivery, "event_type"},
+		{"derivedStatusCode as fallback", "XX", "IT", StatusInTransit, "derived_status_code"},
+		{"neither known", "XX", "", StatusUnknown, "event_type"},
+		{"neither known, derived unknown too", "XX", "ZZ", StatusUnknown, "event_type"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -233,7 +234,7 @@ func TestFedExEventTypePreferred(t *testing.T) {
 			require.Len(t, ev, 1)
 			e := ev[0]
 			assert.Equal(t, tc.wantStatus, e.Status)
-			assert.Equal(t, &CarrierStatus{Code: tc.eventType, Description: "On FedEx vehicle for delivery"}, e.CarrierStatus)
+			assert.Equal(t, &CarrierStatus{Code: tc.eventType, Description: "On FedEx vehicle for delivery", Namespace: tc.wantNamespace}, e.CarrierStatus)
 			assert.Equal(t, mustTime(t, "2025-03-14T09:44:00Z"), e.OccurredAt)
 			assert.Equal(t, TimeExplicit, e.Data.OccurredAtSource)
 			assert.Equal(t, "2025-03-14T04:44:00-05:00", e.Data.CarrierTime)
@@ -309,7 +310,7 @@ func TestUSPSGMTTimestampPreferred(t *testing.T) {
 			assert.Equal(t, tc.wantSource, e.Data.OccurredAtSource)
 			assert.Equal(t, tc.wantCarrier, e.Data.CarrierTime)
 			assert.Equal(t, StatusDelivered, e.Status)
-			assert.Equal(t, &CarrierStatus{Code: "01", Description: "Delivered, In/At Mailbox"}, e.CarrierStatus)
+			assert.Equal(t, &CarrierStatus{Code: "01", Description: "Delivered, In/At Mailbox", Namespace: "event_code"}, e.CarrierStatus)
 			assert.Equal(t, &Location{City: "HERNANDO", State: "FL", PostalCode: "34442"}, e.Data.Location)
 			assert.Equal(t, "USPS Ground Advantage", e.Data.Service)
 		})
@@ -351,13 +352,13 @@ func TestDHLEvents(t *testing.T) {
 	st := ev[0] // the status-only shipment
 	assert.Equal(t, "JJD000390007751234", st.TrackingNumber)
 	assert.Equal(t, StatusDelivered, st.Status)
-	assert.Equal(t, &CarrierStatus{Code: "delivered", Description: "Delivered"}, st.CarrierStatus)
+	assert.Equal(t, &CarrierStatus{Code: "delivered", Description: "Delivered", Namespace: "status_code"}, st.CarrierStatus)
 	assert.Equal(t, TimeExplicit, st.Data.OccurredAtSource)
 
 	acc := ev[1]
 	assert.Equal(t, mustTime(t, "2025-03-13T17:40:00Z"), acc.OccurredAt)
 	assert.Equal(t, StatusBooked, acc.Status, "status word unknown, statusCode decides")
-	assert.Equal(t, &CarrierStatus{Code: "ACCEPTED", Type: "pre-transit", Description: "Electronic notification received"}, acc.CarrierStatus)
+	assert.Equal(t, &CarrierStatus{Code: "ACCEPTED", Type: "pre-transit", Description: "Electronic notification received", Namespace: "status_code"}, acc.CarrierStatus)
 
 	unk := ev[2]
 	assert.Equal(t, StatusUnknown, unk.Status)

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 func TestNormalizeBadInput(t *testing.T) {
@@ -186,4 +189,26 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
+// namespace, of carrier, tracking number, raw type and code and the instant
+// in Unix nanoseconds, NUL-separated. Changing it would re-deliver every
+// event a host has already seen, so it must never change.
+func TestScanIDStable(t *testing.T) {
+	at := time.Date(2025, 3, 14, 13, 15, 19, 0, time.UTC)
+	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/scan"))
+	want := uuid.NewSHA1(ns, []byte("ups\x001Z999AA10123456784\x00I\x00OT\x00"+strconv.FormatInt(at.UnixNano(), 10))).String()
+	if got := ScanID("ups", "1Z999AA10123456784", "I", "OT", at); got != want {
+		t.Errorf("ScanID = %s, want %s", got, want)
+	}
+	if got := ScanID("ups", "1Z999AA10123456784", "I", "OT", at.In(time.FixedZone("EDT", -4*3600))); got != want {
+		t.Errorf("ScanID depends on the zone the instant is written in: %s", got)
+	}
+	if ScanID("ups", "1Z999AA10123456784", "I", "OT", at.Add(time.Second)) == want {
+		t.Error("a different instant gives the same id")
+	}
+	if v := uuid.MustParse(want).Version(); v != 5 {
+		t.Errorf("version %d, want 5", v)
+	}
 }

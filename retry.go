@@ -12,9 +12,10 @@ import (
 
 // The default retry schedule: exponential from 5 s, times 3 per attempt,
 // each delay capped at 10 h and jittered by ±20 %, for 11 attempts in all:
-// about 5 s, 15 s, 45 s, 2 m, 7 m, 20 m, 1 h, 3 h, 10 h, 10 h, so the last
-// attempt comes about 25 hours after the first (Svix's schedule spans about
-// 28). A delivery also gives up after DefaultMaxAge.
+// waits of about 5 s, 15 s, 45 s, 2 m, 7 m, 20 m, 1 h, 3 h, 9 h and 10 h,
+// so the last attempt comes about 24 hours after the first (Svix's
+// schedule spans about 28). A delivery also gives up DefaultMaxAge after
+// it was created.
 const (
 	DefaultInitialInterval = 5 * time.Second
 	DefaultMultiplier      = 3.0

@@ -97,8 +97,9 @@ type DeliveryQueue interface {
 	// work). A lease holds while now < LeaseExpiresAt. Each claimed
 	// delivery moves to DeliveryInFlight with a fresh lease token (never
 	// reused) and LeaseExpiresAt = req.Now + req.Lease; while that lease
-	// holds, no other call claims it. Deliveries that became due earliest
-	// are claimed first. The event of each delivery is returned with it.
+	// holds, no other call claims it. Deliveries are claimed in
+	// NextAttemptAt order, expired in-flight ones included (the oldest work
+	// first). The event of each delivery is returned with it.
 	ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]Claim, error)
 
 	// ExtendLeases moves the expiry of each held lease to until. Leases no

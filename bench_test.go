@@ -1,0 +1,288 @@
+package shipevents
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// typedTargets returns, per format, a fresh value of the struct its parser
+// decodes into: the "bare typed json.Unmarshal" baseline.
+var typedTargets = map[string]func() any{
+	FormatUPS:         func() any { return new(upsPayload) },
+	FormatFedEx:       func() any { return new(fedexPayload) },
+	FormatDHL:         func() any { return new(dhlPayload) },
+	FormatUSPS:        func() any { return new(uspsPayload) },
+	FormatEasyPost:    func() any { return new(easypostPayload) },
+	FormatAfterShip:   func() any { return new(aftershipPayload) },
+	FormatShippo:      func() any { return new(shippoPayload) },
+	FormatKarrio:      func() any { return new(karrioPayload) },
+	FormatFulfillment: func() any { return new(fulfillmentEvent) },
+}
+
+// largestFixture returns the biggest fixture of a format (the UPS one is
+// the 2 KB, 10-activity benchmark payload).
+func largestFixture(b *testing.B, format string) []byte {
+	b.Helper()
+	if format == FormatUPS {
+		raw, err := os.ReadFile(filepath.Join("testdata", "ups", "track_2k.json"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return raw
+	}
+	var best []byte
+	for _, p := range fixtures(b)[format] {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(raw) > len(best) {
+			best = raw
+		}
+	}
+	return best
+}
+
+// BenchmarkNormalize measures Normalize on each format against, in the
+// same run, a generic decode of the same bytes into map[string]any and a
+// bare decode into the parser's own typed struct. Compare the three with
+// benchstat or the ratios in BENCHMARKS.md.
+func BenchmarkNormalize(b *testing.B) {
+	n := NewNormalizer(NormalizerConfig{})
+	for _, format := range Formats() {
+		raw := largestFixture(b, format)
+		b.Run(format+"/normalize", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := n.Normalize(format, raw); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(format+"/unmarshal_map", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				var m map[string]any
+				if err := json.Unmarshal(raw, &m); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run(format+"/unmarshal_typed", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := json.Unmarshal(raw, typedTargets[format]()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// benchPatterns returns n realistic subscription patterns: mostly exact
+// event refs and phase prefixes for many tenants' custom names, with some
+// wildcards.
+func benchPatterns(n int) []string {
+	rng := rand.New(rand.NewPCG(7, 9))
+	names := EventNames()
+	phases := []string{"pre_transit", "in_transit", "in_delivery", "delivered", "delivery_failed", "returned", "cancelled", "exception"}
+	out := make([]string, n)
+	for i := range out {
+		switch r := rng.IntN(100); {
+		case r < 60: // an exact ref of a custom source: many distinct patterns
+			out[i] = fmt.Sprintf("tenant%d/%s/%s", rng.IntN(n), phases[rng.IntN(len(phases))], names[rng.IntN(len(names))].Name)
+		case r < 85:
+			nm := names[rng.IntN(len(names))]
+			out[i] = ShipmentRef(nm.Status.Phase(), nm.Name)
+		case r < 95:
+			out[i] = "shipments/" + phases[rng.IntN(len(phases))]
+		default:
+			out[i] = "shipments/*/" + names[rng.IntN(len(names))].Name
+		}
+	}
+	return out
+}
+
+// BenchmarkRefIndex measures one match against 10,000 and 100,000
+// patterns through the index, and a linear MatchRef scan over the same
+// 10,000 patterns in the same run.
+func BenchmarkRefIndex(b *testing.B) {
+	ref := "shipments/delivered/SUCCESSFULLY_DELIVERED"
+	for _, n := range []int{10_000, 100_000} {
+		patterns := benchPatterns(n)
+		ix := NewRefIndex[int]()
+		for i, p := range patterns {
+			if err := ix.Add(p, i); err != nil {
+				b.Fatal(err)
+			}
+		}
+		want := 0
+		for _, p := range patterns {
+			if MatchRef(p, ref) {
+				want++
+			}
+		}
+		b.Run(fmt.Sprintf("index/%d", n), func(b *testing.B) {
+			dst := make([]int, 0, 4096)
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = ix.Match(ref, dst[:0])
+			}
+			if len(dst) != want {
+				b.Fatalf("index matched %d, linear scan %d", len(dst), want)
+			}
+			b.ReportMetric(float64(want), "matches")
+		})
+		if n == 10_000 {
+			b.Run(fmt.Sprintf("linear/%d", n), func(b *testing.B) {
+				dst := make([]int, 0, 4096)
+				b.ReportAllocs()
+				for b.Loop() {
+					dst = dst[:0]
+					for i, p := range patterns {
+						if MatchRef(p, ref) {
+							dst = append(dst, i)
+						}
+					}
+				}
+			})
+		}
+	}
+}
+
+// BenchmarkPublish publishes into a MemoryStore with 100 matching
+// subscriptions: one op is one event (100 deliveries recorded).
+func BenchmarkPublish(b *testing.B) {
+	ctx := context.Background()
+	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true})
+	for i := range 100 {
+		pattern := []string{"shipments", "shipments/in_transit", "*", "shipments/*/IN_TRANSIT"}[i%4]
+		if err := d.Subscribe(ctx, Subscription{ID: fmt.Sprintf("sub-%03d", i), URL: "https://example.com/hook", EnabledEvents: []string{pattern}, Active: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	i := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		i++
+		e := shipmentEvent(fmt.Sprintf("evt-%d", i), fmt.Sprintf("T%d", i%5000), StatusInTransit, base.Add(time.Duration(i)*time.Second))
+		res, err := d.Publish(ctx, e)
+		if err != nil || res[0].Deliveries != 100 {
+			b.Fatalf("publish: %v %+v", err, res)
+		}
+	}
+}
+
+// BenchmarkDispatchLoopback measures end-to-end delivery with the
+// MemoryStore to an httptest receiver on loopback: one op is one delivery
+// (published, claimed, signed, POSTed, recorded). It reports deliveries
+// per second and the p50/p99 latency from Publish to the receiver, and, in
+// the same run, "http_only" POSTs the same body to the same receiver with
+// the same client settings: the difference per op is the dispatcher's own
+// overhead.
+func BenchmarkDispatchLoopback(b *testing.B) {
+	var mu sync.Mutex
+	var lat []time.Duration
+	published := sync.Map{}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		if t, ok := published.Load(r.Header.Get(HeaderWebhookID)); ok {
+			mu.Lock()
+			lat = append(lat, time.Since(t.(time.Time)))
+			mu.Unlock()
+		}
+		w.WriteHeader(204)
+	}))
+	defer srv.Close()
+	sender := NewHTTPSender(HTTPSenderConfig{Policy: e2ePolicy})
+	body, _ := json.Marshal(shipmentEvent("x", "T", StatusInTransit, time.Now()))
+
+	b.Run("dispatcher", func(b *testing.B) {
+		lat = lat[:0]
+		ctx := context.Background()
+		d := NewDispatcher(DispatcherConfig{Sender: sender, DisableDeliveryEvents: true, Workers: 64})
+		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: srv.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{dispatchSecret}}); err != nil {
+			b.Fatal(err)
+		}
+		runCtx, stop := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- d.Run(runCtx) }()
+		base := time.Now()
+		b.ReportAllocs()
+		start := time.Now()
+		n := 0
+		const batch = 64
+		for b.Loop() {
+			n++
+			id := fmt.Sprintf("e-%d", n)
+			published.Store(id, time.Now())
+			if _, err := d.Publish(ctx, shipmentEvent(id, "T"+id, StatusInTransit, base.Add(time.Duration(n)))); err != nil {
+				b.Fatal(err)
+			}
+			// Keep the queue bounded so latency measures the pipeline,
+			// not an ever-growing backlog.
+			if n%batch == 0 {
+				for int(d.Stats().Succeeded) < n-batch {
+					time.Sleep(50 * time.Microsecond)
+				}
+			}
+		}
+		for int(d.Stats().Succeeded) < n {
+			time.Sleep(50 * time.Microsecond)
+		}
+		elapsed := time.Since(start)
+		stop()
+		<-done
+		b.ReportMetric(float64(n)/elapsed.Seconds(), "deliveries/s")
+		mu.Lock()
+		slices.Sort(lat)
+		if len(lat) > 0 {
+			b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+		}
+		mu.Unlock()
+	})
+
+	b.Run("http_only", func(b *testing.B) {
+		sub := &Subscription{ID: "s", URL: srv.URL, Secrets: []string{dispatchSecret}}
+		ev := shipmentEvent("x", "T", StatusInTransit, time.Now())
+		var wg sync.WaitGroup
+		work := make(chan struct{}, 64)
+		for range 64 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range work {
+					if _, err := sender.Send(context.Background(), &Message{Event: &ev, Subscription: sub, Body: body, Timestamp: time.Now()}); err != nil {
+						b.Error(err)
+					}
+				}
+			}()
+		}
+		b.ReportAllocs()
+		start := time.Now()
+		n := 0
+		for b.Loop() {
+			n++
+			work <- struct{}{}
+		}
+		close(work)
+		wg.Wait()
+		b.ReportMetric(float64(n)/time.Since(start).Seconds(), "deliveries/s")
+	})
+}
