@@ -36,10 +36,10 @@ type MemoryStore struct {
 	delivLog   []*memDelivery
 	// due holds pending deliveries, and in-flight ones whose lease has
 	// expired, by NextAttemptAt; leased holds live leases by expiry.
-	due        deliveryHeap
-	leased     deliveryHeap
-	shipments  map[ShipmentKey]ShipmentState
-	tokenSeq   uint64
+	due       deliveryHeap
+	leased    deliveryHeap
+	shipments map[ShipmentKey]ShipmentState
+	tokenSeq  uint64
 }
 
 var _ Store = (*MemoryStore)(nil)
