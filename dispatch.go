@@ -41,10 +41,10 @@ type DispatcherConfig struct {
 	Retry RetryPolicy
 	// Workers bounds concurrent attempts (default 32).
 	Workers int
-	// Lease is how long a claimed delivery is reserved (default 1 min). It
-	// must exceed AttemptTimeout, or a slow attempt's delivery is claimed
-	// again by another worker (harmless: fencing discards the stale
-	// result, and the receiver deduplicates on webhook-id).
+	// Lease is how long a claimed delivery is reserved (default 1 min).
+	// It is raised to twice AttemptTimeout if shorter, so an attempt still
+	// running is never claimed again by another worker. A worker that dies
+	// holds its deliveries until their leases run out.
 	Lease time.Duration
 	// AttemptTimeout bounds one Send (default 15 s; the HTTP sender also
 	// has its own 10 s timeout).
@@ -140,6 +140,11 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	d.poll = defaultDur(d.poll, DefaultPollInterval)
 	d.refresh = defaultDur(d.refresh, DefaultSubscriptionRefresh)
 	d.grace = defaultDur(d.grace, DefaultShutdownGrace)
+	if d.lease < 2*d.timeout {
+		// A lease shorter than an attempt would let a second worker claim
+		// a delivery that is still being sent.
+		d.lease = 2 * d.timeout
+	}
 	if d.now == nil {
 		d.now = time.Now
 	}

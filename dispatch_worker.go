@@ -22,6 +22,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	case sub == nil:
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "subscription no longer exists"
+		d.stats.dead.Add(1)
 		r.add(rec, &c)
 		return
 	case !sub.Active:
@@ -30,6 +31,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		if sub.DisabledReason != "" {
 			rec.Attempt.Error += ": " + sub.DisabledReason
 		}
+		d.stats.dead.Add(1)
 		r.add(rec, &c)
 		return
 	}
@@ -135,7 +137,7 @@ func (d *Dispatcher) subscription(ctx context.Context, id string) *Subscription 
 
 // disable deactivates a subscription whose endpoint said it is gone.
 func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason string, cause *Event) {
-	s := cloneSubscription(*sub)
+	s := sub.Clone()
 	s.Active = false
 	s.DisabledReason = reason
 	s.UpdatedAt = d.now().UTC()

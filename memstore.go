@@ -292,7 +292,7 @@ func (s *MemoryStore) PutSubscription(ctx context.Context, sub Subscription) err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.subs[sub.ID] = cloneSubscription(sub)
+	s.subs[sub.ID] = sub.Clone()
 	return nil
 }
 
@@ -319,49 +319,10 @@ func (s *MemoryStore) ListSubscriptions(ctx context.Context) ([]Subscription, er
 	defer s.mu.Unlock()
 	out := make([]Subscription, 0, len(s.subs))
 	for _, sub := range s.subs {
-		out = append(out, cloneSubscription(sub))
+		out = append(out, sub.Clone())
 	}
 	slices.SortFunc(out, func(a, b Subscription) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-// cloneSubscription deep-copies the slices and maps of a subscription.
-func cloneSubscription(s Subscription) Subscription {
-	c := s
-	c.EnabledEvents = slices.Clone(s.EnabledEvents)
-	c.EventGroups = slices.Clone(s.EventGroups)
-	c.Types = slices.Clone(s.Types)
-	c.Secrets = slices.Clone(s.Secrets)
-	if s.Conditions != nil {
-		c.Conditions = make([]Condition, len(s.Conditions))
-		for i, cond := range s.Conditions {
-			cond.Values = slices.Clone(cond.Values)
-			c.Conditions[i] = cond
-		}
-	}
-	if s.Headers != nil {
-		c.Headers = make(map[string]string, len(s.Headers))
-		for k, v := range s.Headers {
-			c.Headers[k] = v
-		}
-	}
-	if s.OAuth2 != nil {
-		o := *s.OAuth2
-		o.Scopes = slices.Clone(o.Scopes)
-		if o.Params != nil {
-			o.Params = make(map[string]string, len(s.OAuth2.Params))
-			for k, v := range s.OAuth2.Params {
-				o.Params[k] = v
-			}
-		}
-		c.OAuth2 = &o
-	}
-	if s.Retry != nil {
-		r := *s.Retry
-		r.Schedule = slices.Clone(r.Schedule)
-		c.Retry = &r
-	}
-	return c
 }
 
 // ClaimDeliveries implements [DeliveryQueue].

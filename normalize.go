@@ -1,6 +1,7 @@
 package shipevents
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/json"
 	"errors"
@@ -245,7 +246,8 @@ func (t *topLevel) keyList() string {
 }
 
 // precheck enforces the size, UTF-8 and depth limits in one pass, without
-// allocating for the document, and optionally records the top level.
+// allocating for the document, and optionally records the top level. It
+// does not validate the JSON grammar: the decoder does that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -264,52 +266,35 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 		top = &topLevel{}
 	}
 	depth := 0
-	inString := false
-	keyStart := -1     // start of a top-level key string being read
-	expectKey := false // at depth 1 inside the top object, next string is a key
+	expectKey := false // at depth 1 inside the top object, the next string is a key
 	lastKey := ""
-	valueStart := -1 // start of a top-level string value being read
 	for i := 0; i < len(raw); i++ {
-		c := raw[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-				if keyStart >= 0 {
-					lastKey = string(raw[keyStart:i])
-					top.keys = append(top.keys, lastKey)
-					keyStart = -1
-				} else if valueStart >= 0 {
-					if i-valueStart <= 64 {
-						if top.strs == nil {
-							top.strs = map[string]string{}
-						}
-						top.strs[lastKey] = string(raw[valueStart:i])
-					}
-					valueStart = -1
-				}
-			}
-			continue
-		}
-		switch c {
+		switch raw[i] {
 		case '"':
-			inString = true
+			// Jump to the closing quote; strings are most of a payload.
+			end := stringEnd(raw, i+1)
+			if end < 0 {
+				return top, nil // unterminated: the decoder reports it
+			}
 			if top != nil && depth == 1 && top.isObject {
 				if expectKey {
-					keyStart = i + 1
+					lastKey = string(raw[i+1 : end])
+					top.keys = append(top.keys, lastKey)
 					expectKey = false
-				} else {
-					valueStart = i + 1
+				} else if end-i-1 <= 64 {
+					if top.strs == nil {
+						top.strs = map[string]string{}
+					}
+					top.strs[lastKey] = string(raw[i+1 : end])
 				}
 			}
+			i = end
 		case '{', '[':
 			depth++
 			if depth > n.maxDepth {
 				return nil, perr(i, fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, n.maxDepth))
 			}
-			if top != nil && depth == 1 && c == '{' {
+			if top != nil && depth == 1 && raw[i] == '{' {
 				top.isObject = true
 				expectKey = true
 			}
@@ -324,6 +309,26 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 		}
 	}
 	return top, nil
+}
+
+// stringEnd returns the index of the quote closing a JSON string whose
+// contents start at from, or -1.
+func stringEnd(raw []byte, from int) int {
+	for {
+		k := bytes.IndexByte(raw[from:], '"')
+		if k < 0 {
+			return -1
+		}
+		end := from + k
+		backslashes := 0
+		for p := end - 1; p >= from && raw[p] == '\\'; p-- {
+			backslashes++
+		}
+		if backslashes%2 == 0 {
+			return end
+		}
+		from = end + 1
+	}
 }
 
 // detect names the format whose shape the top level matches, or "".
@@ -381,6 +386,9 @@ type scan struct {
 	correlationID string
 	transactionID string
 	data          EventData
+	// loc is the scan's location; add stores it in Data.Location unless it
+	// is zero or Data.Location is already set.
+	loc Location
 	// mapping, when set, is used instead of the lookups (host-style events).
 	mapping *Mapping
 }
@@ -396,11 +404,13 @@ func (s *scan) lookup(carrier, namespace, code string) {
 
 // batch collects the events of one Normalize call.
 type batch struct {
-	n           *Normalizer
-	format      string
-	now         time.Time
-	events      []Event
-	newestFirst bool // the payload lists scans newest first
+	n             *Normalizer
+	format        string
+	now           time.Time
+	events        []Event
+	newestFirst   bool // the payload lists scans newest first
+	statusChunk   []CarrierStatus
+	locationChunk []Location
 	// The document path of the element being parsed, kept unformatted:
 	// it is only rendered when an error needs it.
 	pathFmt  string
@@ -488,23 +498,27 @@ func (b *batch) add(s *scan) error {
 			namespace = s.lookups[0].namespace // unmapped: say which table was asked first
 		}
 	}
-	b.events = append(b.events, Event{
-		Type:           s.typ,
-		Version:        EnvelopeVersion,
-		Direction:      s.direction,
-		Carrier:        s.carrier,
-		TrackingNumber: s.trackingNumber,
-		OccurredAt:     s.occurredAt.UTC(),
-		TriggeredAt:    b.now,
-		TenantID:       s.tenantID,
-		CorrelationID:  s.correlationID,
-		TransactionID:  s.transactionID,
-		TestMode:       s.testMode,
-		Data:           s.data,
-	})
-	// Fill the event in place: an Event is large, and copying it again
-	// would cost more than everything else here.
+	// Fill the event in place, field by field: an Event is large, and
+	// copying a whole one costs more than everything else here.
+	b.events = append(b.events, Event{})
 	e := &b.events[len(b.events)-1]
+	e.Type = s.typ
+	e.Version = EnvelopeVersion
+	e.Direction = s.direction
+	e.Carrier = s.carrier
+	e.TrackingNumber = s.trackingNumber
+	e.OccurredAt = s.occurredAt.UTC()
+	e.TriggeredAt = b.now
+	e.TenantID = s.tenantID
+	e.CorrelationID = s.correlationID
+	e.TransactionID = s.transactionID
+	e.TestMode = s.testMode
+	e.Data = s.data
+	if e.Data.Location == nil && !s.loc.IsZero() {
+		l := b.newLocation()
+		*l = s.loc
+		e.Data.Location = l
+	}
 	if e.Type == "" {
 		e.Type = TypeTrackingUpdated
 	}
@@ -512,17 +526,37 @@ func (b *batch) add(s *scan) error {
 		e.Direction = DirectionForward
 	}
 	if s.raw != (CarrierStatus{}) {
-		cs := s.raw
+		cs := b.newCarrierStatus()
+		*cs = s.raw
 		if cs.Namespace == "" {
 			cs.Namespace = namespace
 		}
-		e.CarrierStatus = &cs
+		e.CarrierStatus = cs
 	}
 	e.Data.CarrierTime = s.carrierTime
 	e.Data.OccurredAtSource = s.timeSource
 	e.setShipmentStatus(m)
 	e.ID = ScanID(e.Carrier, e.TrackingNumber, s.raw.Type, s.raw.Code, e.OccurredAt)
 	return nil
+}
+
+// newCarrierStatus returns a CarrierStatus from a chunk shared by the
+// batch's events: one allocation per chunk instead of one per event.
+func (b *batch) newCarrierStatus() *CarrierStatus {
+	if len(b.statusChunk) == cap(b.statusChunk) {
+		b.statusChunk = make([]CarrierStatus, 0, max(8, cap(b.events)-len(b.events)+1))
+	}
+	b.statusChunk = b.statusChunk[:len(b.statusChunk)+1]
+	return &b.statusChunk[len(b.statusChunk)-1]
+}
+
+// newLocation returns a Location from a chunk shared by the batch.
+func (b *batch) newLocation() *Location {
+	if len(b.locationChunk) == cap(b.locationChunk) {
+		b.locationChunk = make([]Location, 0, max(8, cap(b.events)-len(b.events)+1))
+	}
+	b.locationChunk = b.locationChunk[:len(b.locationChunk)+1]
+	return &b.locationChunk[len(b.locationChunk)-1]
 }
 
 // addEvent appends a fully built event (record events).
@@ -555,20 +589,25 @@ func (b *batch) finish() []Event {
 		slices.SortStableFunc(ev, byTime)
 	}
 	// Drop exact repeats (same id); they can only sit among equal instants.
-	out := ev[:0]
+	n := 0
 	for i := range ev {
 		dup := false
-		for j := len(out) - 1; j >= 0 && out[j].OccurredAt.Equal(ev[i].OccurredAt); j-- {
-			if out[j].ID == ev[i].ID {
+		for j := n - 1; j >= 0 && ev[j].OccurredAt.Equal(ev[i].OccurredAt); j-- {
+			if ev[j].ID == ev[i].ID {
 				dup = true
 				break
 			}
 		}
-		if !dup {
-			out = append(out, ev[i])
+		if dup {
+			continue
 		}
+		if n != i {
+			ev[n] = ev[i]
+		}
+		n++
 	}
-	return out
+	clear(ev[n:]) // drop references held by the removed tail
+	return ev[:n]
 }
 
 // scanNamespace is the UUID namespace of scan ids (a v5 UUID of the

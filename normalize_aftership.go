@@ -104,7 +104,7 @@ func parseAfterShip(b *batch, raw []byte) error {
 		// ("Manchester Mail Centre", "HERNANDO, FL 34442") fills the
 		// Location when it clearly reads "City, ST" and nothing structured
 		// was given; otherwise it is kept verbatim in Extra["location_text"].
-		s.data.Location = newLocation(c.City, c.State, c.Zip, country, "")
+		s.loc = locationOf(c.City, c.State, c.Zip, country, "")
 		if c.City == "" && c.Location != "" {
 			var parsed *Location
 			if s.data.Location == nil {

@@ -102,7 +102,7 @@ func addDHLEvent(b *batch, ev *dhlEvent, tn, service string, eta *time.Time) err
 	}
 	s.occurredAt, s.timeSource, s.carrierTime = at, src, strings.TrimSpace(ev.Timestamp)
 	a := &ev.Location.Address
-	s.data.Location = newLocation(a.AddressLocality, "", a.PostalCode, a.CountryCode, "")
+	s.loc = locationOf(a.AddressLocality, "", a.PostalCode, a.CountryCode, "")
 	s.data.Description = s.raw.Description
 	s.data.Service = service
 	s.data.EstimatedDelivery = eta

@@ -131,7 +131,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 			s.data.Description = d.Description
 		}
 		if l := d.TrackingLocation; l != nil {
-			s.data.Location = newLocation(l.City, l.State, l.Zip, l.Country, "")
+			s.loc = locationOf(l.City, l.State, l.Zip, l.Country, "")
 		}
 		s.data.EstimatedDelivery = aggOptionalTime(d.EstDeliveryDate)
 		if s.data.EstimatedDelivery == nil {

@@ -118,7 +118,7 @@ func parseFedEx(b *batch, raw []byte) error {
 				}
 				s.occurredAt, s.timeSource, s.carrierTime = at, src, strings.TrimSpace(ev.Date)
 				loc := &ev.ScanLocation
-				s.data.Location = newLocation(loc.City, loc.StateOrProvinceCode, loc.PostalCode, loc.CountryCode, "")
+				s.loc = locationOf(loc.City, loc.StateOrProvinceCode, loc.PostalCode, loc.CountryCode, "")
 				s.data.Description = s.raw.Description
 				s.data.Service = service
 				s.data.EstimatedDelivery = eta

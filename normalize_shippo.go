@@ -129,7 +129,7 @@ func shippoAdd(b *batch, base *scan, tr *shippoTrack, st *shippoStatus) error {
 	b.aggResolve(&s)
 	s.data.Description = st.StatusDetails
 	if l := st.Location; l != nil {
-		s.data.Location = newLocation(l.City, l.State, l.Zip, l.Country, "")
+		s.loc = locationOf(l.City, l.State, l.Zip, l.Country, "")
 	}
 	s.data.Extra = aggExtra(nil, "metadata", tr.Metadata)
 	s.data.Extra = aggExtra(s.data.Extra, "shippo_object_id", st.ObjectID)

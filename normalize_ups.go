@@ -186,7 +186,7 @@ func parseUPSTrack(b *batch, tr *upsTrackResponse) error {
 				s.occurredAt, s.timeSource = at, src
 				s.carrierTime = upsCarrierTime(a.Date, a.Time, a.GMTDate, a.GMTTime)
 				addr := &a.Location.Address
-				s.data.Location = newLocation(addr.City, addr.StateProvince, addr.PostalCode, pickNonBlank(addr.CountryCode, addr.Country), "")
+				s.loc = locationOf(addr.City, addr.StateProvince, addr.PostalCode, pickNonBlank(addr.CountryCode, addr.Country), "")
 				s.data.Description = strings.TrimSpace(a.Status.Description)
 				s.data.Service = strings.TrimSpace(pkg.Service.Description)
 				s.data.EstimatedDelivery = eta
@@ -238,7 +238,7 @@ func parseUPSAlert(b *batch, a *upsPayload) error {
 	s.occurredAt, s.timeSource = at, src
 	s.carrierTime = upsCarrierTime(a.LocalActivityDate, a.LocalActivityTime, a.GMTActivityDate, a.GMTActivityTime)
 	l := &a.ActivityLocation
-	s.data.Location = newLocation(l.City, l.StateProvince, l.PostalCode, pickNonBlank(l.Country, l.CountryCode), "")
+	s.loc = locationOf(l.City, l.StateProvince, l.PostalCode, pickNonBlank(l.Country, l.CountryCode), "")
 	s.data.Description = strings.TrimSpace(st.Description)
 	if strings.EqualFold(strings.TrimSpace(st.Type), "D") || strings.TrimSpace(a.ActualDeliveryDate) != "" {
 		s.data.SignedBy = strings.TrimSpace(a.ReceivedBy)

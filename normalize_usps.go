@@ -70,7 +70,7 @@ func parseUSPS(b *batch, raw []byte) error {
 		}
 		s.occurredAt, s.timeSource = at, src
 		s.carrierTime = pickNonBlank(ev.EventTimestamp, ev.GMTTimestamp)
-		s.data.Location = newLocation(ev.EventCity, ev.EventState, ev.EventZIP, ev.EventCountry, "")
+		s.loc = locationOf(ev.EventCity, ev.EventState, ev.EventZIP, ev.EventCountry, "")
 		s.data.Description = text
 		s.data.Service = service
 		s.data.EstimatedDelivery = eta

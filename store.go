@@ -54,12 +54,13 @@ type EventStore interface {
 	// It is idempotent by event id: a record whose event id is already
 	// stored writes nothing and reports AppendDuplicate.
 	//
-	// For an event with a shipment key (a tracking number), the store
-	// applies the ordering rule ([Supersedes]) to the shipment's current
-	// state in the same atomic step: if the event supersedes it, the state
+	// For a shipment status event (a tracking number and a Status), the
+	// store applies the ordering rule ([Supersedes]) to the shipment's
+	// current state, keyed by [Event.Shipment], in the same atomic step: if the event supersedes it, the state
 	// moves to the event (AppendNew); otherwise the event is stored marked
 	// late (AppendLate) and the deliveries with OnlyIfCurrent set are not
-	// created. Events without a shipment key are always AppendNew.
+	// created. Other events (no tracking number, or no status, as record
+	// events) leave shipment state alone and are always AppendNew.
 	//
 	// The results are in the order of records. The error is non-nil only
 	// when the call as a whole failed; records before the failure may have
@@ -109,11 +110,17 @@ type DeliveryQueue interface {
 
 	// RecordAttempts records the outcome of attempts, in one atomic step
 	// for the whole batch where the store can (a database transaction).
-	// Each record's lease must still be held: a record whose lease was lost
-	// changes nothing and gets an error wrapping ErrLeaseLost in the
-	// returned slice (aligned with records, nil for success). The attempt
-	// is appended to the delivery's history, and the delivery moves to the
-	// record's outcome state.
+	// Each record's lease must still be held: its token must be the
+	// delivery's current one and the delivery in flight. Fencing is by
+	// token, not by time: a lease that expired but that nobody claimed
+	// again is still honoured. A record whose lease was lost changes
+	// nothing and gets an error wrapping ErrLeaseLost in the returned slice
+	// (aligned with records, nil for success). Otherwise the attempt is
+	// appended to the delivery's history (Attempts counts it; LastError and
+	// LastStatusCode take its values), the delivery moves to the record's
+	// outcome state, and the lease ends: recording twice with one lease
+	// gets ErrLeaseLost the second time. The store truncates
+	// Attempt.Response to MaxStoredResponse bytes.
 	RecordAttempts(ctx context.Context, records []AttemptRecord) ([]error, error)
 }
 
@@ -126,9 +133,9 @@ type DeliveryLog interface {
 	// first, or an error wrapping ErrNotFound for an unknown delivery.
 	ListAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
 	// RequeueDeliveries makes the given deliveries pending again, due at
-	// at, whatever their state (dead, succeeded or pending); any lease
-	// held on them is revoked (its holder gets ErrLeaseLost). Attempt
-	// history is kept. It returns how many deliveries it requeued; unknown
+	// at, whatever their state (dead, succeeded, pending or in flight); any
+	// lease held on them is revoked (its holder gets ErrLeaseLost). Attempt
+	// history and the Attempts count are kept. It returns how many deliveries it requeued; unknown
 	// ids are skipped.
 	RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error)
 }

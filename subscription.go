@@ -337,3 +337,42 @@ func redactURL(raw string) string {
 	}
 	return u.String()
 }
+
+// Clone returns a deep copy of s: its slices and maps are not shared.
+func (s Subscription) Clone() Subscription {
+	c := s
+	c.EnabledEvents = slices.Clone(s.EnabledEvents)
+	c.EventGroups = slices.Clone(s.EventGroups)
+	c.Types = slices.Clone(s.Types)
+	c.Secrets = slices.Clone(s.Secrets)
+	if s.Conditions != nil {
+		c.Conditions = make([]Condition, len(s.Conditions))
+		for i, cond := range s.Conditions {
+			cond.Values = slices.Clone(cond.Values)
+			c.Conditions[i] = cond
+		}
+	}
+	if s.Headers != nil {
+		c.Headers = make(map[string]string, len(s.Headers))
+		for k, v := range s.Headers {
+			c.Headers[k] = v
+		}
+	}
+	if s.OAuth2 != nil {
+		o := *s.OAuth2
+		o.Scopes = slices.Clone(o.Scopes)
+		if o.Params != nil {
+			o.Params = make(map[string]string, len(s.OAuth2.Params))
+			for k, v := range s.OAuth2.Params {
+				o.Params[k] = v
+			}
+		}
+		c.OAuth2 = &o
+	}
+	if s.Retry != nil {
+		r := *s.Retry
+		r.Schedule = slices.Clone(r.Schedule)
+		c.Retry = &r
+	}
+	return c
+}

@@ -183,9 +183,15 @@ func CarrierSlug(name string) string {
 
 // newLocation returns a Location, or nil when every field is empty.
 func newLocation(city, state, postal, country, facility string) *Location {
-	l := Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal), Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
+	l := locationOf(city, state, postal, country, facility)
 	if l.IsZero() {
 		return nil
 	}
 	return &l
+}
+
+// locationOf returns a Location with its fields trimmed.
+func locationOf(city, state, postal, country, facility string) Location {
+	return Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal),
+		Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
 }

@@ -117,7 +117,8 @@ func (rc *webhookReceiver) report() (pairs int, dups map[[2]string]int, mismatch
 type worker struct {
 	cmd    *exec.Cmd
 	stderr *bytes.Buffer
-	done   chan error
+	done   chan struct{} // closed when the process has exited
+	err    error         // its exit status, once done is closed
 }
 
 func startWorker(t *testing.T, dsn, schema, name string, lease time.Duration) *worker {
@@ -125,13 +126,13 @@ func startWorker(t *testing.T, dsn, schema, name string, lease time.Duration) *w
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperWorkerProcess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), envWorker+"=1", dsnEnv+"="+dsn, envWorkerSchema+"="+schema,
 		envWorkerLease+"="+lease.String(), envWorkerName+"="+name)
-	w := &worker{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan error, 1)}
+	w := &worker{cmd: cmd, stderr: &bytes.Buffer{}, done: make(chan struct{})}
 	cmd.Stderr = &lockedWriter{w: w.stderr}
 	cmd.Stdout = cmd.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start worker %s: %v", name, err)
 	}
-	go func() { w.done <- cmd.Wait() }()
+	go func() { w.err = cmd.Wait(); close(w.done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
 		<-w.done
@@ -144,10 +145,9 @@ func (w *worker) stop(t *testing.T) {
 	t.Helper()
 	_ = w.cmd.Process.Signal(os.Interrupt)
 	select {
-	case err := <-w.done:
-		w.done <- err
-		if err != nil {
-			t.Errorf("worker exited with %v; its output:\n%s", err, w.output())
+	case <-w.done:
+		if w.err != nil {
+			t.Errorf("worker exited with %v; its output:\n%s", w.err, w.output())
 		}
 	case <-time.After(30 * time.Second):
 		t.Errorf("worker did not exit 30 s after an interrupt")
@@ -204,9 +204,8 @@ func TestSIGKILLWorker(t *testing.T) {
 	w1 := startWorker(t, dsn, schema, "worker-1", lease)
 	waitFor(t, time.Minute, "the first worker to deliver something", func() (bool, error) {
 		select {
-		case err := <-w1.done:
-			w1.done <- err
-			return false, fmt.Errorf("worker 1 exited early (%v):\n%s", err, w1.output())
+		case <-w1.done:
+			t.Fatalf("worker 1 exited early (%v):\n%s", w1.err, w1.output())
 		default:
 		}
 		return rc.total.Load() >= int64(want/5), nil
@@ -227,7 +226,15 @@ func TestSIGKILLWorker(t *testing.T) {
 	t.Logf("SIGKILL after %d requests received; %d deliveries recorded as succeeded, %d left in flight", killedAt, succeeded, inFlight)
 
 	w2 := startWorker(t, dsn, schema, "worker-2", lease)
-	waitSucceeded(t, s, want, 3*time.Minute)
+	waitFor(t, 3*time.Minute, fmt.Sprintf("%d succeeded deliveries", want), func() (bool, error) {
+		select {
+		case <-w2.done:
+			t.Fatalf("worker 2 exited early (%v):\n%s", w2.err, w2.output())
+		default:
+		}
+		n, err := countState(ctx, s, shipevents.DeliverySucceeded)
+		return n == want, err
+	})
 	w2.stop(t)
 
 	pairs, dups, mismatch := rc.report()

@@ -1103,12 +1103,15 @@ func testConcurrentClaimers(e *env) {
 		claimed = map[string]int{}
 		tokens  = map[string]bool{}
 		dupTok  int
+		total   int
 		errs    []error
 		wg      sync.WaitGroup
 	)
 	for w := range workers {
 		wg.Go(func() {
-			for {
+			// A store that claims leased deliveries again would keep this
+			// loop going: stop once twice the deliveries were handed out.
+			for range 2 * len(all) {
 				cl, err := e.s.ClaimDeliveries(e.ctx, shipevents.ClaimRequest{Now: base, Lease: time.Minute, Limit: 7, Owner: fmt.Sprintf("worker-%d", w)})
 				mu.Lock()
 				if err != nil {
@@ -1116,13 +1119,15 @@ func testConcurrentClaimers(e *env) {
 				}
 				for _, c := range cl {
 					claimed[c.Delivery.ID]++
+					total++
 					if tokens[c.Lease.Token] {
 						dupTok++
 					}
 					tokens[c.Lease.Token] = true
 				}
+				stop := err != nil || len(cl) == 0 || total > 2*len(all)
 				mu.Unlock()
-				if err != nil || len(cl) == 0 {
+				if stop {
 					return
 				}
 			}

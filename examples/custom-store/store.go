@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 	"strconv"
@@ -20,7 +19,7 @@ import (
 // transaction per call (and SELECT ... FOR UPDATE SKIP LOCKED for claims).
 //
 // Three habits carry over to any adapter:
-//   - copy on the way in and on the way out (Event.Clone, cloneSubscription):
+//   - copy on the way in and on the way out (Event.Clone, Subscription.Clone):
 //     values passed in belong to the caller, values returned must not alias
 //     the store;
 //   - judge due deliveries and expired leases by the times the caller
@@ -254,7 +253,7 @@ func (s *Store) PutSubscription(ctx context.Context, sub shipevents.Subscription
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.subs[sub.ID] = cloneSubscription(sub)
+	s.subs[sub.ID] = sub.Clone()
 	return nil
 }
 
@@ -282,39 +281,10 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]shipevents.Subscriptio
 	defer s.mu.Unlock()
 	out := make([]shipevents.Subscription, 0, len(s.subs))
 	for _, sub := range s.subs {
-		out = append(out, cloneSubscription(sub))
+		out = append(out, sub.Clone())
 	}
 	slices.SortFunc(out, func(a, b shipevents.Subscription) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
-}
-
-// cloneSubscription copies every slice, map and pointer of sub.
-func cloneSubscription(sub shipevents.Subscription) shipevents.Subscription {
-	c := sub
-	c.EnabledEvents = slices.Clone(sub.EnabledEvents)
-	c.EventGroups = slices.Clone(sub.EventGroups)
-	c.Types = slices.Clone(sub.Types)
-	c.Secrets = slices.Clone(sub.Secrets)
-	c.Headers = maps.Clone(sub.Headers)
-	if sub.Conditions != nil {
-		c.Conditions = make([]shipevents.Condition, len(sub.Conditions))
-		for i, cond := range sub.Conditions {
-			cond.Values = slices.Clone(cond.Values)
-			c.Conditions[i] = cond
-		}
-	}
-	if sub.OAuth2 != nil {
-		o := *sub.OAuth2
-		o.Scopes = slices.Clone(o.Scopes)
-		o.Params = maps.Clone(o.Params)
-		c.OAuth2 = &o
-	}
-	if sub.Retry != nil {
-		r := *sub.Retry
-		r.Schedule = slices.Clone(r.Schedule)
-		c.Retry = &r
-	}
-	return c
 }
 
 // ---------------------------------------------------------------------------
@@ -332,7 +302,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 	defer s.mu.Unlock()
 
 	// Due: pending and due by req.Now, or in flight with a lease that
-	// expired before req.Now (its worker crashed or stalled).
+	// expired at or before req.Now (its worker crashed or stalled).
 	var due []*deliveryRow
 	for _, dr := range s.deliveries {
 		switch dr.d.State {
@@ -341,7 +311,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 				due = append(due, dr)
 			}
 		case shipevents.DeliveryInFlight:
-			if dr.d.LeaseExpiresAt.Before(req.Now) {
+			if !dr.d.LeaseExpiresAt.After(req.Now) { // a lease holds while now < LeaseExpiresAt
 				due = append(due, dr)
 			}
 		}

@@ -1,0 +1,133 @@
+package pgstore_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/shipevents/shipevents"
+	"github.com/shipevents/shipevents/pgstore"
+)
+
+// Benchmark settings, shared by the PostgreSQL and memory runs so that
+// they compare like with like.
+const (
+	benchPublishBatch = 100 // events per Publish call
+	benchWorkers      = 64  // Workers per dispatcher
+)
+
+// BenchmarkPublish measures Publish into PostgreSQL with 10 matching
+// subscriptions: one op is one event stored with its 10 deliveries.
+func BenchmarkPublish(b *testing.B) {
+	dsn := testDSN(b)
+	s := openStore(b, dsn, testSchema(b, dsn), pgstore.Config{})
+	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{Store: s, DisableDeliveryEvents: true})
+	ctx := context.Background()
+	for i := range 10 {
+		if err := d.Subscribe(ctx, webhookSub(fmt.Sprintf("sub-%d", i), fmt.Sprintf("http://127.0.0.1/%d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	events := makeEvents(randomName("pub"), b.N)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += benchPublishBatch {
+		if _, err := d.Publish(ctx, events[i:min(i+benchPublishBatch, b.N)]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(10*b.N)/elapsed.Seconds(), "deliveries-created/s")
+}
+
+// BenchmarkDeliver1 measures end-to-end delivery on PostgreSQL with one
+// dispatcher instance: one op is one delivery, from Publish to its
+// success recorded in the store, with publishing and delivering running
+// at the same time. The sender is an in-process counter, so the figure is
+// the store's and the dispatcher's cost, not the network's.
+func BenchmarkDeliver1(b *testing.B) { benchDeliverPG(b, 1) }
+
+// BenchmarkDeliver2 is BenchmarkDeliver1 with two dispatcher instances,
+// each with its own Store and pool, sharing one schema.
+func BenchmarkDeliver2(b *testing.B) { benchDeliverPG(b, 2) }
+
+// BenchmarkDeliverMemory is the same flow on shipevents.MemoryStore: the
+// baseline the PostgreSQL figures compare with.
+func BenchmarkDeliverMemory(b *testing.B) {
+	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})})
+}
+
+func benchDeliverPG(b *testing.B, instances int) {
+	dsn := testDSN(b)
+	schema := testSchema(b, dsn)
+	stores := make([]shipevents.Store, instances)
+	for i := range stores {
+		stores[i] = openStore(b, dsn, schema, pgstore.Config{})
+	}
+	benchDeliver(b, stores)
+}
+
+// benchDeliver runs one dispatcher per store, publishes b.N events to one
+// subscription through them and waits until the b.N deliveries are
+// recorded as succeeded.
+func benchDeliver(b *testing.B, stores []shipevents.Store) {
+	ctx := context.Background()
+	var sent atomic.Int64
+	sender := shipevents.SenderFunc(func(context.Context, *shipevents.Message) (shipevents.Response, error) {
+		sent.Add(1)
+		return shipevents.Response{StatusCode: 204}, nil
+	})
+	ds := make([]*shipevents.Dispatcher, len(stores))
+	for i, s := range stores {
+		ds[i] = shipevents.NewDispatcher(shipevents.DispatcherConfig{
+			Store: s, Sender: sender, Workers: benchWorkers, PollInterval: 10 * time.Millisecond,
+			DisableDeliveryEvents: true,
+		})
+	}
+	if err := ds[0].Subscribe(ctx, webhookSub("sub-bench", "http://127.0.0.1/bench")); err != nil {
+		b.Fatal(err)
+	}
+	for _, d := range ds[1:] {
+		if err := d.ReloadSubscriptions(ctx); err != nil {
+			b.Fatal(err)
+		}
+	}
+	events := makeEvents(randomName("deliver"), b.N)
+	b.ResetTimer()
+	start := time.Now()
+	for _, d := range ds {
+		runDispatcher(b, d)
+	}
+	var wg sync.WaitGroup
+	per := (b.N + len(ds) - 1) / len(ds)
+	for i, d := range ds {
+		part := events[min(i*per, b.N):min((i+1)*per, b.N)]
+		wg.Go(func() { publishAll(ctx, b, d, part, benchPublishBatch) })
+	}
+	wg.Wait()
+	deadline := time.Now().Add(10 * time.Minute)
+	for {
+		n, err := countState(ctx, stores[0], shipevents.DeliverySucceeded)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n == b.N {
+			break
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d deliveries succeeded after 10 minutes", n, b.N)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if got := sent.Load(); got < int64(b.N) {
+		b.Fatalf("sent %d, want at least %d", got, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+}
