@@ -620,20 +620,33 @@ var scanNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/s
 // instant, NUL-separated. The same scan gets the same id in any process, so
 // a re-sent history is deduplicated by [Dispatcher.Publish].
 func ScanID(carrier, trackingNumber, statusType, statusCode string, at time.Time) string {
-	// Equivalent to uuid.NewSHA1(scanNamespace, data).String(), without its
-	// allocations: this runs once per scan on the hot path.
 	var buf [320]byte
 	b := append(buf[:0], scanNamespace[:]...)
-	b = append(b, carrier...)
-	b = append(b, 0)
-	b = append(b, trackingNumber...)
-	b = append(b, 0)
-	b = append(b, statusType...)
-	b = append(b, 0)
-	b = append(b, statusCode...)
-	b = append(b, 0)
-	b = strconv.AppendInt(b, at.UnixNano(), 10)
-	sum := sha1.Sum(b)
+	for _, p := range [...]string{carrier, trackingNumber, statusType, statusCode} {
+		b = append(b, p...)
+		b = append(b, 0)
+	}
+	return v5String(strconv.AppendInt(b, at.UnixNano(), 10))
+}
+
+// nameUUID returns the version-5 UUID (RFC 9562) of parts joined by NUL
+// bytes in namespace ns: uuid.NewSHA1(ns, data).String() without its
+// allocations, since ids are derived on every hot path.
+func nameUUID(ns uuid.UUID, parts ...string) string {
+	var buf [320]byte
+	b := append(buf[:0], ns[:]...)
+	for i, p := range parts {
+		if i > 0 {
+			b = append(b, 0)
+		}
+		b = append(b, p...)
+	}
+	return v5String(b)
+}
+
+// v5String hashes namespace-prefixed data into a version-5 UUID string.
+func v5String(data []byte) string {
+	sum := sha1.Sum(data)
 	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
 	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
 	return formatUUID(sum[:16])

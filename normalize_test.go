@@ -212,3 +212,14 @@ func TestScanIDStable(t *testing.T) {
 		t.Errorf("version %d, want 5", v)
 	}
 }
+
+func TestDeliveryIDMatchesUUIDv5(t *testing.T) {
+	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
+	want := uuid.NewSHA1(ns, []byte("evt-1\x00sub-1")).String()
+	if got := DeliveryID("evt-1", "sub-1"); got != want {
+		t.Errorf("DeliveryID = %s, want %s", got, want)
+	}
+	if DeliveryID("evt-1", "sub-2") == want {
+		t.Error("different pairs share an id")
+	}
+}

@@ -218,10 +218,9 @@ func (s *HTTPSender) Send(ctx context.Context, m *Message) (Response, error) {
 		return Response{}, Permanent(errors.New("shipevents: message without subscription or event"))
 	}
 	sub := m.Subscription
-	where := redactURL(sub.URL)
 	u, err := url.Parse(sub.URL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return Response{}, Permanent(fmt.Errorf("shipevents: webhook url %s is not an absolute http or https URL", where))
+		return Response{}, Permanent(fmt.Errorf("shipevents: webhook url %s is not an absolute http or https URL", redactURL(sub.URL)))
 	}
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.Timeout)
 	defer cancel()
@@ -237,7 +236,7 @@ func (s *HTTPSender) Send(ctx context.Context, m *Message) (Response, error) {
 		}
 		header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := s.post(ctx, u, where, header, m.Body)
+	resp, err := s.post(ctx, u, header, m.Body)
 	if err == nil || sub.OAuth2 == nil || resp.StatusCode != http.StatusUnauthorized {
 		return resp, err
 	}
@@ -248,7 +247,7 @@ func (s *HTTPSender) Send(ctx context.Context, m *Message) (Response, error) {
 		return Response{}, err
 	}
 	header.Set("Authorization", "Bearer "+token)
-	return s.post(ctx, u, where, header, m.Body)
+	return s.post(ctx, u, header, m.Body)
 }
 
 // token gets an OAuth2 token; token failures are retryable, except a
@@ -294,10 +293,12 @@ func (s *HTTPSender) headers(m *Message) (http.Header, error) {
 
 // post sends one request (following allowed redirects) and reads the
 // answer.
-func (s *HTTPSender) post(ctx context.Context, u *url.URL, where string, header http.Header, body []byte) (Response, error) {
+func (s *HTTPSender) post(ctx context.Context, u *url.URL, header http.Header, body []byte) (Response, error) {
+	// The redacted URL is only for error messages; it is built on demand.
+	where := func() string { return redactURL(u.String()) }
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
 	if err != nil {
-		return Response{}, Permanent(fmt.Errorf("shipevents: cannot build the request to %s", where))
+		return Response{}, Permanent(fmt.Errorf("shipevents: cannot build the request to %s", where()))
 	}
 	req.Header = header.Clone()
 	resp, err := s.client.Do(req)
@@ -307,7 +308,7 @@ func (s *HTTPSender) post(ctx context.Context, u *url.URL, where string, header 
 			r.StatusCode = resp.StatusCode
 		}
 		err = unwrapURLError(err)
-		err = fmt.Errorf("shipevents: POST %s: %w", where, err)
+		err = fmt.Errorf("shipevents: POST %s: %w", where(), err)
 		if errors.Is(err, ErrDestinationRefused) {
 			err = Permanent(err)
 		}

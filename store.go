@@ -391,5 +391,5 @@ var deliveryNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.c
 // subscription, so that appending the same event twice can never create
 // two deliveries to one subscription.
 func DeliveryID(eventID, subscriptionID string) string {
-	return uuid.NewSHA1(deliveryNamespace, []byte(eventID+"\x00"+subscriptionID)).String()
+	return nameUUID(deliveryNamespace, eventID, subscriptionID)
 }

@@ -12,7 +12,7 @@
 CREATE TABLE events (
     id              text COLLATE "C" PRIMARY KEY,
     seq             bigserial NOT NULL UNIQUE,
-    body            jsonb NOT NULL,
+    body            json NOT NULL,
     type            text COLLATE "C" NOT NULL,
     ref             text COLLATE "C" NOT NULL,
     tenant_id       text COLLATE "C" NOT NULL DEFAULT '',
@@ -38,7 +38,7 @@ CREATE INDEX events_occurred_at_idx ON events (occurred_at);
 CREATE TABLE deliveries (
     id               text COLLATE "C" PRIMARY KEY,
     seq              bigserial NOT NULL UNIQUE,
-    event_id         text COLLATE "C" NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    event_id         text COLLATE "C" NOT NULL,
     subscription_id  text COLLATE "C" NOT NULL,
     state            text COLLATE "C" NOT NULL
                      CHECK (state IN ('pending', 'in_flight', 'succeeded', 'dead')),
@@ -68,7 +68,7 @@ CREATE INDEX deliveries_state_seq_idx ON deliveries (state, seq);
 -- attempts: every recorded attempt of a delivery, in order (id).
 CREATE TABLE attempts (
     id          bigserial PRIMARY KEY,
-    delivery_id text COLLATE "C" NOT NULL REFERENCES deliveries (id) ON DELETE CASCADE,
+    delivery_id text COLLATE "C" NOT NULL,
     number      integer NOT NULL,
     started_at  timestamptz NOT NULL,
     duration_ns bigint NOT NULL,
