@@ -161,6 +161,24 @@ func TestDispatchEndToEnd(t *testing.T) {
 			conn.Close()
 		}
 	})
+	// Accepts, then trickles its body a byte at a time: the sender stops
+	// reading at its timeout, and a 2xx already received counts.
+	trickle := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		w.WriteHeader(200)
+		for range 1000 {
+			if _, err := w.Write([]byte{'.'}); err != nil {
+				return
+			}
+			w.(http.Flusher).Flush()
+			select {
+			case <-release:
+				return
+			case <-r.Context().Done():
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	})
 	huge := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
 		w.WriteHeader(200)
 		bw := bufio.NewWriter(w)
@@ -175,7 +193,7 @@ func TestDispatchEndToEnd(t *testing.T) {
 
 	d, stop := runDispatcher(t, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
 	ctx := context.Background()
-	subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge}
+	subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge, "trickle": trickle}
 	for id, rc := range subs {
 		require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Active: true, Secrets: []string{dispatchSecret}}))
 	}
@@ -198,11 +216,12 @@ func TestDispatchEndToEnd(t *testing.T) {
 		assert.Equal(t, 3, flaky.count(e.ID), "flaky endpoint: two 500s then success")
 		assert.Equal(t, 2, limited.count(e.ID), "429 then success")
 		assert.Equal(t, 1, huge.count(e.ID), "huge body still counts as delivered once")
+		assert.Equal(t, 1, trickle.count(e.ID), "a slow body after a 2xx counts as delivered once")
 		assert.Equal(t, 1, rejected.count(e.ID), "400 is permanent: not retried")
 	}
 	assert.LessOrEqual(t, gone.total.Load(), int64(len(events)), "410 disables: at most one request per event already in flight")
 
-	want := map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "limited": DeliverySucceeded, "huge": DeliverySucceeded,
+	want := map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "limited": DeliverySucceeded, "huge": DeliverySucceeded, "trickle": DeliverySucceeded,
 		"gone": DeliveryDead, "rejected": DeliveryDead, "slow": DeliveryDead, "reset": DeliveryDead}
 	for id, state := range want {
 		dels := deliveriesOf(t, d, id)
