@@ -46,30 +46,42 @@ func mustParseCatalogue(data []byte) (map[string]EventName, []string) {
 func parseCatalogue(data []byte) (map[string]EventName, []string, error) {
 	m := make(map[string]EventName)
 	var order []string
+	err := forEachTSVRow(data, 5, 5, func(line int, f []string) error {
+		n := EventName{Name: f[0], Status: Status(f[1]), Forward: f[2], Return: f[3], Description: f[4]}
+		if !n.Status.Valid() {
+			return fmt.Errorf("line %d: %s: unknown status %q", line, n.Name, n.Status)
+		}
+		if _, dup := m[n.Name]; dup {
+			return fmt.Errorf("line %d: duplicate event name %s", line, n.Name)
+		}
+		n.ref = ShipmentRef(n.Status.Phase(), n.Name)
+		m[n.Name] = n
+		order = append(order, n.Name)
+		return nil
+	})
+	return m, order, err
+}
+
+// forEachTSVRow calls fn for each row of a tab-separated table, skipping
+// blank lines and '#' comments, after checking the number of fields.
+func forEachTSVRow(data []byte, minFields, maxFields int, fn func(line int, fields []string) error) error {
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	line := 0
 	for sc.Scan() {
 		line++
-		text := sc.Text()
-		if text == "" || strings.HasPrefix(text, "#") {
+		text := strings.TrimRight(sc.Text(), "\r")
+		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
 			continue
 		}
 		f := strings.Split(text, "\t")
-		if len(f) != 5 {
-			return nil, nil, fmt.Errorf("line %d: want 5 tab-separated fields, got %d", line, len(f))
+		if len(f) < minFields || len(f) > maxFields {
+			return fmt.Errorf("line %d: %d tab-separated fields, want %d to %d", line, len(f), minFields, maxFields)
 		}
-		n := EventName{Name: f[0], Status: Status(f[1]), Forward: f[2], Return: f[3], Description: f[4]}
-		if !n.Status.Valid() {
-			return nil, nil, fmt.Errorf("line %d: %s: unknown status %q", line, n.Name, n.Status)
+		if err := fn(line, f); err != nil {
+			return err
 		}
-		n.ref = ShipmentRef(n.Status.Phase(), n.Name)
-		if _, dup := m[n.Name]; dup {
-			return nil, nil, fmt.Errorf("line %d: duplicate event name %s", line, n.Name)
-		}
-		m[n.Name] = n
-		order = append(order, n.Name)
 	}
-	return m, order, sc.Err()
+	return sc.Err()
 }
 
 // LookupEventName returns the catalogue entry for name.
@@ -150,19 +162,16 @@ var actions, actionOrder = mustParseActions(actionsTSV)
 func mustParseActions(data []byte) (map[string]Action, []string) {
 	m := map[string]Action{}
 	var order []string
-	for i, line := range strings.Split(string(data), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Split(line, "\t")
-		if len(f) != 5 {
-			panic(fmt.Sprintf("shipevents: embedded actions: line %d: want 5 fields", i+1))
-		}
+	err := forEachTSVRow(data, 5, 5, func(line int, f []string) error {
 		if _, dup := m[f[0]]; dup {
-			panic(fmt.Sprintf("shipevents: embedded actions: duplicate ref %s", f[0]))
+			return fmt.Errorf("line %d: duplicate ref %s", line, f[0])
 		}
 		m[f[0]] = Action{Ref: f[0], Type: f[1], EventName: f[2], Group: f[3], Description: f[4]}
 		order = append(order, f[0])
+		return nil
+	})
+	if err != nil {
+		panic("shipevents: embedded actions: " + err.Error())
 	}
 	return m, order
 }

@@ -1,8 +1,6 @@
 package shipevents
 
 import (
-	"bufio"
-	"bytes"
 	"embed"
 	"errors"
 	"fmt"
@@ -252,31 +250,24 @@ func parseCrosswalkFS(fsys fs.FS, dir string) ([]Row, error) {
 func ParseCrosswalk(carrier string, data []byte) ([]Row, error) {
 	var rows []Row
 	seen := map[[2]string]int{}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	line := 0
-	for sc.Scan() {
-		line++
-		text := strings.TrimRight(sc.Text(), "\r")
-		if strings.TrimSpace(text) == "" || strings.HasPrefix(text, "#") {
-			continue
-		}
-		f := strings.Split(text, "\t")
-		if len(f) < 4 || len(f) > 5 {
-			return nil, fmt.Errorf("%w: line %d: want 4 or 5 tab-separated fields, got %d", ErrInvalidMapping, line, len(f))
-		}
+	err := forEachTSVRow(data, 4, 5, func(line int, f []string) error {
 		r := Row{Carrier: carrier, Namespace: f[0], Code: f[1], Status: Status(f[2]), EventName: f[3]}
 		if len(f) == 5 {
 			r.Note = f[4]
 		}
 		if err := validateRow(r); err != nil {
-			return nil, fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", line, err)
 		}
 		k := [2]string{r.Namespace, r.Code}
 		if first, dup := seen[k]; dup {
-			return nil, fmt.Errorf("%w: line %d: duplicate key %s/%q (first on line %d)", ErrInvalidMapping, line, r.Namespace, r.Code, first)
+			return fmt.Errorf("%w: line %d: duplicate key %s/%q (first on line %d)", ErrInvalidMapping, line, r.Namespace, r.Code, first)
 		}
 		seen[k] = line
 		rows = append(rows, r)
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrInvalidMapping) {
+		err = fmt.Errorf("%w: %v", ErrInvalidMapping, err)
 	}
-	return rows, sc.Err()
+	return rows, err
 }

@@ -1,0 +1,41 @@
+// Package shipevents is the event layer of an order-management system:
+// it turns raw carrier and aggregator tracking payloads into one canonical
+// shipping event, and delivers those events to the subscribers that asked
+// for them, reliably.
+//
+// # Normalizing
+//
+// [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
+// USPS, EasyPost, AfterShip, Shippo, Karrio or fulfilment payload and
+// returns one [Event] per scan, oldest first, each with a deterministic id,
+// a canonical [Status], an event name from the catalogue ([EventNames]),
+// its notification group and a ref such as
+// shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved
+// by a [Mapper] over crosswalk tables embedded as data; a code no table
+// knows becomes [StatusUnknown] with the raw code kept. Hosts build their
+// own workflow events with [NewShipmentEvent], [Booked], [ReadyToShip],
+// [Cancelled] and [NewRecordEvent].
+//
+// # Dispatching
+//
+// A [Dispatcher] stores published events in a [Store] together with one
+// delivery per matching [Subscription] (an outbox), keeps each shipment's
+// current status by the ordering rule ([Supersedes]), and runs workers
+// that claim deliveries with a lease, send them through a [Sender] (the
+// [HTTPSender], signing with Standard Webhooks, or in-process [Handler]s),
+// and record every attempt. Failures are retried by a [RetryPolicy]; what
+// cannot be delivered becomes a dead letter that can be listed and
+// replayed. Subscriptions select events with ref patterns ([MatchRef],
+// [RefIndex]), event groups, types and [Condition]s.
+//
+// # Stores
+//
+// [MemoryStore] is the embedded default. The pgstore module provides a
+// PostgreSQL Store for several instances, and the storetest package checks
+// any Store against the contract written in [Store]'s doc comments.
+//
+// # Receiving
+//
+// Receivers of webhooks check requests with [Verify] and deduplicate on
+// the webhook-id header, which is the event id on every attempt.
+package shipevents
