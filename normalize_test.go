@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -222,4 +223,68 @@ func TestDeliveryIDMatchesUUIDv5(t *testing.T) {
 	if DeliveryID("evt-1", "sub-2") == want {
 		t.Error("different pairs share an id")
 	}
+}
+
+// TestParseISOAgreesWithTimeParse checks the direct ISO parser against
+// time.Parse on the shapes it claims, and that it refuses what it cannot
+// read (the slower layouts handle those).
+func TestParseISOAgreesWithTimeParse(t *testing.T) {
+	cases := map[string]string{ // input -> time.Parse layout
+		"2025-03-14T07:10:00-04:00":         time.RFC3339,
+		"2025-03-14T11:10:00Z":              time.RFC3339,
+		"2025-03-14T11:10:00.123456789Z":    time.RFC3339Nano,
+		"2025-03-14T11:10:00.5+05:30":       time.RFC3339Nano,
+		"2025-03-14T11:10:00+0530":          "2006-01-02T15:04:05Z0700",
+		"2025-03-14T11:10:00-07":            "2006-01-02T15:04:05-07",
+		"2025-03-14 11:10:00":               "2006-01-02 15:04:05",
+		"2025-03-14T11:10":                  "2006-01-02T15:04",
+		"2025-03-14":                        "2006-01-02",
+		"2024-02-29T23:59:59Z":              time.RFC3339,
+		"2025-12-31T00:00:00.000000000001Z": "",
+	}
+	for in, layout := range cases {
+		got, _, ok := parseISO(in)
+		if layout == "" {
+			continue
+		}
+		want, err := time.Parse(layout, in)
+		if err != nil {
+			t.Fatalf("time.Parse(%q): %v", in, err)
+		}
+		if !ok || !got.Equal(want) {
+			t.Errorf("parseISO(%q) = %v, %v; want %v", in, got, ok, want)
+		}
+	}
+	for _, bad := range []string{"2025-02-30T00:00:00Z", "2025-13-01", "2025-03-14T24:00:00Z", "2025-03-14T11:10:00+25:00",
+		"2025-03-14X11:10", "20250314", "2025-03-14T11:10:00.Z", "2025-03-14T11:10:00 PST", "2025-3-14"} {
+		if _, _, ok := parseISO(bad); ok {
+			t.Errorf("parseISO(%q) accepted", bad)
+		}
+	}
+}
+
+func FuzzParseISO(f *testing.F) {
+	for _, s := range []string{"2025-03-14T07:10:00-04:00", "2025-03-14T11:10:00.123Z", "2025-03-14 11:10", "2025-03-14"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, src, ok := parseISO(s)
+		if !ok {
+			return
+		}
+		// Whatever it accepts, time.Parse reads the same instant with one
+		// of the layouts matching the source it reported.
+		layouts := explicitLayouts
+		if src != TimeExplicit {
+			layouts = append(slices.Clone(localLayouts), "2006-01-02")
+		}
+		for _, l := range layouts {
+			if want, err := time.Parse(l, s); err == nil {
+				if !want.Equal(got) {
+					t.Fatalf("parseISO(%q) = %v, time.Parse(%q) = %v", s, got, l, want)
+				}
+				return
+			}
+		}
+	})
 }

@@ -37,6 +37,10 @@ func parseTimestamp(s string) (time.Time, string, error) {
 	if len(s) > 64 {
 		return time.Time{}, "", fmt.Errorf("timestamp %.20q... is too long", s)
 	}
+	if t, src, ok := parseISO(s); ok {
+		return t, src, nil
+	}
+	// Rarer spellings: try the layouts one by one.
 	for _, l := range explicitLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t.UTC(), TimeExplicit, nil
@@ -51,6 +55,91 @@ func parseTimestamp(s string) (time.Time, string, error) {
 		return t, TimeDateOnly, nil
 	}
 	return time.Time{}, "", fmt.Errorf("unrecognised timestamp %q", s)
+}
+
+// parseISO reads the common ISO 8601 shapes directly, without time.Parse's
+// failed attempts (each allocates an error): YYYY-MM-DD, optionally T or a
+// space and HH:MM[:SS[.fraction]], optionally Z or an offset ±HH:MM, ±HHMM
+// or ±HH. ok is false for anything else, including impossible dates.
+func parseISO(s string) (t time.Time, source string, ok bool) {
+	num := func(from, n int) (int, bool) {
+		if from+n > len(s) {
+			return 0, false
+		}
+		v := 0
+		for i := from; i < from+n; i++ {
+			c := s[i]
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v, true
+	}
+	if len(s) < 10 || s[4] != '-' || s[7] != '-' {
+		return time.Time{}, "", false
+	}
+	y, ok1 := num(0, 4)
+	mo, ok2 := num(5, 2)
+	d, ok3 := num(8, 2)
+	if !ok1 || !ok2 || !ok3 || mo < 1 || mo > 12 || d < 1 || d > 31 {
+		return time.Time{}, "", false
+	}
+	if len(s) == 10 {
+		t = time.Date(y, time.Month(mo), d, 0, 0, 0, 0, time.UTC)
+		return t, TimeDateOnly, t.Day() == d
+	}
+	if s[10] != 'T' && s[10] != ' ' {
+		return time.Time{}, "", false
+	}
+	h, ok1 := num(11, 2)
+	mi, ok2 := num(14, 2)
+	if !ok1 || !ok2 || len(s) < 16 || s[13] != ':' || h > 23 || mi > 59 {
+		return time.Time{}, "", false
+	}
+	i, sec, nsec := 16, 0, 0
+	if i < len(s) && s[i] == ':' {
+		v, ok := num(i+1, 2)
+		if !ok || v > 59 {
+			return time.Time{}, "", false
+		}
+		sec, i = v, i+3
+		if i < len(s) && (s[i] == '.' || s[i] == ',') {
+			i++
+			digits := 0
+			for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+				if digits < 9 {
+					nsec = nsec*10 + int(s[i]-'0')
+					digits++
+				}
+				i++
+			}
+			if digits == 0 {
+				return time.Time{}, "", false
+			}
+			for ; digits < 9; digits++ {
+				nsec *= 10
+			}
+		}
+	}
+	source = TimeAssumedUTC
+	offset := 0
+	if rest := s[i:]; rest != "" {
+		if rest == "Z" || rest == "z" {
+			source = TimeExplicit
+		} else {
+			off, err := parseOffset(rest)
+			if err != nil {
+				return time.Time{}, "", false
+			}
+			offset, source = off, TimeExplicit
+		}
+	}
+	t = time.Date(y, time.Month(mo), d, h, mi, sec, nsec, time.UTC)
+	if t.Day() != d {
+		return time.Time{}, "", false // 31 June and the like
+	}
+	return t.Add(-time.Duration(offset) * time.Second), source, true
 }
 
 // parseOffset reads a UTC offset written as -04:00, -0400, -04.00 (the
