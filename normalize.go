@@ -389,8 +389,9 @@ type scan struct {
 	// loc is the scan's location; add stores it in Data.Location unless it
 	// is zero or Data.Location is already set.
 	loc Location
-	// mapping, when set, is used instead of the lookups (host-style events).
-	mapping *Mapping
+	// mapping, when mapped is set, is used instead of the lookups.
+	mapping Mapping
+	mapped  bool
 }
 
 // lookup appends a lookup to s (empty codes are skipped).
@@ -484,8 +485,8 @@ func (b *batch) add(s *scan) error {
 	}
 	m := Mapping{Status: StatusUnknown, EventName: "UNMAPPED_STATUS"}
 	namespace := ""
-	if s.mapping != nil {
-		m = *s.mapping
+	if s.mapped {
+		m = s.mapping
 	} else {
 		for i := 0; i < s.nLookup; i++ {
 			l := s.lookups[i]

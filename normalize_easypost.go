@@ -201,7 +201,8 @@ func (b *batch) aggResolve(s *scan) {
 		return
 	}
 	s.raw.Namespace = s.lookups[0].namespace
-	var unknown, known *Mapping
+	var unknown, known Mapping
+	var haveUnknown, haveKnown bool
 	for i := 0; i < s.nLookup; i++ {
 		l := s.lookups[i]
 		m, ok := b.n.mapper.Lookup(l.carrier, l.namespace, l.code)
@@ -209,26 +210,27 @@ func (b *batch) aggResolve(s *scan) {
 		case !ok:
 			continue
 		case m.Status == StatusUnknown:
-			if unknown == nil && known == nil {
-				unknown = &m
+			if !haveUnknown && !haveKnown {
+				unknown, haveUnknown = m, true
 				s.raw.Namespace = l.namespace
 			}
 			continue
-		case known == nil:
-			known = &m
+		case !haveKnown:
+			known, haveKnown = m, true
 			s.raw.Namespace = l.namespace
 			continue
 		case m.Status.Terminal() && !known.Status.Terminal():
-			known = &m
+			known = m
 			s.raw.Namespace = l.namespace
 		}
 		break
 	}
-	if known != nil {
-		s.mapping = known
-		return
+	switch {
+	case haveKnown:
+		s.mapping, s.mapped = known, true
+	case haveUnknown:
+		s.mapping, s.mapped = unknown, true
 	}
-	s.mapping = unknown
 }
 
 // aggExtra sets key in an Extra map, creating it, when value is not empty.

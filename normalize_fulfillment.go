@@ -136,9 +136,9 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 	s.raw = CarrierStatus{Code: status, Type: ev.Kind}
 	s.lookup(FormatFulfillment, "status", status)
 	b.aggResolve(&s)
-	if s.mapping == nil && ev.Kind == "shipment.created" {
+	if !s.mapped && ev.Kind == "shipment.created" {
 		// A creation is a booking whatever the table says about "pending".
-		s.mapping = &Mapping{Status: StatusBooked, EventName: "SHIPMENT_CREATED"}
+		s.mapping, s.mapped = Mapping{Status: StatusBooked, EventName: "SHIPMENT_CREATED"}, true
 	}
 	return b.add(&s)
 }
