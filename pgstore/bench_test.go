@@ -3,6 +3,8 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,10 +16,16 @@ import (
 
 // Benchmark settings, shared by the PostgreSQL and memory runs so that
 // they compare like with like.
-const (
+var (
 	benchPublishBatch = 100 // events per Publish call
-	benchWorkers      = 64  // Workers per dispatcher
+	benchWorkers      = 128 // Workers per dispatcher (BENCH_WORKERS overrides)
 )
+
+func init() {
+	if v, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
+		benchWorkers = v
+	}
+}
 
 // BenchmarkPublish measures Publish into PostgreSQL with 10 matching
 // subscriptions: one op is one event stored with its 10 deliveries.
@@ -50,32 +58,46 @@ func BenchmarkPublish(b *testing.B) {
 // success recorded in the store, with publishing and delivering running
 // at the same time. The sender is an in-process counter, so the figure is
 // the store's and the dispatcher's cost, not the network's.
-func BenchmarkDeliver1(b *testing.B) { benchDeliverPG(b, 1) }
+func BenchmarkDeliver1(b *testing.B) { benchDeliverPG(b, 1, true) }
 
 // BenchmarkDeliver2 is BenchmarkDeliver1 with two dispatcher instances,
 // each with its own Store and pool, sharing one schema.
-func BenchmarkDeliver2(b *testing.B) { benchDeliverPG(b, 2) }
+func BenchmarkDeliver2(b *testing.B) { benchDeliverPG(b, 2, true) }
 
 // BenchmarkDeliverMemory is the same flow on shipevents.MemoryStore: the
 // baseline the PostgreSQL figures compare with.
 func BenchmarkDeliverMemory(b *testing.B) {
-	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})})
+	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})}, true)
 }
 
-func benchDeliverPG(b *testing.B, instances int) {
+// BenchmarkDrain1 measures the delivery side alone: b.N deliveries are
+// published before the timer starts, and one dispatcher instance drains
+// them (claim, send, record).
+func BenchmarkDrain1(b *testing.B) { benchDeliverPG(b, 1, false) }
+
+// BenchmarkDrain2 is BenchmarkDrain1 with two instances.
+func BenchmarkDrain2(b *testing.B) { benchDeliverPG(b, 2, false) }
+
+// BenchmarkDrainMemory is BenchmarkDrain1 on shipevents.MemoryStore.
+func BenchmarkDrainMemory(b *testing.B) {
+	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})}, false)
+}
+
+func benchDeliverPG(b *testing.B, instances int, live bool) {
 	dsn := testDSN(b)
 	schema := testSchema(b, dsn)
 	stores := make([]shipevents.Store, instances)
 	for i := range stores {
 		stores[i] = openStore(b, dsn, schema, pgstore.Config{})
 	}
-	benchDeliver(b, stores)
+	benchDeliver(b, stores, live)
 }
 
 // benchDeliver runs one dispatcher per store, publishes b.N events to one
-// subscription through them and waits until the b.N deliveries are
-// recorded as succeeded.
-func benchDeliver(b *testing.B, stores []shipevents.Store) {
+// subscription through them (while they run when live is set, before the
+// timer otherwise) and waits until the b.N deliveries are recorded as
+// succeeded.
+func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 	ctx := context.Background()
 	var sent atomic.Int64
 	sender := shipevents.SenderFunc(func(context.Context, *shipevents.Message) (shipevents.Response, error) {
@@ -98,19 +120,35 @@ func benchDeliver(b *testing.B, stores []shipevents.Store) {
 		}
 	}
 	events := makeEvents(randomName("deliver"), b.N)
+	publish := func() {
+		var wg sync.WaitGroup
+		per := (b.N + len(ds) - 1) / len(ds)
+		for i, d := range ds {
+			part := events[min(i*per, b.N):min((i+1)*per, b.N)]
+			wg.Go(func() { publishAll(ctx, b, d, part, benchPublishBatch) })
+		}
+		wg.Wait()
+	}
+	if !live {
+		publish()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	for _, d := range ds {
 		runDispatcher(b, d)
 	}
-	var wg sync.WaitGroup
-	per := (b.N + len(ds) - 1) / len(ds)
-	for i, d := range ds {
-		part := events[min(i*per, b.N):min((i+1)*per, b.N)]
-		wg.Go(func() { publishAll(ctx, b, d, part, benchPublishBatch) })
+	if live {
+		publish()
 	}
-	wg.Wait()
 	deadline := time.Now().Add(10 * time.Minute)
+	// Wait for the sends without touching the database, then for the
+	// last outcomes to be recorded.
+	for sent.Load() < int64(b.N) {
+		if time.Now().After(deadline) {
+			b.Fatalf("%d of %d deliveries sent after 10 minutes", sent.Load(), b.N)
+		}
+		time.Sleep(time.Millisecond)
+	}
 	for {
 		n, err := countState(ctx, stores[0], shipevents.DeliverySucceeded)
 		if err != nil {

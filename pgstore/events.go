@@ -114,7 +114,7 @@ const (
 	sqlInsertEvents = `INSERT INTO events (id, body, type, ref, tenant_id, carrier, tracking_number,
 		correlation_id, occurred_at, stored_at)
 	SELECT id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, $10
-	FROM unnest($1::text[], $2::json[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::timestamptz[]) WITH ORDINALITY
 		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, ord)
 	ORDER BY ord
@@ -129,15 +129,20 @@ const (
 
 	sqlMarkLate = `UPDATE events SET late = true WHERE id = ANY($1::text[])`
 
-	sqlUpsertStates = `INSERT INTO shipment_state (tenant_id, carrier, tracking_number, status, event_name,
+	// The shipments are locked, so a state row read as missing cannot
+	// appear meanwhile: new states are plain inserts, changed ones plain
+	// updates (HOT: the key does not change).
+	sqlInsertStates = `INSERT INTO shipment_state (tenant_id, carrier, tracking_number, status, event_name,
 		event_id, occurred_at, occurred_at_nanos, updated_at)
 	SELECT tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos, $9
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
+		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)`
+
+	sqlUpdateStates = `UPDATE shipment_state s SET status = x.status, event_name = x.event_name,
+		event_id = x.event_id, occurred_at = x.occurred_at, occurred_at_nanos = x.nanos, updated_at = $9
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
 		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)
-	ON CONFLICT (tenant_id, carrier, tracking_number) DO UPDATE SET
-		status = excluded.status, event_name = excluded.event_name, event_id = excluded.event_id,
-		occurred_at = excluded.occurred_at, occurred_at_nanos = excluded.occurred_at_nanos,
-		updated_at = excluded.updated_at`
+	WHERE s.tenant_id = x.tenant_id AND s.carrier = x.carrier AND s.tracking_number = x.tracking_number`
 
 	sqlInsertDeliveries = `INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at,
 		created_at, updated_at)
@@ -160,6 +165,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 
 	// Round trip 1: locks, events, current states.
 	b := &pgx.Batch{}
+	b.Queue(sqlByIDPlan)
 	if len(p.lockKeys) > 0 {
 		b.Queue(sqlLockShipments, p.lockKeys)
 	}
@@ -169,6 +175,10 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 		b.Queue(sqlShipmentStates, p.keyTenant, p.keyCarr, p.keyTN)
 	}
 	br := tx.SendBatch(ctx, b)
+	if _, err := br.Exec(); err != nil {
+		br.Close()
+		return nil, err
+	}
 	if len(p.lockKeys) > 0 {
 		if _, err := br.Exec(); err != nil {
 			br.Close()
@@ -184,6 +194,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 		return nil, fmt.Errorf("inserting events: %w", err)
 	}
 	states := map[string]shipevents.ShipmentState{}
+	existing := map[string]bool{} // has a state row
 	if len(p.lockKeys) > 0 {
 		rows, _ := br.Query()
 		var st shipevents.ShipmentState
@@ -195,6 +206,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 			st.OccurredAt = addNanos(st.OccurredAt, nanos)
 			st.UpdatedAt = utc(st.UpdatedAt)
 			states[lockKey(st.Key)] = st
+			existing[lockKey(st.Key)] = true
 			return nil
 		})
 		if err != nil {
@@ -254,12 +266,13 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 	if len(late) > 0 {
 		b.Queue(sqlMarkLate, late)
 	}
-	if len(changed) > 0 {
+	stateWrites := 0
+	for _, existed := range []bool{false, true} {
 		var tn, ca, tr, stt, en, eid []string
 		var occ []time.Time
 		var nanos []int32
 		for _, lk := range p.lockKeys { // a stable order
-			if !changed[lk] {
+			if !changed[lk] || existing[lk] != existed {
 				continue
 			}
 			st := states[lk]
@@ -272,7 +285,15 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 			occ = append(occ, st.OccurredAt)
 			nanos = append(nanos, int32(st.OccurredAt.Nanosecond()%1000))
 		}
-		b.Queue(sqlUpsertStates, tn, ca, tr, stt, en, eid, occ, nanos, now)
+		if len(tn) == 0 {
+			continue
+		}
+		q := sqlInsertStates
+		if existed {
+			q = sqlUpdateStates
+		}
+		b.Queue(q, tn, ca, tr, stt, en, eid, occ, nanos, now)
+		stateWrites++
 	}
 	if len(dIDs) > 0 {
 		b.Queue(sqlInsertDeliveries, dIDs, dEvents, dSubs, dNext, now)
@@ -285,7 +306,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 				return nil, fmt.Errorf("marking late events: %w", err)
 			}
 		}
-		if len(changed) > 0 {
+		for range stateWrites {
 			if _, err := br.Exec(); err != nil {
 				br.Close()
 				return nil, fmt.Errorf("writing shipment states: %w", err)
@@ -455,16 +476,24 @@ func eventWhere(a *sqlArgs, f *shipevents.EventFilter) string {
 			conds = append(conds, "e."+col+" = "+a.add(v))
 		}
 	}
+	// The partial indexes on optional fields hold only non-empty values;
+	// the literal condition lets the planner prove a generic plan may use
+	// them.
+	eqOptional := func(col, v string) {
+		if v != "" {
+			conds = append(conds, "e."+col+" = "+a.add(v)+" AND e."+col+" <> ''")
+		}
+	}
 	if len(f.Types) > 0 {
 		conds = append(conds, "e.type = ANY("+a.add(slices.Clone(f.Types))+"::text[])")
 	}
 	if f.RefPattern != "" {
 		conds = append(conds, "e.ref ~ "+a.add(refRegexp(f.RefPattern)))
 	}
-	eq("tenant_id", f.TenantID)
+	eqOptional("tenant_id", f.TenantID)
 	eq("carrier", f.Carrier)
-	eq("tracking_number", f.TrackingNumber)
-	eq("correlation_id", f.CorrelationID)
+	eqOptional("tracking_number", f.TrackingNumber)
+	eqOptional("correlation_id", f.CorrelationID)
 	if !f.OccurredAfter.IsZero() {
 		conds = append(conds, "e.occurred_at >= "+a.add(f.OccurredAfter))
 	}

@@ -46,6 +46,22 @@ func TestHelperWorkerProcess(t *testing.T) {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// Never outlive the parent test: if it dies, this process is
+	// re-parented; stop then.
+	parent := os.Getppid()
+	var watch sync.WaitGroup
+	defer watch.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watch.Go(func() {
+		for ctx.Err() == nil {
+			if os.Getppid() != parent {
+				cancel()
+				return
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	})
 	s, err := pgstore.Open(ctx, dsn, pgstore.Config{Schema: schema, ApplicationName: "shipevents-test-worker"})
 	if err != nil {
 		t.Fatalf("worker: %v", err)

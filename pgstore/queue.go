@@ -12,7 +12,7 @@ import (
 	"github.com/shipevents/shipevents"
 )
 
-// deliveryColumns are the columns scanDelivery reads, for a deliveries
+// deliveryColumns are the columns deliveryDest scans, for a deliveries
 // row d.
 const deliveryColumns = `d.id, d.event_id, d.subscription_id, d.state, d.attempts, d.next_attempt_at,
 	d.created_at, d.updated_at, d.last_error, d.last_status_code, d.lease_expires_at`
@@ -70,6 +70,19 @@ const sqlClaim = `WITH pending AS (
 SELECT d.*, e.body FROM claimed d JOIN events e ON e.id = d.event_id
 ORDER BY d.due_at, d.seq`
 
+// sqlClaimPlan pins the claim's plan to ordered scans of the claim
+// indexes, stopping after $2 rows. Without it a planner whose statistics
+// predate a burst of new deliveries (they always lag on a queue) picks a
+// bitmap scan that reads and sorts the whole due backlog on every claim.
+const sqlClaimPlan = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
+
+// sqlByIDPlan makes the statements that join a batch of input rows (an
+// unnest of arrays, which the planner sizes at 10 rows for a generic plan)
+// with deliveries look each delivery up by primary key, whatever the
+// statistics say, instead of hashing every in-flight delivery.
+const sqlByIDPlan = `SELECT set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true),
+	set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
+
 // ClaimDeliveries implements [shipevents.DeliveryQueue].
 func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest) ([]shipevents.Claim, error) {
 	if err := s.check(ctx); err != nil {
@@ -79,9 +92,31 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 		return nil, nil
 	}
 	expires := req.Now.Add(req.Lease)
-	rows, err := s.pool.Query(ctx, sqlClaim, req.Now, req.Limit, expires, req.Owner)
+	// One round trip, one implicit transaction: the planner settings apply
+	// to the claim statement only.
+	b := &pgx.Batch{}
+	b.Queue(sqlClaimPlan)
+	b.Queue(sqlClaim, req.Now, req.Limit, expires, req.Owner)
+	br := s.pool.SendBatch(ctx, b)
+	out, err := readClaims(br, req, expires)
+	// Close reads the end of the implicit transaction: claims count only
+	// once it committed.
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return nil, wrap("claim deliveries", err)
+	}
+	return out, nil
+}
+
+func readClaims(br pgx.BatchResults, req shipevents.ClaimRequest, expires time.Time) ([]shipevents.Claim, error) {
+	if _, err := br.Exec(); err != nil {
+		return nil, err
+	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []shipevents.Claim
@@ -95,22 +130,20 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 		var body []byte
 		dest := append(deliveryDest(&c.Delivery, &state, &attempts, &code, &lease), &token, &dueAt, &seq, &body)
 		if err := rows.Scan(dest...); err != nil {
-			return nil, wrap("claim deliveries", err)
+			return nil, err
 		}
 		finishDelivery(&c.Delivery, state, attempts, code, lease)
 		// The lease as the caller asked for it, to the nanosecond.
 		c.Delivery.LeaseExpiresAt = expires
 		c.Delivery.UpdatedAt = req.Now
 		if err := json.Unmarshal(body, &c.Event); err != nil {
-			return nil, wrap(fmt.Sprintf("claim deliveries: decoding event %q", c.Delivery.EventID), err)
+			return nil, fmt.Errorf("decoding event %q: %w", c.Delivery.EventID, err)
 		}
 		c.Lease = shipevents.Lease{DeliveryID: c.Delivery.ID, Token: token, ExpiresAt: expires}
 		out = append(out, c)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, wrap("claim deliveries", err)
-	}
-	return out, nil
+	rows.Close()
+	return out, rows.Err()
 }
 
 // ExtendLeases implements [shipevents.DeliveryQueue].
@@ -127,13 +160,24 @@ func (s *Store) ExtendLeases(ctx context.Context, leases []shipevents.Lease, unt
 	for i, l := range leases {
 		ids[i], tokens[i] = l.DeliveryID, l.Token
 	}
-	rows, _ := s.pool.Query(ctx, `UPDATE deliveries d SET lease_expires_at = $3
+	b := &pgx.Batch{}
+	b.Queue(sqlByIDPlan)
+	b.Queue(`UPDATE deliveries d SET lease_expires_at = $3
 		FROM unnest($1::text[], $2::text[]) AS l(id, token)
-		WHERE d.id = l.id AND d.state = 'in_flight' AND d.lease_token = l.token
+		WHERE d.id = l.id AND d.lease_token = l.token
 		RETURNING d.id, d.lease_token`, ids, tokens, until)
+	br := s.pool.SendBatch(ctx, b)
 	held := map[[2]string]bool{}
-	var id, token string
-	if _, err := pgx.ForEachRow(rows, []any{&id, &token}, func() error { held[[2]string{id, token}] = true; return nil }); err != nil {
+	_, err := br.Exec()
+	if err == nil {
+		rows, _ := br.Query()
+		var id, token string
+		_, err = pgx.ForEachRow(rows, []any{&id, &token}, func() error { held[[2]string{id, token}] = true; return nil })
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return nil, wrap("extend leases", err)
 	}
 	var lostIdx []int
@@ -191,7 +235,7 @@ const sqlRecord = `WITH input AS (
 		last_status_code = CASE WHEN i.outcome = 'released' THEN d.last_status_code ELSE i.status_code END,
 		lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $12
 	FROM input i
-	WHERE d.id = i.id AND d.state = 'in_flight' AND d.lease_token = i.token
+	WHERE d.id = i.id AND d.lease_token = i.token -- a token is set only in flight (deliveries_lease_iff_in_flight)
 	RETURNING i.ord, d.attempts
 ), ins AS (
 	INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error, response)
@@ -263,10 +307,21 @@ func (s *Store) RecordAttempts(ctx context.Context, records []shipevents.Attempt
 	}
 	matched := make([]bool, n)
 	if len(ids) > 0 {
-		rows, _ := s.pool.Query(ctx, sqlRecord, ords, ids, tokens, outs, nexts, numbers, starts, durations,
+		b := &pgx.Batch{}
+		b.Queue(sqlByIDPlan)
+		b.Queue(sqlRecord, ords, ids, tokens, outs, nexts, numbers, starts, durations,
 			codes, msgs, responses, s.now().UTC())
-		var ord int32
-		if _, err := pgx.ForEachRow(rows, []any{&ord}, func() error { matched[ord] = true; return nil }); err != nil {
+		br := s.pool.SendBatch(ctx, b)
+		_, err := br.Exec()
+		if err == nil {
+			rows, _ := br.Query()
+			var ord int32
+			_, err = pgx.ForEachRow(rows, []any{&ord}, func() error { matched[ord] = true; return nil })
+		}
+		if cerr := br.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return nil, wrap("record attempts", err)
 		}
 	}
