@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -196,14 +195,13 @@ func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[stri
 }
 
 // recorder batches attempt records into RecordAttempts calls (River went
-// from about 10k to 46k jobs/s by batching completions), and publishes the
-// delivery events of the records it wrote.
+// from about 10k to 46k jobs/s by batching its completions), and publishes
+// the delivery events of the records it wrote. Workers hand records over
+// a buffered channel, so none of them waits on another.
 type recorder struct {
-	d     *Dispatcher
-	mu    sync.Mutex
-	batch []pendingRecord
-	kick  chan struct{}
-	done  chan struct{}
+	d    *Dispatcher
+	ch   chan pendingRecord
+	done chan struct{}
 }
 
 type pendingRecord struct {
@@ -212,57 +210,57 @@ type pendingRecord struct {
 }
 
 func newRecorder(d *Dispatcher) *recorder {
-	return &recorder{d: d, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	return &recorder{d: d, ch: make(chan pendingRecord, 4*DefaultRecordBatch), done: make(chan struct{})}
 }
 
-func (r *recorder) add(rec AttemptRecord, c *Claim) {
-	r.mu.Lock()
-	r.batch = append(r.batch, pendingRecord{rec, c})
-	n := len(r.batch)
-	r.mu.Unlock()
-	if n == 1 || n >= DefaultRecordBatch {
-		select {
-		case r.kick <- struct{}{}:
-		default:
-		}
-	}
-}
+// add hands a record to the recorder. It blocks only when the recorder is
+// that far behind, which slows the workers down instead of growing memory.
+func (r *recorder) add(rec AttemptRecord, c *Claim) { r.ch <- pendingRecord{rec, c} }
 
+// close tells the recorder that no more records come; run then writes what
+// it holds and returns.
 func (r *recorder) close() { close(r.done) }
 
 func (r *recorder) run() {
+	batch := make([]pendingRecord, 0, DefaultRecordBatch)
 	for {
 		select {
-		case <-r.kick:
+		case p := <-r.ch:
+			batch = append(batch[:0], p)
 			// Give concurrent workers a moment to join the batch.
 			t := time.NewTimer(DefaultRecordFlush)
-			select {
-			case <-t.C:
-			case <-r.done:
-				t.Stop()
+		fill:
+			for len(batch) < DefaultRecordBatch {
+				select {
+				case p := <-r.ch:
+					batch = append(batch, p)
+				case <-t.C:
+					break fill
+				case <-r.done:
+					break fill
+				}
 			}
-			r.flush()
+			t.Stop()
+			r.write(batch)
+			clear(batch) // drop the claims' events for the GC
 		case <-r.done:
-			r.flush()
-			return
-		}
-	}
-}
-
-// flush writes everything batched, retrying store failures for a while: an
-// unrecorded attempt is not lost (its lease runs out and the delivery is
-// sent again), but recording it avoids the duplicate.
-func (r *recorder) flush() {
-	for {
-		r.mu.Lock()
-		batch := r.batch
-		r.batch = nil
-		r.mu.Unlock()
-		if len(batch) == 0 {
-			return
-		}
-		for start := 0; start < len(batch); start += DefaultRecordBatch {
-			r.write(batch[start:min(start+DefaultRecordBatch, len(batch))])
+			// Every worker has stopped: drain what is left.
+			for {
+				batch = batch[:0]
+			drain:
+				for len(batch) < DefaultRecordBatch {
+					select {
+					case p := <-r.ch:
+						batch = append(batch, p)
+					default:
+						break drain
+					}
+				}
+				if len(batch) == 0 {
+					return
+				}
+				r.write(batch)
+			}
 		}
 	}
 }
