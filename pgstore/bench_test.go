@@ -3,6 +3,9 @@ package pgstore_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strconv"
 	"sync"
@@ -70,6 +73,38 @@ func BenchmarkDeliverMemory(b *testing.B) {
 	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})}, true)
 }
 
+// BenchmarkDeliverHTTP1, BenchmarkDeliverHTTP2 and BenchmarkDeliverHTTPMemory
+// are the Deliver benchmarks with real webhooks: signed HTTP POSTs to a
+// receiver on loopback, in the same process (so the receiver's CPU counts
+// against the same two cores).
+func BenchmarkDeliverHTTP1(b *testing.B) { benchDeliverPGHTTP(b, 1) }
+
+// BenchmarkDeliverHTTP2 is BenchmarkDeliverHTTP1 with two instances.
+func BenchmarkDeliverHTTP2(b *testing.B) { benchDeliverPGHTTP(b, 2) }
+
+// BenchmarkDeliverHTTPMemory is BenchmarkDeliverHTTP1 on MemoryStore.
+func BenchmarkDeliverHTTPMemory(b *testing.B) {
+	withHTTPReceiver(b)
+	benchDeliver(b, []shipevents.Store{shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})}, true)
+}
+
+func benchDeliverPGHTTP(b *testing.B, instances int) {
+	withHTTPReceiver(b)
+	benchDeliverPG(b, instances, true)
+}
+
+// benchReceiver, when set, makes benchDeliver send over HTTP to it instead
+// of counting in process.
+var benchReceiver *httptest.Server
+
+func withHTTPReceiver(b *testing.B) {
+	benchReceiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	b.Cleanup(func() { benchReceiver.Close(); benchReceiver = nil })
+}
+
 // BenchmarkDrain1 measures the delivery side alone: b.N deliveries are
 // published before the timer starts, and one dispatcher instance drains
 // them (claim, send, record).
@@ -100,10 +135,22 @@ func benchDeliverPG(b *testing.B, instances int, live bool) {
 func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 	ctx := context.Background()
 	var sent atomic.Int64
-	sender := shipevents.SenderFunc(func(context.Context, *shipevents.Message) (shipevents.Response, error) {
+	var sender shipevents.Sender = shipevents.SenderFunc(func(context.Context, *shipevents.Message) (shipevents.Response, error) {
 		sent.Add(1)
 		return shipevents.Response{StatusCode: 204}, nil
 	})
+	subURL := "http://127.0.0.1/bench"
+	if benchReceiver != nil {
+		http := loopbackSender(10 * time.Second)
+		subURL = benchReceiver.URL
+		sender = shipevents.SenderFunc(func(ctx context.Context, m *shipevents.Message) (shipevents.Response, error) {
+			resp, err := http.Send(ctx, m)
+			if err == nil {
+				sent.Add(1)
+			}
+			return resp, err
+		})
+	}
 	ds := make([]*shipevents.Dispatcher, len(stores))
 	for i, s := range stores {
 		ds[i] = shipevents.NewDispatcher(shipevents.DispatcherConfig{
@@ -111,7 +158,7 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 			DisableDeliveryEvents: true,
 		})
 	}
-	if err := ds[0].Subscribe(ctx, webhookSub("sub-bench", "http://127.0.0.1/bench")); err != nil {
+	if err := ds[0].Subscribe(ctx, webhookSub("sub-bench", subURL)); err != nil {
 		b.Fatal(err)
 	}
 	for _, d := range ds[1:] {
