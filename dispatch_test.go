@@ -442,3 +442,88 @@ func TestShutdownReleasesInFlight(t *testing.T) {
 	stop2()
 	assert.Equal(t, int32(1), delivered.Load())
 }
+
+func TestReplayDeliveryAndEvent(t *testing.T) {
+	var mu sync.Mutex
+	got := map[string]int{}
+	d, stop := runDispatcher(t, DispatcherConfig{DisableDeliveryEvents: true})
+	for _, name := range []string{"a", "b"} {
+		name := name
+		d.Handle(name, func(ctx context.Context, e Event) error {
+			mu.Lock()
+			got[name+"/"+e.ID]++
+			mu.Unlock()
+			return nil
+		})
+	}
+	ctx := context.Background()
+	for _, id := range []string{"a", "b"} {
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, Handler: id, EnabledEvents: []string{"shipments"}, Active: true}))
+	}
+	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, at), shipmentEvent("e2", "T2", StatusInTransit, at))
+	require.NoError(t, err)
+	waitSettled(t, d)
+
+	// One delivery: only that (event, subscription) pair is sent again.
+	require.NoError(t, d.ReplayDelivery(ctx, DeliveryID("e1", "a")))
+	waitSettled(t, d)
+	// One event: to every subscription it went to.
+	n, err := d.ReplayEvent(ctx, "e2")
+	require.NoError(t, err)
+	assert.Equal(t, 2, n)
+	waitSettled(t, d)
+	stop()
+
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Equal(t, map[string]int{"a/e1": 2, "b/e1": 1, "a/e2": 2, "b/e2": 2}, got)
+	atts, err := d.Attempts(ctx, DeliveryID("e1", "a"))
+	require.NoError(t, err)
+	assert.Len(t, atts, 2, "the replayed delivery keeps its history")
+
+	require.ErrorIs(t, d.ReplayDelivery(ctx, "no-such-delivery"), ErrNotFound)
+	_, err = d.ReplayEvent(ctx, "no-such-event")
+	require.ErrorIs(t, err, ErrNotFound)
+}
+
+func TestEventsHistoryFiltersAndPages(t *testing.T) {
+	d := NewDispatcher(DispatcherConfig{})
+	ctx := context.Background()
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	var events []Event
+	for i := range 25 {
+		st := StatusInTransit
+		if i%5 == 4 {
+			st = StatusDelivered
+		}
+		e := shipmentEvent(fmt.Sprintf("h-%02d", i), fmt.Sprintf("T%d", i), st, base.Add(time.Duration(i)*time.Hour))
+		if i%2 == 0 {
+			e.TenantID = "even"
+		}
+		events = append(events, e)
+	}
+	_, err := d.Publish(ctx, events...)
+	require.NoError(t, err)
+
+	p, err := d.Events(ctx, EventFilter{RefPattern: "shipments/delivered", Limit: 2})
+	require.NoError(t, err)
+	assert.Equal(t, 5, p.PageInfo.Count)
+	require.Len(t, p.Items, 2)
+	assert.Equal(t, "h-24", p.Items[0].Event.ID, "newest first")
+	assert.True(t, p.PageInfo.HasNextPage)
+	assert.False(t, p.PageInfo.HasPreviousPage)
+	next, err := d.Events(ctx, EventFilter{RefPattern: "shipments/delivered", Limit: 2, After: p.PageInfo.EndCursor})
+	require.NoError(t, err)
+	assert.Equal(t, "h-14", next.Items[0].Event.ID)
+	assert.True(t, next.PageInfo.HasPreviousPage)
+
+	p, err = d.Events(ctx, EventFilter{TenantID: "even", OccurredAfter: base.Add(10 * time.Hour), OccurredBefore: base.Add(20 * time.Hour)})
+	require.NoError(t, err)
+	assert.Equal(t, 5, p.PageInfo.Count, "h-10, 12, 14, 16, 18")
+
+	_, err = d.Events(ctx, EventFilter{RefPattern: "shipments//x"})
+	require.ErrorIs(t, err, ErrInvalidPattern)
+	_, err = d.Events(ctx, EventFilter{After: "not-a-cursor"})
+	require.ErrorIs(t, err, ErrInvalidCursor)
+}
