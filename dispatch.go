@@ -286,7 +286,7 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishRes
 	out := make([]PublishResult, len(results))
 	created := 0
 	for i, r := range results {
-		out[i] = PublishResult{EventID: r.EventID, Outcome: r.Outcome, Deliveries: r.Deliveries}
+		out[i] = PublishResult(r)
 		created += r.Deliveries
 		switch r.Outcome {
 		case AppendNew:

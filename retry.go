@@ -1,10 +1,8 @@
 package shipevents
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"net"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -224,10 +222,4 @@ func Permanent(err error) error {
 		return nil
 	}
 	return &PermanentError{Err: err}
-}
-
-// isTimeout reports whether err is a timeout (for attempt records).
-func isTimeout(err error) bool {
-	var ne net.Error
-	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
