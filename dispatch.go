@@ -93,10 +93,13 @@ type Dispatcher struct {
 	name     string
 	handlers sync.Map // name -> Handler
 
-	subs    atomic.Pointer[subSnapshot]
-	subsMu  sync.Mutex // serialises reloads
-	wake    chan struct{}
-	running atomic.Bool
+	subs   atomic.Pointer[subSnapshot]
+	subsMu sync.Mutex // serialises reloads
+	// lastMissReload is when a claim for an unknown subscription last
+	// reloaded the snapshot (Unix nanoseconds).
+	lastMissReload atomic.Int64
+	wake           chan struct{}
+	running        atomic.Bool
 
 	stats dispatchStats
 }

@@ -527,3 +527,35 @@ func TestEventsHistoryFiltersAndPages(t *testing.T) {
 	_, err = d.Events(ctx, EventFilter{After: "not-a-cursor"})
 	require.ErrorIs(t, err, ErrInvalidCursor)
 }
+
+func TestDeletedSubscriptionDeadLetters(t *testing.T) {
+	// Publish while nothing runs, delete the subscription, then start the
+	// workers: the delivery must become a dead letter that says why, and
+	// the other subscription's delivery must still go out.
+	var delivered atomic.Int32
+	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true, PollInterval: 5 * time.Millisecond})
+	d.Handle("h", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
+	ctx := context.Background()
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "kept", Handler: "h", EnabledEvents: []string{"*"}, Active: true}))
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "gone", Handler: "h", EnabledEvents: []string{"*"}, Active: true}))
+	res, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
+	require.NoError(t, err)
+	require.Equal(t, 2, res[0].Deliveries)
+	require.NoError(t, d.Unsubscribe(ctx, "gone"))
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- d.Run(runCtx) }()
+	waitSettled(t, d)
+	cancel()
+	require.NoError(t, <-done)
+
+	gone := deliveriesOf(t, d, "gone")
+	require.Len(t, gone, 1)
+	assert.Equal(t, DeliveryDead, gone[0].State)
+	assert.Contains(t, gone[0].LastError, "no longer exists")
+	kept := deliveriesOf(t, d, "kept")
+	require.Len(t, kept, 1)
+	assert.Equal(t, DeliverySucceeded, kept[0].State)
+	assert.Equal(t, int32(1), delivered.Load())
+}

@@ -15,9 +15,17 @@ import (
 func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	now := d.now().UTC()
 	attempt := c.Delivery.Attempts + 1
-	sub := d.subscription(ctx, c.Delivery.SubscriptionID)
+	sub, gone := d.subscription(ctx, c.Delivery.SubscriptionID)
 	rec := AttemptRecord{Lease: c.Lease, Attempt: Attempt{DeliveryID: c.Delivery.ID, Number: attempt, StartedAt: now}}
 	switch {
+	case sub == nil && !gone:
+		// Not in this instance's snapshot and not confirmed absent yet:
+		// look again in a moment, without counting an attempt.
+		rec.Outcome = OutcomeReleased
+		rec.NextAttemptAt = now.Add(time.Second)
+		d.stats.released.Add(1)
+		r.add(rec, &c)
+		return
 	case sub == nil:
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "subscription no longer exists"
@@ -122,16 +130,29 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 	return Response{}, h.(Handler)(ctx, m.Event.Clone())
 }
 
-// subscription returns the subscription from the snapshot, reloading once
-// if it is unknown (created by another instance since the last refresh).
-func (d *Dispatcher) subscription(ctx context.Context, id string) *Subscription {
+// subscription returns the subscription from the snapshot. An unknown id
+// may be a subscription another instance created since the last refresh,
+// so the snapshot is reloaded, but at most once a second: the deliveries
+// of a deleted subscription would otherwise cost a reload each.
+//
+// gone reports that a reload made just now confirmed the subscription does
+// not exist; when the subscription is nil and gone is false, its absence is
+// unconfirmed and the delivery should be tried again shortly.
+func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscription, gone bool) {
 	if s := d.subs.Load().byID[id]; s != nil {
-		return s
+		return s, false
+	}
+	now := d.now().UnixNano()
+	last := d.lastMissReload.Load()
+	if now-last < int64(time.Second) || !d.lastMissReload.CompareAndSwap(last, now) {
+		return nil, false
 	}
 	if err := d.ReloadSubscriptions(ctx); err != nil {
 		d.log.Warn("subscription reload failed", "error", err)
+		return nil, false
 	}
-	return d.subs.Load().byID[id]
+	s := d.subs.Load().byID[id]
+	return s, s == nil
 }
 
 // disable deactivates a subscription whose endpoint said it is gone.
