@@ -1,10 +1,13 @@
 package shipevents
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,7 +45,9 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		r.add(rec, &c)
 		return
 	}
-	body, err := encodeBody(&c.Event, sub.Form)
+	buf := bodyBuffers.Get().(*bytes.Buffer)
+	defer putBodyBuffer(buf) // Message.Body is only valid during Send
+	body, err := encodeBody(buf, &c.Event, sub.Form)
 	if err != nil {
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "encoding the event: " + err.Error()
@@ -181,15 +186,32 @@ func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason stri
 	}
 }
 
-// encodeBody renders the event in a subscription's payload form.
-func encodeBody(e *Event, form PayloadForm) ([]byte, error) {
+// encodeBody renders the event in a subscription's payload form; the
+// nested form is written into buf, whose bytes the result may share.
+func encodeBody(buf *bytes.Buffer, e *Event, form PayloadForm) ([]byte, error) {
 	switch form {
 	case FormFlat:
 		return e.MarshalFlat()
 	case FormCloudEvents:
 		return e.MarshalCloudEvent()
 	}
-	return jsonMarshal(e)
+	buf.Reset()
+	enc := json.NewEncoder(buf)
+	enc.SetEscapeHTML(false) // webhooks want & in URLs, not \u0026
+	if err := enc.Encode(e); err != nil {
+		return nil, err
+	}
+	b := buf.Bytes()
+	return b[:len(b)-1], nil // Encode appends a newline
+}
+
+// bodyBuffers recycles encoding buffers between attempts.
+var bodyBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+func putBodyBuffer(b *bytes.Buffer) {
+	if b.Cap() <= 64<<10 { // let unusually large ones go
+		bodyBuffers.Put(b)
+	}
 }
 
 // deliveryEventNamespace derives the ids of the dispatcher's own events.

@@ -198,16 +198,3 @@ func UnmarshalCloudEvent(b []byte) (Event, error) {
 	}
 	return e, nil
 }
-
-// jsonMarshal is json.Marshal without HTML escaping, which webhooks don't
-// want (it would turn & into \u0026 in URLs).
-func jsonMarshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	b := buf.Bytes()
-	return b[:len(b)-1], nil // Encode appends a newline
-}
