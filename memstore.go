@@ -17,16 +17,27 @@ import (
 type MemoryStoreConfig struct {
 	// Now stamps StoredAt, CreatedAt and UpdatedAt; nil means time.Now.
 	Now func() time.Time
+	// Retention, when positive, bounds memory in a long-running process:
+	// events stored more than Retention ago whose deliveries have all
+	// succeeded (or that had none) are forgotten, with their deliveries
+	// and attempts, and so are terminal shipment states last updated that
+	// long ago. Events with pending or in-flight deliveries and dead
+	// letters are kept whatever their age. A forgotten event is no longer
+	// recognised as a duplicate, so choose a Retention longer than the
+	// time within which carriers re-send a history (days, not minutes).
+	// Zero keeps everything.
+	Retention time.Duration
 }
 
 // MemoryStore is the embedded [Store]: everything in process memory, safe
 // for concurrent use, and fast (claims are served from a heap of due
 // deliveries). It is the default for a single process and for tests; its
-// contents die with the process, and it keeps every event it is given, so
-// hosts with large volumes or several instances use a database-backed
-// Store (see the pgstore module).
+// contents die with the process, and unless [MemoryStoreConfig.Retention]
+// is set it keeps every event it is given, so hosts with large volumes or
+// several instances use a database-backed Store (see the pgstore module).
 type MemoryStore struct {
-	now func() time.Time
+	now       func() time.Time
+	retention time.Duration
 
 	mu         sync.Mutex
 	events     map[string]*memEvent
@@ -40,16 +51,22 @@ type MemoryStore struct {
 	leased    deliveryHeap
 	shipments map[ShipmentKey]ShipmentState
 	tokenSeq  uint64
+	// Retention bookkeeping: appends since the last sweep, and the first
+	// eventLog index that may still hold something to forget.
+	sincePrune int
+	pruneFrom  int
 }
 
 var _ Store = (*MemoryStore)(nil)
 
 type memEvent struct {
-	stored  StoredEvent // PendingDeliveries is computed on read
-	pending int
+	stored     StoredEvent // PendingDeliveries is computed on read
+	pending    int
+	deliveries []string // ids of its deliveries, for retention
 }
 
 type memDelivery struct {
+	logIdx   int // index in delivLog
 	d        Delivery
 	token    string
 	attempts []Attempt
@@ -111,6 +128,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 	}
 	return &MemoryStore{
 		now:        now,
+		retention:  cfg.Retention,
 		events:     map[string]*memEvent{},
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
@@ -161,16 +179,74 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 			if _, exists := s.deliveries[nd.ID]; exists {
 				continue
 			}
-			md := &memDelivery{d: Delivery{ID: nd.ID, EventID: id, SubscriptionID: nd.SubscriptionID, State: DeliveryPending,
+			md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, EventID: id, SubscriptionID: nd.SubscriptionID, State: DeliveryPending,
 				NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
 			s.deliveries[nd.ID] = md
 			s.delivLog = append(s.delivLog, md)
+			if s.retention > 0 {
+				me.deliveries = append(me.deliveries, nd.ID)
+			}
 			heap.Push(&s.due, md)
 			me.pending++
 			results[i].Deliveries++
 		}
 	}
+	if s.retention > 0 {
+		s.sincePrune += len(records)
+		if s.sincePrune >= pruneEvery {
+			s.sincePrune = 0
+			s.prune(now.Add(-s.retention))
+		}
+	}
 	return results, nil
+}
+
+// pruneEvery is how many appends pass between two retention sweeps.
+const pruneEvery = 1024
+
+// prune forgets what Retention allows: events stored before cutoff whose
+// deliveries all succeeded, with their deliveries, and terminal shipment
+// states last updated before cutoff. Forgotten slots in the logs stay as
+// nil entries, so sequence numbers and cursors keep their meaning.
+func (s *MemoryStore) prune(cutoff time.Time) {
+	next := len(s.eventLog) // where the next sweep starts
+	for i := s.pruneFrom; i < len(s.eventLog); i++ {
+		me := s.eventLog[i]
+		if me == nil {
+			continue
+		}
+		if !me.stored.StoredAt.Before(cutoff) {
+			next = min(next, i) // append order is StoredAt order: the rest is younger
+			break
+		}
+		if me.pending > 0 || s.hasDeadLetter(me) {
+			next = min(next, i) // kept for now; look again next time
+			continue
+		}
+		for _, id := range me.deliveries {
+			if md := s.deliveries[id]; md != nil {
+				s.delivLog[md.logIdx] = nil
+				delete(s.deliveries, id)
+			}
+		}
+		delete(s.events, me.stored.Event.ID)
+		s.eventLog[i] = nil
+	}
+	s.pruneFrom = next
+	for k, st := range s.shipments {
+		if st.Status.Terminal() && st.UpdatedAt.Before(cutoff) {
+			delete(s.shipments, k)
+		}
+	}
+}
+
+func (s *MemoryStore) hasDeadLetter(me *memEvent) bool {
+	for _, id := range me.deliveries {
+		if md := s.deliveries[id]; md != nil && md.d.State == DeliveryDead {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *MemoryStore) storedCopy(me *memEvent) StoredEvent {
@@ -218,7 +294,7 @@ func (s *MemoryStore) ListEvents(ctx context.Context, f EventFilter) (Page[Store
 	// count and page edges in one pass.
 	var seqs []int64
 	for i := len(s.eventLog) - 1; i >= 0; i-- {
-		if EventMatchesFilter(&s.eventLog[i].stored.Event, &f) {
+		if s.eventLog[i] != nil && EventMatchesFilter(&s.eventLog[i].stored.Event, &f) {
 			seqs = append(seqs, s.eventLog[i].stored.Seq)
 		}
 	}
@@ -464,6 +540,9 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Pag
 	defer s.mu.Unlock()
 	var p Page[Delivery]
 	for i, md := range s.delivLog {
+		if md == nil { // forgotten by retention
+			continue
+		}
 		seq := int64(i + 1)
 		d := &md.d
 		if (f.EventID != "" && d.EventID != f.EventID) || (f.SubscriptionID != "" && d.SubscriptionID != f.SubscriptionID) ||
