@@ -121,6 +121,10 @@ type Stats struct {
 	Published, Duplicates, Late        int64
 	Attempts, Succeeded, Retried, Dead int64
 	Released, LeaseLost                int64
+	// RecordFailures counts batches of attempt outcomes the store would
+	// not take after retries; their deliveries are sent again when their
+	// leases run out.
+	RecordFailures int64
 }
 
 // NewDispatcher returns a Dispatcher with the given configuration.
@@ -184,7 +188,7 @@ func (d *Dispatcher) Stats() Stats {
 	return Stats{
 		Published: s.published.Load(), Duplicates: s.duplicates.Load(), Late: s.late.Load(),
 		Attempts: s.attempts.Load(), Succeeded: s.succeeded.Load(), Retried: s.retried.Load(), Dead: s.dead.Load(),
-		Released: s.released.Load(), LeaseLost: s.leaseLost.Load(),
+		Released: s.released.Load(), LeaseLost: s.leaseLost.Load(), RecordFailures: s.recordFailures.Load(),
 	}
 }
 

@@ -223,7 +223,7 @@ func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[stri
 	a := actions[ref]
 	now := d.now().UTC()
 	e := Event{
-		ID: uuid.NewSHA1(deliveryEventNamespace, []byte(key)).String(), Type: a.Type, Source: SourceWebhooks,
+		ID: nameUUID(deliveryEventNamespace, key), Type: a.Type, Source: SourceWebhooks,
 		Ref: ref, Version: EnvelopeVersion, EventName: a.EventName, EventGroup: a.Group,
 		OccurredAt: now, TriggeredAt: now, Data: EventData{Extra: extra},
 	}

@@ -53,10 +53,9 @@ func (h *HostEvent) base(ref, typ string) (Event, error) {
 		Data: h.Data, Context: h.Context, Metadata: h.Metadata,
 	}
 	if e.ID == "" {
-		key := ref + "\x00" + h.TenantID + "\x00" + h.Carrier + "\x00" + h.TrackingNumber + "\x00" +
-			h.Data.ShipmentID + "\x00" + h.Data.OrderID + "\x00" + h.Data.ReturnID + "\x00" + h.Data.ClaimID + "\x00" +
-			strconv.FormatInt(e.OccurredAt.UnixNano(), 10)
-		e.ID = uuid.NewSHA1(hostNamespace, []byte(key)).String()
+		e.ID = nameUUID(hostNamespace, ref, h.TenantID, h.Carrier, h.TrackingNumber,
+			h.Data.ShipmentID, h.Data.OrderID, h.Data.ReturnID, h.Data.ClaimID,
+			strconv.FormatInt(e.OccurredAt.UnixNano(), 10))
 	}
 	return e, nil
 }

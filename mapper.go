@@ -59,31 +59,18 @@ type Mapper struct {
 	table atomic.Pointer[mapTable]
 }
 
-var (
-	defaultRowsOnce sync.Once
-	defaultRows     []Row
-	defaultRowsErr  error
-	sharedDefault   *Mapper
-)
-
-func loadDefaultRows() ([]Row, error) {
-	defaultRowsOnce.Do(func() {
-		defaultRows, defaultRowsErr = parseCrosswalkFS(crosswalkFS, "data/crosswalk")
-		if defaultRowsErr == nil {
-			sharedDefault = &Mapper{}
-			defaultRowsErr = sharedDefault.Set(defaultRows...)
+// builtinMapper returns the read-only mapper over the embedded tables,
+// parsed once.
+var builtinMapper = sync.OnceValue(func() *Mapper {
+	rows, err := parseCrosswalkFS(crosswalkFS, "data/crosswalk")
+	if err == nil {
+		m := &Mapper{}
+		if err = m.Set(rows...); err == nil {
+			return m
 		}
-	})
-	return defaultRows, defaultRowsErr
-}
-
-// builtinMapper returns the read-only mapper over the embedded tables.
-func builtinMapper() *Mapper {
-	if _, err := loadDefaultRows(); err != nil {
-		panic("shipevents: embedded crosswalk: " + err.Error())
 	}
-	return sharedDefault
-}
+	panic("shipevents: embedded crosswalk: " + err.Error())
+})
 
 // DefaultMapper returns a new Mapper holding every embedded crosswalk row.
 // Each call returns an independent copy: changing it affects no other

@@ -31,8 +31,9 @@ func TestChainOrder(t *testing.T) {
 	if got := strings.Join(trace, " "); got != "outer> inner> send <inner <outer" {
 		t.Errorf("order = %q, want the first middleware outermost", got)
 	}
-	if Chain(base) == nil {
-		t.Error("Chain with no middleware returned nil")
+	trace = nil
+	if _, err := Chain(base).Send(context.Background(), &Message{}); err != nil || strings.Join(trace, " ") != "send" {
+		t.Errorf("Chain without middleware: trace %q, err %v; want the base sender alone", trace, err)
 	}
 }
 
