@@ -92,6 +92,15 @@ func BenchmarkNormalize(b *testing.B) {
 				}
 			}
 		})
+		b.Run(format+"/decode_typed", func(b *testing.B) {
+			b.SetBytes(int64(len(raw)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := decodeJSON(raw, typedTargets[format]()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
 
@@ -320,17 +329,18 @@ func BenchmarkDispatchLoopback(b *testing.B) {
 	})
 }
 
-// BenchmarkNormalizeInterleaved runs Normalize, the map[string]any decode
-// and the typed decode one after the other inside every iteration and
+// BenchmarkNormalizeInterleaved runs Normalize, the map[string]any decode,
+// the typed json.Unmarshal and the library's own typed decode (the part of
+// Normalize that parses) one after the other inside every iteration, and
 // reports each one's ns/op and the ratios. On a shared, noisy machine,
-// bursts of load then hit all three alike, which separate sub-benchmarks
+// bursts of load then hit all four alike, which separate sub-benchmarks
 // cannot promise.
 func BenchmarkNormalizeInterleaved(b *testing.B) {
 	n := NewNormalizer(NormalizerConfig{})
 	for _, format := range Formats() {
 		raw := largestFixture(b, format)
 		b.Run(format, func(b *testing.B) {
-			var tn, tm, tt time.Duration
+			var tn, tm, tt, td time.Duration
 			for b.Loop() {
 				t0 := time.Now()
 				if _, err := n.Normalize(format, raw); err != nil {
@@ -346,7 +356,11 @@ func BenchmarkNormalizeInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 				t3 := time.Now()
-				tn, tm, tt = tn+t1.Sub(t0), tm+t2.Sub(t1), tt+t3.Sub(t2)
+				if err := decodeJSON(raw, typedTargets[format]()); err != nil {
+					b.Fatal(err)
+				}
+				t4 := time.Now()
+				tn, tm, tt, td = tn+t1.Sub(t0), tm+t2.Sub(t1), tt+t3.Sub(t2), td+t4.Sub(t3)
 			}
 			iters := float64(b.N)
 			b.ReportMetric(float64(tn.Nanoseconds())/iters, "normalize-ns")
@@ -354,6 +368,8 @@ func BenchmarkNormalizeInterleaved(b *testing.B) {
 			b.ReportMetric(float64(tt.Nanoseconds())/iters, "typed-ns")
 			b.ReportMetric(float64(tn)/float64(tm), "x-map")
 			b.ReportMetric(float64(tn)/float64(tt), "x-typed")
+			b.ReportMetric(float64(td.Nanoseconds())/iters, "decode-ns")
+			b.ReportMetric(float64(tn)/float64(td), "x-decode")
 			b.ReportMetric(float64(len(raw)), "bytes")
 		})
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,8 +48,8 @@ var (
 )
 
 // PayloadError describes an invalid payload. It matches
-// [ErrInvalidPayload] with errors.Is, and unwraps to the cause (a
-// *json.SyntaxError, *json.UnmarshalTypeError, [ErrPayloadTooLarge], ...).
+// [ErrInvalidPayload] with errors.Is, and unwraps to the cause (a syntax
+// error, a *json.UnmarshalTypeError, [ErrPayloadTooLarge], ...).
 type PayloadError struct {
 	Format string // the format being parsed ("" while detecting)
 	Path   string // where in the document, dotted with [i] indexes; may be empty
@@ -448,8 +449,11 @@ func (b *batch) wrap(err error) error {
 	}
 	out := &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: err}
 	var se *json.SyntaxError
+	var jse *jsonSyntaxError
 	var te *json.UnmarshalTypeError
 	switch {
+	case errors.As(err, &jse):
+		out.Offset = jse.Offset
 	case errors.As(err, &se):
 		out.Offset = se.Offset
 	case errors.As(err, &te):
@@ -457,6 +461,7 @@ func (b *batch) wrap(err error) error {
 		if te.Field != "" {
 			out.Path = te.Field
 		}
+		out.Err = &typeMismatchError{te}
 	}
 	if errors.Is(err, ErrUnknownFormat) {
 		return err
@@ -464,9 +469,40 @@ func (b *batch) wrap(err error) error {
 	return out
 }
 
-// decode unmarshals raw into v, reporting errors as PayloadErrors.
+// typeMismatchError words a *json.UnmarshalTypeError for people sending
+// payloads, who know JSON types rather than the parser's Go types.
+type typeMismatchError struct{ err *json.UnmarshalTypeError }
+
+func (e *typeMismatchError) Error() string {
+	want := "a different type"
+	t := e.err.Type
+	if t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		want = "a string"
+	case reflect.Bool:
+		want = "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		want = "an integer"
+	case reflect.Float32, reflect.Float64:
+		want = "a number"
+	case reflect.Slice, reflect.Array:
+		want = "an array"
+	case reflect.Struct, reflect.Map:
+		want = "an object"
+	}
+	return "got a JSON " + e.err.Value + ", want " + want
+}
+
+func (e *typeMismatchError) Unwrap() error { return e.err }
+
+// decode unmarshals raw into v as json.Unmarshal would, reporting errors
+// as PayloadErrors.
 func (b *batch) decode(raw []byte, v any) error {
-	if err := json.Unmarshal(raw, v); err != nil {
+	if err := decodeJSON(raw, v); err != nil {
 		return b.wrap(err)
 	}
 	return nil

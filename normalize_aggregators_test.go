@@ -553,7 +553,7 @@ func TestAggregatorErrors(t *testing.T) {
 	}{
 		{"easypost wrong type", FormatEasyPost,
 			`{"object":"Event","result":{"object":"Tracker","tracking_code":"X","tracking_details":[{"datetime":17}]}}`,
-			[]string{"easypost", "result.tracking_details.datetime"}},
+			[]string{"easypost", "result.tracking_details[0].datetime"}},
 		{"easypost bad datetime", FormatEasyPost,
 			epTrackerJSON(false, `{"status":"in_transit","datetime":"2026-03-10T04:15:00Z"},{"status":"in_transit","datetime":"yesterday"}`),
 			[]string{"result.tracking_details[1]", "datetime", "yesterday"}},

@@ -419,7 +419,7 @@ func TestCarrierPayloadErrors(t *testing.T) {
 
 		{"fedex wrong type for date", FormatFedEx,
 			`{"output":{"completeTrackResults":[{"trackResults":[{"trackingNumberInfo":{"trackingNumber":"1"},"scanEvents":[{"date":20250314,"eventType":"PU"}]}]}]}}`,
-			[]string{"scanEvents.date"}},
+			[]string{"scanEvents[0].date"}},
 		{"fedex missing tracking number", FormatFedEx,
 			`{"output":{"completeTrackResults":[{"trackResults":[{"scanEvents":[{"date":"2025-03-14T04:44:00-05:00","eventType":"PU"}]}]}]}}`,
 			[]string{"trackResults[0].trackingNumberInfo.trackingNumber", "missing tracking number"}},
@@ -434,7 +434,7 @@ func TestCarrierPayloadErrors(t *testing.T) {
 			`{"output":{"completeTrackResults":[{"trackingNumber":"1","trackResults":[{"scanEvents":[{"date":"yesterday","eventType":"PU"}]}]}]}}`,
 			[]string{"scanEvents[0]", "yesterday"}},
 
-		{"dhl wrong type for id", FormatDHL, `{"shipments":[{"id":123,"events":[]}]}`, []string{"shipments.id"}},
+		{"dhl wrong type for id", FormatDHL, `{"shipments":[{"id":123,"events":[]}]}`, []string{"shipments[0].id"}},
 		{"dhl missing id", FormatDHL,
 			`{"shipments":[{"events":[{"timestamp":"2025-03-14T09:12:00","statusCode":"transit"}]}]}`,
 			[]string{"shipments[0].id", "missing tracking number"}},
@@ -446,7 +446,7 @@ func TestCarrierPayloadErrors(t *testing.T) {
 		{"usps events not an array", FormatUSPS, `{"trackingNumber":"94001","trackingEvents":{}}`, []string{"trackingEvents"}},
 		{"usps wrong type for eventCode", FormatUSPS,
 			`{"trackingNumber":"94001","trackingEvents":[{"eventCode":1,"GMTTimestamp":"2025-03-14T11:10:00Z"}]}`,
-			[]string{"trackingEvents.eventCode"}},
+			[]string{"trackingEvents[0].eventCode"}},
 		{"usps missing tracking number", FormatUSPS,
 			`{"trackingNumber":null,"trackingEvents":[{"eventCode":"01","GMTTimestamp":"2025-03-14T11:10:00Z"}]}`,
 			[]string{"missing tracking number"}},

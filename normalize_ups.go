@@ -115,7 +115,7 @@ func upsCode(raw json.RawMessage) (code string, ok bool) {
 		return "", true
 	case raw[0] == '"':
 		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := decodeJSON(raw, &s); err != nil {
 			return "", false
 		}
 		return strings.TrimSpace(s), true
