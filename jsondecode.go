@@ -35,12 +35,31 @@ type jsonSyntaxError struct {
 
 func (e *jsonSyntaxError) Error() string { return e.msg }
 
-// maxJSONNesting bounds recursion for callers without a depth precheck;
-// it is the limit encoding/json applies.
+// maxJSONNesting bounds recursion when no lower limit is asked for; it is
+// the limit encoding/json applies.
 const maxJSONNesting = 10000
 
 // decodeJSON decodes raw into v, which must be a non-nil pointer.
 func decodeJSON(raw []byte, v any) error {
+	return decodeJSONDepth(raw, v, maxJSONNesting)
+}
+
+// depthError reports nesting beyond the decoder's limit; it matches
+// [ErrPayloadTooDeep].
+type depthError struct {
+	limit  int
+	Offset int64
+}
+
+func (e *depthError) Error() string {
+	return ErrPayloadTooDeep.Error() + ": deeper than " + strconv.Itoa(e.limit)
+}
+
+func (e *depthError) Unwrap() error { return ErrPayloadTooDeep }
+
+// decodeJSONDepth is decodeJSON with objects and arrays nested at most
+// maxDepth deep, counting the top level as 1.
+func decodeJSONDepth(raw []byte, v any, maxDepth int) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(raw, v) // reports the InvalidUnmarshalError
@@ -49,7 +68,7 @@ func decodeJSON(raw []byte, v any) error {
 	if p == nil {
 		return json.Unmarshal(raw, v)
 	}
-	d := jsonDecoder{data: raw}
+	d := jsonDecoder{data: raw, maxDepth: min(maxDepth, maxJSONNesting)}
 	d.skipSpace()
 	if err := d.value(p, rv.Elem()); err != nil {
 		if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
@@ -313,9 +332,10 @@ func foldJSONName(dst, name []byte) []byte {
 
 // jsonDecoder reads one JSON document, validating as it goes.
 type jsonDecoder struct {
-	data  []byte
-	pos   int
-	depth int
+	data     []byte
+	pos      int
+	depth    int
+	maxDepth int
 }
 
 func (d *jsonDecoder) syntaxErr(context string) error {
@@ -489,8 +509,8 @@ func (d *jsonDecoder) storeNumber(p *decodePlan, v reflect.Value, item []byte) e
 
 func (d *jsonDecoder) enter() error {
 	d.depth++
-	if d.depth > maxJSONNesting {
-		return &jsonSyntaxError{msg: "exceeded max depth", Offset: int64(d.pos)}
+	if d.depth > d.maxDepth {
+		return &depthError{limit: d.maxDepth, Offset: int64(d.pos)}
 	}
 	return nil
 }

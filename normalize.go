@@ -246,9 +246,11 @@ func (t *topLevel) keyList() string {
 	return strings.Join(k, ", ")
 }
 
-// precheck enforces the size, UTF-8 and depth limits in one pass, without
-// allocating for the document, and optionally records the top level. It
-// does not validate the JSON grammar: the decoder does that.
+// precheck enforces the size and UTF-8 rules. When asked for the top
+// level (to detect the format) it scans the document once more, without
+// allocating for it, recording the top-level keys and enforcing the depth
+// limit; otherwise the decoder enforces that limit as it goes. Neither
+// validates the JSON grammar: the decoder does that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -262,10 +264,10 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	if !utf8.Valid(raw) {
 		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
 	}
-	var top *topLevel
-	if wantTop {
-		top = &topLevel{}
+	if !wantTop {
+		return nil, nil
 	}
+	top := &topLevel{}
 	depth := 0
 	expectKey := false // at depth 1 inside the top object, the next string is a key
 	lastKey := ""
@@ -277,7 +279,7 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 			if end < 0 {
 				return top, nil // unterminated: the decoder reports it
 			}
-			if top != nil && depth == 1 && top.isObject {
+			if depth == 1 && top.isObject {
 				if expectKey {
 					lastKey = string(raw[i+1 : end])
 					top.keys = append(top.keys, lastKey)
@@ -295,14 +297,14 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 			if depth > n.maxDepth {
 				return nil, perr(i, fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, n.maxDepth))
 			}
-			if top != nil && depth == 1 && raw[i] == '{' {
+			if depth == 1 && raw[i] == '{' {
 				top.isObject = true
 				expectKey = true
 			}
 		case '}', ']':
 			depth--
 		case ',':
-			if top != nil && depth == 1 && top.isObject {
+			if depth == 1 && top.isObject {
 				expectKey = true
 			}
 		case 0:
@@ -450,10 +452,13 @@ func (b *batch) wrap(err error) error {
 	out := &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: err}
 	var se *json.SyntaxError
 	var jse *jsonSyntaxError
+	var de *depthError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &jse):
 		out.Offset = jse.Offset
+	case errors.As(err, &de):
+		out.Offset = de.Offset
 	case errors.As(err, &se):
 		out.Offset = se.Offset
 	case errors.As(err, &te):
@@ -502,7 +507,7 @@ func (e *typeMismatchError) Unwrap() error { return e.err }
 // decode unmarshals raw into v as json.Unmarshal would, reporting errors
 // as PayloadErrors.
 func (b *batch) decode(raw []byte, v any) error {
-	if err := decodeJSON(raw, v); err != nil {
+	if err := decodeJSONDepth(raw, v, b.n.maxDepth); err != nil {
 		return b.wrap(err)
 	}
 	return nil
