@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"syscall"
 )
 
@@ -33,6 +34,10 @@ type AddressPolicy struct {
 	// Deny lists prefixes that are always refused; it wins over Allow and
 	// AllowPrivate.
 	Deny []netip.Prefix
+	// Ports, when not empty, lists the only destination ports accepted
+	// (say 443 and 80), so that a subscription cannot aim webhooks at a
+	// database or mail port of a public host. Empty accepts any port.
+	Ports []uint16
 }
 
 // reservedRange is a built-in refused prefix and why.
@@ -168,5 +173,17 @@ func (p AddressPolicy) Control(network, address string, _ syscall.RawConn) error
 	if err != nil {
 		return fmt.Errorf("%w: unparseable address %q", ErrDestinationRefused, address)
 	}
+	if err := p.CheckPort(ap.Port()); err != nil {
+		return err
+	}
 	return p.Check(ap.Addr())
+}
+
+// CheckPort returns nil when the policy lets a webhook connect to port,
+// and otherwise an error wrapping ErrDestinationRefused.
+func (p AddressPolicy) CheckPort(port uint16) error {
+	if len(p.Ports) == 0 || slices.Contains(p.Ports, port) {
+		return nil
+	}
+	return fmt.Errorf("%w: port %d is not among the allowed ports %v", ErrDestinationRefused, port, p.Ports)
 }

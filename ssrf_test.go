@@ -1,9 +1,15 @@
 package shipevents
 
 import (
+	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/netip"
+	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestAddressPolicyDefault(t *testing.T) {
@@ -145,5 +151,41 @@ func TestAddressPolicyControl(t *testing.T) {
 	allow := AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	if err := allow.Control("tcp4", "127.0.0.1:8080", nil); err != nil {
 		t.Errorf("Control with Allow: %v", err)
+	}
+}
+
+func TestAddressPolicyPorts(t *testing.T) {
+	p := AddressPolicy{Ports: []uint16{443, 80}}
+	for address, ok := range map[string]bool{
+		"8.8.8.8:443":          true,
+		"8.8.8.8:80":           true,
+		"8.8.8.8:5432":         false,
+		"[2001:4860::8888]:25": false,
+		"127.0.0.1:443":        false, // the address rules still apply
+	} {
+		err := p.Control("tcp", address, nil)
+		if ok != (err == nil) || (err != nil && !errors.Is(err, ErrDestinationRefused)) {
+			t.Errorf("Control(%s) = %v, want ok=%v", address, err, ok)
+		}
+	}
+	if err := p.CheckPort(5432); err == nil || !strings.Contains(err.Error(), "port 5432") {
+		t.Errorf("CheckPort(5432) = %v, want a refusal naming the port", err)
+	}
+	if err := (AddressPolicy{}).CheckPort(5432); err != nil {
+		t.Errorf("zero policy refused a port: %v", err)
+	}
+
+	// The HTTP sender refuses the connection before sending anything.
+	var hit atomic.Bool
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hit.Store(true) }))
+	defer srv.Close()
+	s := NewHTTPSender(HTTPSenderConfig{Policy: AddressPolicy{
+		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")},
+		Ports: []uint16{443},
+	}})
+	msg := &Message{DeliveryID: "d", Attempt: 1, Event: &Event{ID: "e"}, Subscription: &Subscription{ID: "s", URL: srv.URL}, Body: []byte("{}"), Timestamp: time.Now()}
+	_, err := s.Send(context.Background(), msg)
+	if !errors.Is(err, ErrDestinationRefused) || hit.Load() {
+		t.Errorf("Send to a refused port: err %v, request arrived %v", err, hit.Load())
 	}
 }
