@@ -225,9 +225,11 @@ func DetectFormat(raw []byte) (string, error) {
 }
 
 // topLevel records the top-level keys of a JSON object, and the values of
-// the short string-valued ones, as seen by the precheck scan.
+// the short string-valued ones, as seen by the precheck scan. For a
+// top-level array (a batch) they are those of its first element.
 type topLevel struct {
 	isObject bool
+	isArray  bool // the keys are the first element's
 	keys     []string
 	strs     map[string]string
 }
@@ -236,7 +238,7 @@ func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
 func (t *topLevel) keyList() string {
 	if !t.isObject {
-		return "none: not a JSON object"
+		return "none: not a JSON object or an array of objects"
 	}
 	k := slices.Clone(t.keys)
 	slices.Sort(k)
@@ -269,7 +271,8 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	top := &topLevel{}
 	depth := 0
-	expectKey := false // at depth 1 inside the top object, the next string is a key
+	keyDepth := 1      // the depth of the object whose keys are recorded
+	expectKey := false // at keyDepth inside that object, the next string is a key
 	lastKey := ""
 	for i := 0; i < len(raw); i++ {
 		switch raw[i] {
@@ -279,7 +282,7 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 			if end < 0 {
 				return top, nil // unterminated: the decoder reports it
 			}
-			if depth == 1 && top.isObject {
+			if depth == keyDepth && top.isObject {
 				if expectKey {
 					lastKey = string(raw[i+1 : end])
 					top.keys = append(top.keys, lastKey)
@@ -297,14 +300,21 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 			if depth > n.maxDepth {
 				return nil, perr(i, fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, n.maxDepth))
 			}
-			if depth == 1 && raw[i] == '{' {
+			switch {
+			case depth == 1 && raw[i] == '[':
+				top.isArray = true
+				keyDepth = 2
+			case depth == keyDepth && raw[i] == '{' && !top.isObject:
 				top.isObject = true
 				expectKey = true
 			}
 		case '}', ']':
+			if depth == keyDepth && top.isObject {
+				keyDepth = -1 // the first element is done
+			}
 			depth--
 		case ',':
-			if depth == 1 && top.isObject {
+			if depth == keyDepth && top.isObject {
 				expectKey = true
 			}
 		case 0:
@@ -337,6 +347,12 @@ func stringEnd(raw []byte, from int) int {
 // detect names the format whose shape the top level matches, or "".
 func detect(t *topLevel) string {
 	if t == nil || !t.isObject {
+		return ""
+	}
+	if t.isArray { // only fulfillment events come in batches
+		if strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time") {
+			return FormatFulfillment
+		}
 		return ""
 	}
 	switch {

@@ -533,14 +533,25 @@ func TestFulfillmentStatusEvents(t *testing.T) {
 	assert.Equal(t, "SHP-001", ev[0].Data.Extra["shipment_short_id"])
 	aggValid(t, ev)
 
-	// A whole batch, named explicitly (arrays are not detected).
+	// A whole batch, named or detected from its first element.
 	batch := "[" + changed + "," + created + `,{"id":"evt_3","kind":"shipment.deleted","time":"2024-01-16T00:00:00Z","shipmentId":"shp_456"}]`
 	ev, err = n.Normalize(FormatFulfillment, []byte(batch))
 	require.NoError(t, err)
 	require.Len(t, ev, 3)
 	assert.Equal(t, []string{TypeShipmentCreated, TypeShipmentStatus, TypeShipmentDeleted}, []string{ev[0].Type, ev[1].Type, ev[2].Type})
-	_, err = n.Normalize(FormatDetect, []byte(batch))
-	assert.ErrorIs(t, err, ErrUnknownFormat)
+	detected, err := n.Normalize(FormatDetect, []byte(batch))
+	require.NoError(t, err)
+	assert.Equal(t, ev, detected)
+	// Keys of later elements or nested objects do not count.
+	for _, notBatch := range []string{
+		`[{"x":1},` + created + `]`,
+		`[{"nested":` + created + `}]`,
+		`[[` + created + `]]`,
+		`[]`,
+	} {
+		_, err = n.Normalize(FormatDetect, []byte(notBatch))
+		assert.ErrorIs(t, err, ErrUnknownFormat, notBatch)
+	}
 }
 
 // ---- Errors ----
