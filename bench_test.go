@@ -29,7 +29,7 @@ var typedTargets = map[string]func() any{
 	FormatAfterShip:   func() any { return new(aftershipPayload) },
 	FormatShippo:      func() any { return new(shippoPayload) },
 	FormatKarrio:      func() any { return new(karrioPayload) },
-	FormatFulfillment: func() any { return new(fulfillmentEvent) },
+	FormatFulfillment: func() any { return new([]fulfillmentEvent) }, // its largest fixture is a batch
 }
 
 // largestFixture returns the biggest fixture of a format (the UPS one is
@@ -77,7 +77,7 @@ func BenchmarkNormalize(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				var m map[string]any
+				var m any // map[string]any for an object, []any of them for a batch
 				if err := json.Unmarshal(raw, &m); err != nil {
 					b.Fatal(err)
 				}
@@ -347,7 +347,7 @@ func BenchmarkNormalizeInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 				t1 := time.Now()
-				var m map[string]any
+				var m any // map[string]any for an object, []any of them for a batch
 				if err := json.Unmarshal(raw, &m); err != nil {
 					b.Fatal(err)
 				}

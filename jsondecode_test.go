@@ -56,7 +56,7 @@ type decodeProbeItem struct {
 func decodeTargets() map[string]func() any {
 	m := map[string]func() any{
 		"probe":            func() any { return new(decodeProbe) },
-		"fulfillmentBatch": func() any { return new([]fulfillmentEvent) },
+		"fulfillmentEvent": func() any { return new(fulfillmentEvent) },
 	}
 	for f, mk := range typedTargets {
 		m[f] = mk

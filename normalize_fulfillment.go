@@ -2,7 +2,7 @@ package shipevents
 
 import (
 	"bytes"
-	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -10,7 +10,7 @@ import (
 
 // Fulfillment: a fulfilment platform's shipment events {"id","kind","time",
 // "transactionId","shipmentId",...}, one object or a JSON array of them (a
-// batch; arrays are not detected by format "" and need the format named).
+// batch, detected by format "" from its first element).
 //
 //   - shipment.created and shipment.status.changed move the shipment's
 //     status: they become shipment events through the fulfillment "status"
@@ -54,7 +54,7 @@ func parseFulfillment(b *batch, raw []byte) error {
 			return b.fail("empty batch: no events")
 		}
 		for i := range list {
-			if err := fulfillmentAdd(b, &list[i], fmt.Sprintf("[%d].", i)); err != nil {
+			if err := fulfillmentAdd(b, &list[i], "["+strconv.Itoa(i)+"]."); err != nil {
 				return err
 			}
 		}
@@ -150,11 +150,5 @@ func fulfillmentRecordID(ev *fulfillmentEvent, t time.Time) string {
 	if ev.ID == "" {
 		return ScanID(FormatFulfillment, ev.ShipmentID, ev.Kind, "", t)
 	}
-	name := make([]byte, 0, len(ev.Kind)+len(ev.ShipmentID)+len(ev.ID)+2)
-	name = append(name, ev.Kind...)
-	name = append(name, 0)
-	name = append(name, ev.ShipmentID...)
-	name = append(name, 0)
-	name = append(name, ev.ID...)
-	return uuid.NewSHA1(fulfillmentNamespace, name).String()
+	return nameUUID(fulfillmentNamespace, ev.Kind, ev.ShipmentID, ev.ID)
 }
