@@ -35,7 +35,8 @@ type DispatcherConfig struct {
 	// MemoryStore.
 	Store Store
 	// Sender delivers to webhook URLs; nil means NewHTTPSender with its
-	// defaults. In-process handlers are registered with Handle.
+	// defaults, keeping at least as many idle connections per host as
+	// there are Workers. In-process handlers are registered with Handle.
 	Sender Sender
 	// Retry is the policy for subscriptions without their own.
 	Retry RetryPolicy
@@ -138,10 +139,12 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	if d.store == nil {
 		d.store = NewMemoryStore(MemoryStoreConfig{Now: cfg.Now})
 	}
-	if d.sender == nil {
-		d.sender = NewHTTPSender(HTTPSenderConfig{Now: cfg.Now})
-	}
 	d.workers = defaultInt(d.workers, DefaultWorkers)
+	if d.sender == nil {
+		// Every worker may be sending to the same host: keep a connection
+		// for each, or each burst closes the surplus and dials anew.
+		d.sender = NewHTTPSender(HTTPSenderConfig{Now: cfg.Now, MaxIdleConnsPerHost: max(DefaultMaxIdleConnsPerHost, d.workers)})
+	}
 	d.lease = defaultDur(d.lease, DefaultLease)
 	d.timeout = defaultDur(d.timeout, DefaultAttemptTimeout)
 	d.poll = defaultDur(d.poll, DefaultPollInterval)

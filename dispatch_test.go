@@ -559,3 +559,18 @@ func TestDeletedSubscriptionDeadLetters(t *testing.T) {
 	assert.Equal(t, DeliverySucceeded, kept[0].State)
 	assert.Equal(t, int32(1), delivered.Load())
 }
+
+// The default sender keeps a connection per worker, so that workers
+// sending to one host do not close and dial connections after each burst.
+func TestDispatcherDefaultSenderSizedToWorkers(t *testing.T) {
+	for workers, want := range map[int]int{0: DefaultMaxIdleConnsPerHost, 16: DefaultMaxIdleConnsPerHost, 200: 200} {
+		d := NewDispatcher(DispatcherConfig{Workers: workers})
+		s, ok := d.sender.(*HTTPSender)
+		if !ok {
+			t.Fatalf("default sender is %T, want *HTTPSender", d.sender)
+		}
+		if got := s.cfg.MaxIdleConnsPerHost; got != want {
+			t.Errorf("Workers %d: MaxIdleConnsPerHost %d, want %d", workers, got, want)
+		}
+	}
+}

@@ -71,7 +71,9 @@ type HTTPSenderConfig struct {
 	// time.Now.
 	Now func() time.Time
 	// MaxIdleConnsPerHost bounds the kept-alive connections per
-	// destination. Default 64.
+	// destination. Default 64. Give it at least the dispatcher's Workers
+	// when many deliveries go to one host: connections beyond it are
+	// closed after each burst and the next sends dial new ones.
 	MaxIdleConnsPerHost int
 }
 
