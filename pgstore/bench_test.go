@@ -121,6 +121,12 @@ func BenchmarkDrainMemory(b *testing.B) {
 func benchDeliverPG(b *testing.B, instances int, live bool) {
 	dsn := testDSN(b)
 	schema := testSchema(b, dsn)
+	if os.Getenv("BENCH_TABLE_STATS") != "" {
+		// Registered before the stores, so it runs after they closed
+		// (their backends report their counters as they exit) and before
+		// the schema is dropped.
+		b.Cleanup(func() { logTableStats(b, dsn, schema) })
+	}
 	stores := make([]shipevents.Store, instances)
 	for i := range stores {
 		stores[i] = openStore(b, dsn, schema, pgstore.Config{})
@@ -215,4 +221,32 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 		b.Fatalf("sent %d, want at least %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+}
+
+// logTableStats logs the row counters of the schema's tables: updates, how
+// many of them were HOT (heap-only: no index written), deletes, and the
+// index entries fetched and pages read. Set BENCH_TABLE_STATS=1 to see
+// them after each PostgreSQL benchmark.
+func logTableStats(b *testing.B, dsn, schema string) {
+	ctx := context.Background()
+	time.Sleep(500 * time.Millisecond) // let the closed backends report
+	pool := adminPool(b, dsn)
+	rows, err := pool.Query(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,
+		coalesce(idx_tup_fetch, 0), pg_relation_size(relid), pg_indexes_size(relid)
+		FROM pg_stat_user_tables WHERE schemaname = $1 ORDER BY relname`, schema)
+	if err != nil {
+		b.Logf("table stats: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var ins, upd, hot, del, fetch, heap, idx int64
+		if err := rows.Scan(&name, &ins, &upd, &hot, &del, &fetch, &heap, &idx); err != nil {
+			b.Logf("table stats: %v", err)
+			return
+		}
+		b.Logf("%-16s ins %7d  upd %7d  hot %7d  del %7d  idx fetched %8d  heap %6d kB  indexes %6d kB",
+			name, ins, upd, hot, del, fetch, heap>>10, idx>>10)
+	}
 }
