@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -22,11 +24,18 @@ import (
 var (
 	benchPublishBatch = 100 // events per Publish call
 	benchWorkers      = 128 // Workers per dispatcher (BENCH_WORKERS overrides)
+	// benchIdleConns is the HTTP sender's MaxIdleConnsPerHost; 0 means as
+	// many as all dispatchers have workers (BENCH_IDLE_CONNS overrides;
+	// -1 keeps the sender's default, 64).
+	benchIdleConns = 0
 )
 
 func init() {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
 		benchWorkers = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_IDLE_CONNS")); err == nil {
+		benchIdleConns = v
 	}
 }
 
@@ -94,14 +103,23 @@ func benchDeliverPGHTTP(b *testing.B, instances int) {
 }
 
 // benchReceiver, when set, makes benchDeliver send over HTTP to it instead
-// of counting in process.
-var benchReceiver *httptest.Server
+// of counting in process; benchConns counts the connections it accepted.
+var (
+	benchReceiver *httptest.Server
+	benchConns    atomic.Int64
+)
 
 func withHTTPReceiver(b *testing.B) {
-	benchReceiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	benchReceiver = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	benchReceiver.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			benchConns.Add(1)
+		}
+	}
+	benchReceiver.Start()
 	b.Cleanup(func() { benchReceiver.Close(); benchReceiver = nil })
 }
 
@@ -147,7 +165,19 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 	})
 	subURL := "http://127.0.0.1/bench"
 	if benchReceiver != nil {
-		http := loopbackSender(10 * time.Second)
+		// As many kept-alive connections as there are workers: with fewer,
+		// every burst of responses closes the surplus connections and the
+		// next sends dial new ones (the conns metric counts the dials).
+		idle := benchIdleConns
+		if idle == 0 {
+			idle = benchWorkers * len(stores)
+		}
+		http := shipevents.NewHTTPSender(shipevents.HTTPSenderConfig{
+			Policy:              shipevents.AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			Timeout:             10 * time.Second,
+			MaxIdleConnsPerHost: idle,
+		})
+		benchConns.Store(0)
 		subURL = benchReceiver.URL
 		sender = shipevents.SenderFunc(func(ctx context.Context, m *shipevents.Message) (shipevents.Response, error) {
 			resp, err := http.Send(ctx, m)
@@ -221,6 +251,9 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 		b.Fatalf("sent %d, want at least %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	if benchReceiver != nil {
+		b.ReportMetric(float64(benchConns.Load()), "conns")
+	}
 }
 
 // logTableStats logs the row counters of the schema's tables: updates, how

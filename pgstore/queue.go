@@ -43,35 +43,25 @@ func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, 
 }
 
 // sqlClaim leases due deliveries in one statement, touching only the
-// queue's rows. Each branch takes the earliest due rows it can lock (SKIP
-// LOCKED, so concurrent claimers take disjoint sets and never wait on each
-// other): pending rows whose next_attempt_at has come, through
-// delivery_queue_pending_idx, and leased rows whose lease has expired,
-// through delivery_queue_lease_idx (usually none: a crashed or stalled
-// worker's work). The earliest $2 of both, in next_attempt_at order, get a
-// fresh random token and are returned with their history rows and
-// events, which are only read. Rows locked but not taken are released
-// when the statement ends.
-const sqlClaim = `WITH pending AS (
-	SELECT delivery_id, next_attempt_at, seq FROM delivery_queue
-	WHERE lease_token IS NULL AND next_attempt_at <= $1
+// queue's rows. It walks delivery_queue_due_idx in next_attempt_at order
+// and locks the first $2 rows that are due and not under a live lease
+// (pending, or leased with an expired lease), skipping rows another claim
+// has locked (SKIP LOCKED: concurrent claimers take disjoint sets and never
+// wait on each other). The live leases it steps over are the deliveries
+// being attempted right now, at most one per worker. The locked rows (found
+// again by ctid: they cannot move while locked) get a fresh random token,
+// an update of columns no index holds, so it stays on the page, and are
+// returned with their history rows and events, which are only read.
+const sqlClaim = `WITH due AS (
+	SELECT ctid FROM delivery_queue
+	WHERE next_attempt_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
 	ORDER BY next_attempt_at, seq
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
-), expired AS (
-	SELECT delivery_id, next_attempt_at, seq FROM delivery_queue
-	WHERE lease_token IS NOT NULL AND lease_expires_at <= $1
-	ORDER BY next_attempt_at, seq
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED
-), due AS (
-	SELECT delivery_id, next_attempt_at, seq FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS u
-	ORDER BY next_attempt_at, seq
-	LIMIT $2
 ), claimed AS (
 	UPDATE delivery_queue q
 	SET lease_token = gen_random_uuid()::text, lease_owner = $4, lease_expires_at = $3
-	FROM due WHERE q.delivery_id = due.delivery_id
+	FROM due WHERE q.ctid = due.ctid
 	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, q.seq
 )
 SELECT d.id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,

@@ -11,7 +11,8 @@
 -- After this migration:
 --   delivery_queue holds exactly the deliveries that are pending or in
 --   flight, with their due time and their lease; a claim and a retry
---   update only that narrow row, and a finished delivery's row is deleted.
+--   update only that narrow row (a claim without writing any index), and
+--   a finished delivery's row is deleted.
 --   deliveries is the history: it no longer holds the lease, no index
 --   mentions state, and it has free space on each page (fillfactor), so
 --   the outcome update is a heap-only tuple update.
@@ -37,23 +38,27 @@ CREATE TABLE delivery_queue (
     CONSTRAINT delivery_queue_lease_complete
         CHECK ((lease_token IS NULL) = (lease_expires_at IS NULL))
 ) WITH (
+    -- A claim writes a second, longer version of each row it takes; the
+    -- free space lets it stay on the page (a HOT update) even when one
+    -- claim takes every row of a page. The table holds only live
+    -- deliveries, so the space is cheap.
+    fillfactor = 35,
     -- Every row is updated or deleted within seconds of its insertion:
-    -- leave room for the new versions, and have autovacuum (where it
-    -- runs) clean the table after a fixed number of dead rows rather than
-    -- a fraction of a table that is mostly dead.
-    fillfactor = 70,
+    -- have autovacuum (where it runs) clean the table after a fixed number
+    -- of dead rows rather than a fraction of a table that is mostly dead.
     autovacuum_vacuum_scale_factor = 0,
     autovacuum_vacuum_threshold = 5000,
     autovacuum_vacuum_insert_scale_factor = 0,
     autovacuum_vacuum_insert_threshold = 5000
 );
 
--- The claim reads two partial indexes, each holding only the rows it can
--- return: pending rows in claim order, and leased rows by expiry (to find
--- expired leases). A claim or a retry moves a row from one to the other,
--- which is one index entry written besides the primary key's.
-CREATE INDEX delivery_queue_pending_idx ON delivery_queue (next_attempt_at, seq) WHERE lease_token IS NULL;
-CREATE INDEX delivery_queue_lease_idx ON delivery_queue (lease_expires_at) WHERE lease_token IS NOT NULL;
+-- The claim index, in claim order. It holds leased rows too: a claim
+-- skips those whose lease still holds (they are the few rows at the head,
+-- at most one per worker), and takes the expired ones in their place in
+-- next_attempt_at order. In exchange a claim changes no indexed column,
+-- so it is a HOT update that writes no index entry; a retry moves the row
+-- (a new next_attempt_at), which writes two (this index, the key).
+CREATE INDEX delivery_queue_due_idx ON delivery_queue (next_attempt_at, seq);
 
 -- Existing live deliveries move into the queue with their due time and
 -- lease (token, owner and expiry kept, so a lease stays what it was).
