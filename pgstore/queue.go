@@ -12,7 +12,7 @@ import (
 	"github.com/shipevents/shipevents"
 )
 
-// deliveryColumns are the columns deliveryDest scans, for a deliveries
+// deliveryColumns are the columns ListDeliveries scans, for a deliveries
 // row d left-joined with its leased queue row q (the join condition says
 // lease_token IS NOT NULL): the history says whether a delivery is queued,
 // succeeded or dead, and a queued one is in flight exactly while its queue
@@ -23,11 +23,6 @@ const deliveryColumns = `d.id, d.event_id, d.subscription_id,
 
 // deliveryJoin is the FROM clause deliveryColumns reads.
 const deliveryJoin = `deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id AND q.lease_token IS NOT NULL`
-
-func deliveryDest(d *shipevents.Delivery, state *string, attempts, code *int32, lease **time.Time) []any {
-	return []any{&d.ID, &d.EventID, &d.SubscriptionID, state, attempts, &d.NextAttemptAt,
-		&d.CreatedAt, &d.UpdatedAt, &d.LastError, code, lease}
-}
 
 func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, lease *time.Time) {
 	d.State = shipevents.DeliveryState(state)
@@ -69,8 +64,8 @@ SELECT d.id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.cre
 FROM claimed c JOIN deliveries d ON d.id = c.delivery_id JOIN events e ON e.id = d.event_id
 ORDER BY c.next_attempt_at, c.seq`
 
-// sqlClaimPlan pins the claim's plan to ordered scans of the claim
-// indexes, stopping after $2 rows. Without it a planner whose statistics
+// sqlClaimPlan pins the claim's plan to an ordered scan of the claim
+// index, stopping after $2 rows. Without it a planner whose statistics
 // predate a burst of new deliveries (they always lag on a queue) picks a
 // bitmap scan that reads and sorts the whole due backlog on every claim.
 const sqlClaimPlan = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`

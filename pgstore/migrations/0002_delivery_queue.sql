@@ -1,7 +1,6 @@
 -- 0002_delivery_queue: the work queue moves out of deliveries into a narrow
--- table of its own, so that the history table is written twice per
--- delivery (created, finished) instead of four times, and its completion
--- write is a HOT update (no index touched).
+-- table of its own, so that a claim no longer writes the history row, and
+-- the history's completion write is a HOT update (no index touched).
 --
 -- Why: with the queue in deliveries, every state change of a delivery was
 -- an update of a column in four of its six indexes (state, in partial
