@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -22,11 +24,18 @@ import (
 var (
 	benchPublishBatch = 100 // events per Publish call
 	benchWorkers      = 128 // Workers per dispatcher (BENCH_WORKERS overrides)
+	// benchIdleConns is the HTTP sender's MaxIdleConnsPerHost; 0 means as
+	// many as all dispatchers have workers (BENCH_IDLE_CONNS overrides;
+	// -1 keeps the sender's default, 64).
+	benchIdleConns = 0
 )
 
 func init() {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_WORKERS")); err == nil {
 		benchWorkers = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_IDLE_CONNS")); err == nil {
+		benchIdleConns = v
 	}
 }
 
@@ -94,14 +103,23 @@ func benchDeliverPGHTTP(b *testing.B, instances int) {
 }
 
 // benchReceiver, when set, makes benchDeliver send over HTTP to it instead
-// of counting in process.
-var benchReceiver *httptest.Server
+// of counting in process; benchConns counts the connections it accepted.
+var (
+	benchReceiver *httptest.Server
+	benchConns    atomic.Int64
+)
 
 func withHTTPReceiver(b *testing.B) {
-	benchReceiver = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	benchReceiver = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusNoContent)
 	}))
+	benchReceiver.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			benchConns.Add(1)
+		}
+	}
+	benchReceiver.Start()
 	b.Cleanup(func() { benchReceiver.Close(); benchReceiver = nil })
 }
 
@@ -121,6 +139,12 @@ func BenchmarkDrainMemory(b *testing.B) {
 func benchDeliverPG(b *testing.B, instances int, live bool) {
 	dsn := testDSN(b)
 	schema := testSchema(b, dsn)
+	if os.Getenv("BENCH_TABLE_STATS") != "" {
+		// Registered before the stores, so it runs after they closed
+		// (their backends report their counters as they exit) and before
+		// the schema is dropped.
+		b.Cleanup(func() { logTableStats(b, dsn, schema) })
+	}
 	stores := make([]shipevents.Store, instances)
 	for i := range stores {
 		stores[i] = openStore(b, dsn, schema, pgstore.Config{})
@@ -141,7 +165,19 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 	})
 	subURL := "http://127.0.0.1/bench"
 	if benchReceiver != nil {
-		http := loopbackSender(10 * time.Second)
+		// As many kept-alive connections as there are workers: with fewer,
+		// every burst of responses closes the surplus connections and the
+		// next sends dial new ones (the conns metric counts the dials).
+		idle := benchIdleConns
+		if idle == 0 {
+			idle = benchWorkers * len(stores)
+		}
+		http := shipevents.NewHTTPSender(shipevents.HTTPSenderConfig{
+			Policy:              shipevents.AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}},
+			Timeout:             10 * time.Second,
+			MaxIdleConnsPerHost: idle,
+		})
+		benchConns.Store(0)
 		subURL = benchReceiver.URL
 		sender = shipevents.SenderFunc(func(ctx context.Context, m *shipevents.Message) (shipevents.Response, error) {
 			resp, err := http.Send(ctx, m)
@@ -215,4 +251,35 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 		b.Fatalf("sent %d, want at least %d", got, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "deliveries/s")
+	if benchReceiver != nil {
+		b.ReportMetric(float64(benchConns.Load()), "conns")
+	}
+}
+
+// logTableStats logs the row counters of the schema's tables: updates, how
+// many of them were HOT (heap-only: no index written), deletes, and the
+// index entries fetched and pages read. Set BENCH_TABLE_STATS=1 to see
+// them after each PostgreSQL benchmark.
+func logTableStats(b *testing.B, dsn, schema string) {
+	ctx := context.Background()
+	time.Sleep(500 * time.Millisecond) // let the closed backends report
+	pool := adminPool(b, dsn)
+	rows, err := pool.Query(ctx, `SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd, n_tup_del,
+		coalesce(idx_tup_fetch, 0), pg_relation_size(relid), pg_indexes_size(relid)
+		FROM pg_stat_user_tables WHERE schemaname = $1 ORDER BY relname`, schema)
+	if err != nil {
+		b.Logf("table stats: %v", err)
+		return
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var ins, upd, hot, del, fetch, heap, idx int64
+		if err := rows.Scan(&name, &ins, &upd, &hot, &del, &fetch, &heap, &idx); err != nil {
+			b.Logf("table stats: %v", err)
+			return
+		}
+		b.Logf("%-16s ins %7d  upd %7d  hot %7d  del %7d  idx fetched %8d  heap %6d kB  indexes %6d kB",
+			name, ins, upd, hot, del, fetch, heap>>10, idx>>10)
+	}
 }

@@ -144,14 +144,22 @@ const (
 		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)
 	WHERE s.tenant_id = x.tenant_id AND s.carrier = x.carrier AND s.tracking_number = x.tracking_number`
 
-	sqlInsertDeliveries = `INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at,
-		created_at, updated_at)
-	SELECT id, event_id, subscription_id, 'pending', next_attempt_at, $5, $5
-	FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
-		AS x(id, event_id, subscription_id, next_attempt_at, ord)
-	ORDER BY ord
-	ON CONFLICT (id) DO NOTHING
-	RETURNING event_id`
+	// The deliveries go into the history as queued and into the queue as
+	// pending, in one statement; a delivery already stored (its id is
+	// deterministic) gets neither.
+	sqlInsertDeliveries = `WITH d AS (
+		INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+		SELECT id, event_id, subscription_id, 'queued', next_attempt_at, $5, $5
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
+			AS x(id, event_id, subscription_id, next_attempt_at, ord)
+		ORDER BY ord
+		ON CONFLICT (id) DO NOTHING
+		RETURNING id, event_id, next_attempt_at, seq
+	), q AS (
+		INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
+		SELECT id, next_attempt_at, seq FROM d
+	)
+	SELECT event_id FROM d`
 )
 
 // appendTx runs one attempt of an AppendEvents transaction.
@@ -344,7 +352,7 @@ func addNanos(t time.Time, nanos int32) time.Time {
 
 // eventColumns are the columns decodeStored reads, for an events row e.
 const eventColumns = `e.seq, e.body, e.late, e.stored_at,
-	(SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'in_flight'))`
+	(SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.state = 'queued')`
 
 func scanStored(row pgx.Row) (shipevents.StoredEvent, error) {
 	var se shipevents.StoredEvent

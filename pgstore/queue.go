@@ -12,15 +12,17 @@ import (
 	"github.com/shipevents/shipevents"
 )
 
-// deliveryColumns are the columns deliveryDest scans, for a deliveries
-// row d.
-const deliveryColumns = `d.id, d.event_id, d.subscription_id, d.state, d.attempts, d.next_attempt_at,
-	d.created_at, d.updated_at, d.last_error, d.last_status_code, d.lease_expires_at`
+// deliveryColumns are the columns ListDeliveries scans, for a deliveries
+// row d left-joined with its leased queue row q (the join condition says
+// lease_token IS NOT NULL): the history says whether a delivery is queued,
+// succeeded or dead, and a queued one is in flight exactly while its queue
+// row holds a lease.
+const deliveryColumns = `d.id, d.event_id, d.subscription_id,
+	CASE WHEN d.state <> 'queued' THEN d.state WHEN q.delivery_id IS NOT NULL THEN 'in_flight' ELSE 'pending' END,
+	d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_error, d.last_status_code, q.lease_expires_at`
 
-func deliveryDest(d *shipevents.Delivery, state *string, attempts, code *int32, lease **time.Time) []any {
-	return []any{&d.ID, &d.EventID, &d.SubscriptionID, state, attempts, &d.NextAttemptAt,
-		&d.CreatedAt, &d.UpdatedAt, &d.LastError, code, lease}
-}
+// deliveryJoin is the FROM clause deliveryColumns reads.
+const deliveryJoin = `deliveries d LEFT JOIN delivery_queue q ON q.delivery_id = d.id AND q.lease_token IS NOT NULL`
 
 func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, lease *time.Time) {
 	d.State = shipevents.DeliveryState(state)
@@ -35,43 +37,35 @@ func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, 
 	}
 }
 
-// sqlClaim leases due deliveries in one statement. Each branch takes the
-// earliest due deliveries it can lock (SKIP LOCKED, so concurrent
-// claimers take disjoint sets and never wait on each other): pending ones
-// whose NextAttemptAt has come, through deliveries_pending_idx, and in
-// flight ones whose lease has expired, through deliveries_lease_idx
-// (usually none: a crashed or stalled worker's work). The earliest $2 of
-// both, in NextAttemptAt order, are leased with a fresh random token and
-// returned with their events. Rows locked but not taken are released when
-// the statement ends.
-const sqlClaim = `WITH pending AS (
-	SELECT id, next_attempt_at, seq FROM deliveries
-	WHERE state = 'pending' AND next_attempt_at <= $1
+// sqlClaim leases due deliveries in one statement, touching only the
+// queue's rows. It walks delivery_queue_due_idx in next_attempt_at order
+// and locks the first $2 rows that are due and not under a live lease
+// (pending, or leased with an expired lease), skipping rows another claim
+// has locked (SKIP LOCKED: concurrent claimers take disjoint sets and never
+// wait on each other). The live leases it steps over are the deliveries
+// being attempted right now, at most one per worker. The locked rows (found
+// again by ctid: they cannot move while locked) get a fresh random token,
+// an update of columns no index holds, so it stays on the page, and are
+// returned with their history rows and events, which are only read.
+const sqlClaim = `WITH due AS (
+	SELECT ctid FROM delivery_queue
+	WHERE next_attempt_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
 	ORDER BY next_attempt_at, seq
 	LIMIT $2
 	FOR UPDATE SKIP LOCKED
-), expired AS (
-	SELECT id, next_attempt_at, seq FROM deliveries
-	WHERE state = 'in_flight' AND lease_expires_at <= $1
-	ORDER BY next_attempt_at, seq
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED
-), due AS (
-	SELECT id, next_attempt_at, seq FROM (SELECT * FROM pending UNION ALL SELECT * FROM expired) AS u
-	ORDER BY next_attempt_at, seq
-	LIMIT $2
 ), claimed AS (
-	UPDATE deliveries d
-	SET state = 'in_flight', lease_token = gen_random_uuid()::text, lease_owner = $4,
-		lease_expires_at = $3, updated_at = $1
-	FROM due WHERE d.id = due.id
-	RETURNING ` + deliveryColumns + `, d.lease_token, due.next_attempt_at AS due_at, due.seq
+	UPDATE delivery_queue q
+	SET lease_token = gen_random_uuid()::text, lease_owner = $4, lease_expires_at = $3
+	FROM due WHERE q.ctid = due.ctid
+	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, q.seq
 )
-SELECT d.*, e.body FROM claimed d JOIN events e ON e.id = d.event_id
-ORDER BY d.due_at, d.seq`
+SELECT d.id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
+	d.last_error, d.last_status_code, c.lease_token, e.body
+FROM claimed c JOIN deliveries d ON d.id = c.delivery_id JOIN events e ON e.id = d.event_id
+ORDER BY c.next_attempt_at, c.seq`
 
-// sqlClaimPlan pins the claim's plan to ordered scans of the claim
-// indexes, stopping after $2 rows. Without it a planner whose statistics
+// sqlClaimPlan pins the claim's plan to an ordered scan of the claim
+// index, stopping after $2 rows. Without it a planner whose statistics
 // predate a burst of new deliveries (they always lag on a queue) picks a
 // bitmap scan that reads and sorts the whole due backlog on every claim.
 const sqlClaimPlan = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
@@ -122,24 +116,22 @@ func readClaims(br pgx.BatchResults, req shipevents.ClaimRequest, expires time.T
 	var out []shipevents.Claim
 	for rows.Next() {
 		var c shipevents.Claim
-		var state, token string
+		d := &c.Delivery
 		var attempts, code int32
-		var lease *time.Time
-		var dueAt time.Time
-		var seq int64
 		var body []byte
-		dest := append(deliveryDest(&c.Delivery, &state, &attempts, &code, &lease), &token, &dueAt, &seq, &body)
-		if err := rows.Scan(dest...); err != nil {
+		if err := rows.Scan(&d.ID, &d.EventID, &d.SubscriptionID, &attempts, &d.NextAttemptAt, &d.CreatedAt,
+			&d.LastError, &code, &c.Lease.Token, &body); err != nil {
 			return nil, err
 		}
-		finishDelivery(&c.Delivery, state, attempts, code, lease)
+		finishDelivery(d, string(shipevents.DeliveryInFlight), attempts, code, nil)
 		// The lease as the caller asked for it, to the nanosecond.
-		c.Delivery.LeaseExpiresAt = expires
-		c.Delivery.UpdatedAt = req.Now
+		d.LeaseExpiresAt = expires
+		d.UpdatedAt = req.Now
 		if err := json.Unmarshal(body, &c.Event); err != nil {
-			return nil, fmt.Errorf("decoding event %q: %w", c.Delivery.EventID, err)
+			return nil, fmt.Errorf("decoding event %q: %w", d.EventID, err)
 		}
-		c.Lease = shipevents.Lease{DeliveryID: c.Delivery.ID, Token: token, ExpiresAt: expires}
+		c.Lease.DeliveryID = d.ID
+		c.Lease.ExpiresAt = expires
 		out = append(out, c)
 	}
 	rows.Close()
@@ -162,10 +154,10 @@ func (s *Store) ExtendLeases(ctx context.Context, leases []shipevents.Lease, unt
 	}
 	b := &pgx.Batch{}
 	b.Queue(sqlByIDPlan)
-	b.Queue(`UPDATE deliveries d SET lease_expires_at = $3
+	b.Queue(`UPDATE delivery_queue q SET lease_expires_at = $3
 		FROM unnest($1::text[], $2::text[]) AS l(id, token)
-		WHERE d.id = l.id AND d.lease_token = l.token
-		RETURNING d.id, d.lease_token`, ids, tokens, until)
+		WHERE q.delivery_id = l.id AND q.lease_token = l.token
+		RETURNING q.delivery_id, q.lease_token`, ids, tokens, until)
 	br := s.pool.SendBatch(ctx, b)
 	held := map[[2]string]bool{}
 	_, err := br.Exec()
@@ -219,31 +211,49 @@ func (s *Store) fillLost(ctx context.Context, op string, ids []string, lost []in
 }
 
 // sqlRecord applies a batch of attempt outcomes in one statement (so one
-// implicit transaction): the deliveries whose lease token still matches
-// move to their outcome state, the attempts of those are appended, and the
-// matched input positions are returned; the others lost their lease.
+// implicit transaction). The lease is checked on the queue row, which is
+// deleted when the delivery is finished and otherwise made pending again
+// at its next attempt; only the outcomes whose token still matched go on
+// to the history row (state, counters, last error: no indexed column, so
+// a HOT update) and append their attempts. The matched input positions
+// are returned; the others lost their lease. Each step passes the input
+// columns along in its RETURNING list, so that no step joins two row sets
+// of the batch with each other.
 const sqlRecord = `WITH input AS (
 	SELECT * FROM unnest($1::int[], $2::text[], $3::text[], $4::text[], $5::timestamptz[], $6::int[],
 		$7::timestamptz[], $8::bigint[], $9::int[], $10::text[], $11::bytea[])
 		AS i(ord, id, token, outcome, next_at, number, started_at, duration_ns, status_code, error, response)
+), done AS (
+	DELETE FROM delivery_queue q USING input i
+	WHERE q.delivery_id = i.id AND q.lease_token = i.token AND i.outcome IN ('succeeded', 'dead')
+	RETURNING i.*
+), again AS (
+	UPDATE delivery_queue q
+	SET next_attempt_at = i.next_at, lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL
+	FROM input i
+	WHERE q.delivery_id = i.id AND q.lease_token = i.token AND i.outcome IN ('retry', 'released')
+	RETURNING i.*
+), held AS (
+	SELECT * FROM done UNION ALL SELECT * FROM again
 ), upd AS (
 	UPDATE deliveries d SET
-		state = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'dead' THEN 'dead' ELSE 'pending' END,
+		state = CASE i.outcome WHEN 'succeeded' THEN 'succeeded' WHEN 'dead' THEN 'dead' ELSE 'queued' END,
+		dead_at = CASE WHEN i.outcome = 'dead' THEN $12::timestamptz END,
 		next_attempt_at = CASE WHEN i.outcome IN ('retry', 'released') THEN i.next_at ELSE d.next_attempt_at END,
 		attempts = d.attempts + CASE WHEN i.outcome = 'released' THEN 0 ELSE 1 END,
 		last_error = CASE WHEN i.outcome = 'released' THEN d.last_error ELSE i.error END,
 		last_status_code = CASE WHEN i.outcome = 'released' THEN d.last_status_code ELSE i.status_code END,
-		lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL, updated_at = $12
-	FROM input i
-	WHERE d.id = i.id AND d.lease_token = i.token -- a token is set only in flight (deliveries_lease_iff_in_flight)
-	RETURNING i.ord, d.attempts
+		updated_at = $12
+	FROM held i
+	WHERE d.id = i.id
+	RETURNING i.*, d.attempts
 ), ins AS (
 	INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code, error, response)
-	SELECT i.id, CASE WHEN i.number > 0 THEN i.number ELSE u.attempts END, i.started_at, i.duration_ns,
-		i.status_code, i.error, i.response
-	FROM upd u JOIN input i ON i.ord = u.ord
-	WHERE i.outcome <> 'released'
-	ORDER BY i.ord
+	SELECT id, CASE WHEN number > 0 THEN number ELSE attempts END, started_at, duration_ns,
+		status_code, error, response
+	FROM upd
+	WHERE outcome <> 'released'
+	ORDER BY ord
 )
 SELECT ord FROM upd`
 
@@ -360,7 +370,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 		conds = append(conds, "d.subscription_id = "+a.add(f.SubscriptionID))
 	}
 	if f.State != "" {
-		conds = append(conds, "d.state = "+a.add(string(f.State)))
+		conds = append(conds, stateCond(f.State))
 	}
 	where := strings.Join(conds, " AND ")
 	pAfter, pLimit := a.add(after), a.add(limit+1)
@@ -369,7 +379,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 		FROM deliveries d WHERE ` + where + `)
 	SELECT c.total, c.le_after, p.*
 	FROM c LEFT JOIN LATERAL (
-		SELECT d.seq, ` + deliveryColumns + ` FROM deliveries d
+		SELECT d.seq, ` + deliveryColumns + ` FROM ` + deliveryJoin + `
 		WHERE ` + where + ` AND d.seq > ` + pAfter + `
 		ORDER BY d.seq LIMIT ` + pLimit + `) AS p ON true
 	ORDER BY p.seq`
@@ -416,6 +426,25 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	return page, nil
 }
 
+// stateCond renders a delivery state filter on deliveries d. The history
+// row says queued, succeeded or dead; a queued delivery is in flight while
+// its queue row holds a lease and pending otherwise. The dead letter
+// condition repeats dead_at so that the planner can use the partial index
+// deliveries_dead_idx.
+func stateCond(state shipevents.DeliveryState) string {
+	switch state {
+	case shipevents.DeliveryPending:
+		return `d.state = 'queued' AND d.id IN (SELECT delivery_id FROM delivery_queue WHERE lease_token IS NULL)`
+	case shipevents.DeliveryInFlight:
+		return `d.state = 'queued' AND d.id IN (SELECT delivery_id FROM delivery_queue WHERE lease_token IS NOT NULL)`
+	case shipevents.DeliverySucceeded:
+		return `d.state = 'succeeded'`
+	case shipevents.DeliveryDead:
+		return `d.state = 'dead' AND d.dead_at IS NOT NULL`
+	}
+	return "false" // no delivery is in a state the library does not name
+}
+
 // ListAttempts implements [shipevents.DeliveryLog].
 func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]shipevents.Attempt, error) {
 	if err := s.check(ctx); err != nil {
@@ -455,8 +484,12 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]shipeven
 	return out, nil
 }
 
-// RequeueDeliveries implements [shipevents.DeliveryLog]. Clearing the
-// lease token revokes the lease of any worker holding one.
+// RequeueDeliveries implements [shipevents.DeliveryLog]. The queue rows
+// are written first (inserted for finished deliveries, reset for live
+// ones: clearing the token revokes any lease), then the history rows, in
+// one transaction; RecordAttempts takes its row locks in the same order,
+// queue then history. A transaction aborted by a deadlock with a
+// concurrent multi-row call is retried.
 func (s *Store) RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -464,16 +497,49 @@ func (s *Store) RequeueDeliveries(ctx context.Context, ids []string, at time.Tim
 	if len(ids) == 0 {
 		return 0, nil
 	}
-	var n int64
-	err := s.pool.QueryRow(ctx, `WITH u AS (
-		UPDATE deliveries SET state = 'pending', next_attempt_at = $2, lease_token = NULL, lease_owner = NULL,
-			lease_expires_at = NULL, updated_at = $3
+	for try := 0; ; try++ {
+		n, err := s.requeueTx(ctx, ids, at)
+		if err == nil {
+			return n, nil
+		}
+		if try >= s.appendRetries || !retryable(err) || ctx.Err() != nil {
+			return 0, wrap("requeue deliveries", err)
+		}
+	}
+}
+
+func (s *Store) requeueTx(ctx context.Context, ids []string, at time.Time) (int, error) {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
+		SELECT id, $2, seq FROM deliveries WHERE id = ANY($1::text[])
+		ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at,
+			lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL`, ids, at)
+	// Counted per input id, as given (an id twice counts twice).
+	b.Queue(`WITH u AS (
+		UPDATE deliveries SET state = 'queued', dead_at = NULL, next_attempt_at = $2, updated_at = $3
 		WHERE id = ANY($1::text[])
 		RETURNING id
 	)
-	SELECT count(*) FROM unnest($1::text[]) AS i(id) JOIN u ON u.id = i.id`, ids, at, s.now().UTC()).Scan(&n)
+	SELECT count(*) FROM unnest($1::text[]) AS i(id) JOIN u ON u.id = i.id`, ids, at, s.now().UTC())
+	br := tx.SendBatch(ctx, b)
+	var n int64
+	_, err = br.Exec()
+	if err == nil {
+		err = br.QueryRow().Scan(&n)
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		return 0, wrap("requeue deliveries", err)
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
 	}
 	return int(n), nil
 }

@@ -1,0 +1,187 @@
+package pgstore
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/shipevents/shipevents"
+)
+
+// TestMigrateQueueFromVersion1 fills a schema at version 1 (the queue in
+// deliveries) with a delivery in each state, migrates it, and checks that
+// the store sees each one as it was: the pending one is claimable, the in
+// flight one keeps its lease (its holder can still record), and the
+// finished ones stay finished, with their dead letter listed as such.
+func TestMigrateQueueFromVersion1(t *testing.T) {
+	dsn := os.Getenv("SHIPEVENTS_PG_DSN")
+	if dsn == "" {
+		t.Skip("SHIPEVENTS_PG_DSN is not set: skipping the PostgreSQL tests")
+	}
+	t.Parallel()
+	ctx := t.Context()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "shipevents_test_mig_" + hex.EncodeToString(b)
+	s, err := Open(ctx, dsn, Config{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		s.Close()
+	})
+
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTx(ctx, tx, schema, ms[:1]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := shipevents.Event{ID: "evt-mig-1", Type: shipevents.TypeTrackingUpdated, Source: shipevents.SourceShipments,
+		Version: shipevents.EnvelopeVersion, Ref: "shipments/in_transit/IN_TRANSIT", OccurredAt: t0, TriggeredAt: t0}
+	body, err := json.Marshal(ev)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Version 1 rows, as the previous release wrote them.
+	const pending, inFlight, succeeded, dead = "d-pending", "d-in-flight", "d-succeeded", "d-dead"
+	for _, st := range []struct {
+		q    string
+		args []any
+	}{
+		{`INSERT INTO events (id, body, type, ref, occurred_at, stored_at)
+			VALUES ('evt-mig-1', $1, 'tracking.updated', 'shipments/in_transit/IN_TRANSIT', $2, $2)`, []any{body, t0}},
+		{`INSERT INTO deliveries (id, event_id, subscription_id, state, attempts, next_attempt_at,
+			lease_token, lease_owner, lease_expires_at, last_error, last_status_code, created_at, updated_at) VALUES
+			('d-pending', 'evt-mig-1', 'sub-a', 'pending', 0, $1, NULL, NULL, NULL, '', 0, $1, $1),
+			('d-in-flight', 'evt-mig-1', 'sub-b', 'in_flight', 1, $1, 'token-old', 'worker-1', $1::timestamptz + interval '1 minute', 'HTTP 500', 500, $1, $1),
+			('d-succeeded', 'evt-mig-1', 'sub-c', 'succeeded', 1, $1, NULL, NULL, NULL, '', 204, $1, $1),
+			('d-dead', 'evt-mig-1', 'sub-d', 'dead', 3, $1, NULL, NULL, NULL, 'HTTP 410', 410, $1, $1)`, []any{t0}},
+		{`INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code)
+			VALUES ('d-in-flight', 1, $1, 1000, 500), ('d-succeeded', 1, $1, 1000, 204)`, []any{t0}},
+	} {
+		if _, err := s.pool.Exec(ctx, st.q, st.args...); err != nil {
+			t.Fatalf("version 1 data: %v", err)
+		}
+	}
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate to %d: %v", LatestVersion(), err)
+	}
+
+	// The previous release's statements fail rather than bypass the queue.
+	for _, q := range []string{
+		`INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+			VALUES ('d-old', 'evt-mig-1', 'sub-a', 'pending', now(), now(), now())`,
+		`UPDATE deliveries SET lease_token = NULL WHERE id = 'd-pending'`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err == nil {
+			t.Errorf("a statement of the previous release succeeded after migrating: %s", q)
+		}
+	}
+
+	list := func(f shipevents.DeliveryFilter) []shipevents.Delivery {
+		t.Helper()
+		p, err := s.ListDeliveries(ctx, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.PageInfo.Count != len(p.Items) {
+			t.Errorf("ListDeliveries(%+v): Count %d, %d items", f, p.PageInfo.Count, len(p.Items))
+		}
+		return p.Items
+	}
+	byID := map[string]shipevents.Delivery{}
+	for _, d := range list(shipevents.DeliveryFilter{}) {
+		byID[d.ID] = d
+	}
+	for id, want := range map[string]shipevents.DeliveryState{pending: shipevents.DeliveryPending,
+		inFlight: shipevents.DeliveryInFlight, succeeded: shipevents.DeliverySucceeded, dead: shipevents.DeliveryDead} {
+		if got := byID[id].State; got != want {
+			t.Errorf("delivery %s: state %q after migrating, want %q", id, got, want)
+		}
+		got := list(shipevents.DeliveryFilter{State: want})
+		if len(got) != 1 || got[0].ID != id {
+			t.Errorf("ListDeliveries{State: %s} = %v, want only %s", want, got, id)
+		}
+	}
+	if d := byID[inFlight]; !d.LeaseExpiresAt.Equal(t0.Add(time.Minute)) || d.Attempts != 1 || d.LastStatusCode != 500 {
+		t.Errorf("in flight delivery after migrating: %+v, want its lease to %v, 1 attempt, status 500", d, t0.Add(time.Minute))
+	}
+	if d := byID[dead]; d.Attempts != 3 || d.LastError != "HTTP 410" {
+		t.Errorf("dead delivery after migrating: %+v", d)
+	}
+	if got := list(shipevents.DeliveryFilter{SubscriptionID: "sub-d", State: shipevents.DeliveryDead}); len(got) != 1 {
+		t.Errorf("dead letters of sub-d: %v, want %s", got, dead)
+	}
+	se, err := s.GetEvent(ctx, ev.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if se.PendingDeliveries != 2 {
+		t.Errorf("PendingDeliveries = %d, want 2 (the pending and the in flight delivery)", se.PendingDeliveries)
+	}
+
+	// The lease taken before the migration is still held, and only it.
+	errs, err := s.RecordAttempts(ctx, []shipevents.AttemptRecord{
+		{Lease: shipevents.Lease{DeliveryID: pending, Token: "token-old"}, Outcome: shipevents.OutcomeSucceeded,
+			Attempt: shipevents.Attempt{DeliveryID: pending, Number: 1, StartedAt: t0, StatusCode: 204}},
+		{Lease: shipevents.Lease{DeliveryID: inFlight, Token: "token-old"}, Outcome: shipevents.OutcomeSucceeded,
+			Attempt: shipevents.Attempt{DeliveryID: inFlight, Number: 2, StartedAt: t0, StatusCode: 204}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(errs[0], shipevents.ErrLeaseLost) || errs[1] != nil {
+		t.Errorf("records after migrating: %v, want lease lost for the pending delivery and success for the leased one", errs)
+	}
+	if d := list(shipevents.DeliveryFilter{EventID: ev.ID, SubscriptionID: "sub-b"}); len(d) != 1 ||
+		d[0].State != shipevents.DeliverySucceeded || d[0].Attempts != 2 {
+		t.Errorf("in flight delivery after its record: %+v, want succeeded after 2 attempts", d)
+	}
+
+	// The pending delivery is claimable; then the dead one, once requeued.
+	claim := func() []string {
+		t.Helper()
+		cs, err := s.ClaimDeliveries(ctx, shipevents.ClaimRequest{Now: t0.Add(time.Hour), Lease: time.Minute, Limit: 10, Owner: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range cs {
+			ids = append(ids, c.Delivery.ID)
+		}
+		return ids
+	}
+	if got := claim(); !slices.Equal(got, []string{pending}) {
+		t.Errorf("claim after migrating: %v, want [%s]", got, pending)
+	}
+	if n, err := s.RequeueDeliveries(ctx, []string{dead}, t0); err != nil || n != 1 {
+		t.Fatalf("requeue the dead letter: %d, %v", n, err)
+	}
+	if got := list(shipevents.DeliveryFilter{State: shipevents.DeliveryDead}); len(got) != 0 {
+		t.Errorf("dead letters after requeueing: %v, want none", got)
+	}
+	if got := claim(); !slices.Equal(got, []string{dead}) {
+		t.Errorf("claim after requeueing: %v, want [%s]", got, dead)
+	}
+}
