@@ -114,7 +114,7 @@ const (
 	sqlInsertEvents = `INSERT INTO events (id, body, type, ref, tenant_id, carrier, tracking_number,
 		correlation_id, occurred_at, stored_at)
 	SELECT id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, $10
-	FROM unnest($1::text[], $2::jsonb[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	FROM unnest($1::text[], $2::json[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
 		$8::text[], $9::timestamptz[]) WITH ORDINALITY
 		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, ord)
 	ORDER BY ord

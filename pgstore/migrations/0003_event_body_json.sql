@@ -1,0 +1,13 @@
+-- 0003_event_body_json: events.body is stored as json (the text, checked
+-- for syntax) instead of jsonb.
+--
+-- Why: no query reads inside the body; the store writes it once and reads
+-- it back whole. jsonb parses every body into its binary form on insert
+-- and prints it back to text on every read (each claim reads the event),
+-- which was a measurable share of the server's CPU per delivery. json
+-- keeps the bytes as written, so a read returns exactly what was stored.
+--
+-- Compatible with the previous release's code: it sends and reads the
+-- body as text either way. The ALTER rewrites the table (an exclusive
+-- lock while it runs): on a large history, plan for it.
+ALTER TABLE events ALTER COLUMN body TYPE json USING body::json;
