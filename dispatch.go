@@ -102,7 +102,8 @@ type Dispatcher struct {
 	wake           chan struct{}
 	running        atomic.Bool
 
-	stats dispatchStats
+	stats  dispatchStats
+	limits rateLimits
 }
 
 type subSnapshot struct {
@@ -115,6 +116,7 @@ type dispatchStats struct {
 	published, duplicates, late         atomic.Int64
 	attempts, succeeded, retried, dead  atomic.Int64
 	released, leaseLost, recordFailures atomic.Int64
+	rateLimited                         atomic.Int64
 }
 
 // Stats counts what a Dispatcher has done since it was made.
@@ -126,6 +128,9 @@ type Stats struct {
 	// not take after retries; their deliveries are sent again when their
 	// leases run out.
 	RecordFailures int64
+	// RateLimited counts deliveries put back to wait for their turn under
+	// a subscription's MaxPerSecond (not attempts).
+	RateLimited int64
 }
 
 // NewDispatcher returns a Dispatcher with the given configuration.
@@ -192,6 +197,7 @@ func (d *Dispatcher) Stats() Stats {
 		Published: s.published.Load(), Duplicates: s.duplicates.Load(), Late: s.late.Load(),
 		Attempts: s.attempts.Load(), Succeeded: s.succeeded.Load(), Retried: s.retried.Load(), Dead: s.dead.Load(),
 		Released: s.released.Load(), LeaseLost: s.leaseLost.Load(), RecordFailures: s.recordFailures.Load(),
+		RateLimited: s.rateLimited.Load(),
 	}
 }
 

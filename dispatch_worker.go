@@ -45,6 +45,13 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		r.add(rec, &c)
 		return
 	}
+	if ok, turn := d.limits.admit(sub, c.Delivery.ID, now, 2*d.lease); !ok {
+		rec.Outcome = OutcomeReleased
+		rec.NextAttemptAt = turn
+		d.stats.rateLimited.Add(1)
+		r.add(rec, &c)
+		return
+	}
 	buf := bodyBuffers.Get().(*bytes.Buffer)
 	defer putBodyBuffer(buf) // Message.Body is only valid during Send
 	body, err := encodeBody(buf, &c.Event, sub.Form)

@@ -57,9 +57,15 @@ type Subscription struct {
 	// request carries a signature for each.
 	Secrets []string `json:"secrets,omitempty"`
 	// Retry overrides the dispatcher's retry policy for this subscription.
-	Retry     *RetryPolicy `json:"retry,omitempty"`
-	CreatedAt time.Time    `json:"created_at,omitzero"`
-	UpdatedAt time.Time    `json:"updated_at,omitzero"`
+	Retry *RetryPolicy `json:"retry,omitempty"`
+	// MaxPerSecond, when positive, limits the requests each dispatcher
+	// instance sends to this subscription, with bursts of up to one
+	// second's worth. Deliveries over the limit are not attempted: they
+	// wait in the store for their turn (no attempt counted). At most
+	// 1,000,000.
+	MaxPerSecond float64   `json:"max_per_second,omitempty"`
+	CreatedAt    time.Time `json:"created_at,omitzero"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 }
 
 // OAuth2 configures the client-credentials grant: the sender fetches a
@@ -150,8 +156,15 @@ func (s *Subscription) Validate() error {
 			return bad("%v", err)
 		}
 	}
+	if !(s.MaxPerSecond >= 0 && s.MaxPerSecond <= maxPerSecondLimit) {
+		return bad("max_per_second must be between 0 (no limit) and %d", maxPerSecondLimit)
+	}
 	return nil
 }
+
+// maxPerSecondLimit bounds Subscription.MaxPerSecond, beyond which the
+// limiter's arithmetic would lose its meaning.
+const maxPerSecondLimit = 1_000_000
 
 func (c Condition) validate() error {
 	if c.Field == "" {
