@@ -167,28 +167,12 @@ func TestDispatchRateLimit(t *testing.T) {
 			times = append(times, time.Now())
 			return nil
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		defer cancel()
-		sub := Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true, MaxPerSecond: 5}
-		if err := d.Subscribe(ctx, sub); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error)
-		go func() { done <- d.Run(ctx) }()
 		events := make([]Event, 30)
 		for i := range events {
 			events[i] = shipmentEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("T%d", i), StatusInTransit, time.Now())
 		}
 		start := time.Now()
-		if _, err := d.Publish(ctx, events...); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(time.Minute)
-		synctest.Wait()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true, MaxPerSecond: 5}, events...)
 		mu.Lock()
 		defer mu.Unlock()
 		if len(times) != 30 {
@@ -238,5 +222,27 @@ func TestSubscriptionMaxPerSecondValidated(t *testing.T) {
 	s.MaxPerSecond = 0.25
 	if err := s.Validate(); err != nil {
 		t.Errorf("MaxPerSecond 0.25: %v", err)
+	}
+}
+
+// runVirtually, inside a synctest bubble, subscribes sub, runs d, publishes
+// events, lets span of virtual time pass and stops d.
+func runVirtually(t *testing.T, d *Dispatcher, span time.Duration, sub Subscription, events ...Event) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := d.Subscribe(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { done <- d.Run(ctx) }()
+	if _, err := d.Publish(ctx, events...); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(span) // virtual: returns when the bubble has advanced span
+	synctest.Wait()
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }

@@ -100,21 +100,8 @@ func TestRetryTimingSynctest(t *testing.T) {
 			Sender: sender, DisableDeliveryEvents: true, PollInterval: time.Second, Workers: 2,
 			Retry: RetryPolicy{Schedule: []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}, NoJitter: true},
 		})
-		ctx, cancel := context.WithCancel(context.Background())
-		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true}); err != nil {
-			t.Fatal(err)
-		}
-		done := make(chan error)
-		go func() { done <- d.Run(ctx) }()
-		if _, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, time.Now())); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(5 * time.Minute) // virtual: returns when the bubble has advanced 5 minutes
-		synctest.Wait()
-		cancel()
-		if err := <-done; err != nil {
-			t.Fatal(err)
-		}
+		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true},
+			shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
 		mu.Lock()
 		defer mu.Unlock()
 		if len(times) != 4 {
