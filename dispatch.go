@@ -64,6 +64,10 @@ type DispatcherConfig struct {
 	// DisableDeliveryEvents turns off the webhooks/delivered and
 	// webhooks/failed events the dispatcher publishes about its own work.
 	DisableDeliveryEvents bool
+	// DisableAfter deactivates subscriptions whose endpoint keeps failing,
+	// as a 410 Gone does; the zero value never does. Each instance counts
+	// the attempts it makes itself.
+	DisableAfter FailureStreak
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger receives operational logs; nil discards them. Secrets never
@@ -102,8 +106,10 @@ type Dispatcher struct {
 	wake           chan struct{}
 	running        atomic.Bool
 
-	stats  dispatchStats
-	limits rateLimits
+	stats        dispatchStats
+	limits       rateLimits
+	disableAfter FailureStreak
+	streaks      failureStreaks
 }
 
 type subSnapshot struct {
@@ -140,6 +146,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		lease: cfg.Lease, timeout: cfg.AttemptTimeout, poll: cfg.PollInterval,
 		refresh: cfg.SubscriptionRefresh, grace: cfg.ShutdownGrace, emit: !cfg.DisableDeliveryEvents,
 		now: cfg.Now, log: cfg.Logger, name: cfg.Name, wake: make(chan struct{}, 1),
+		disableAfter: cfg.DisableAfter,
 	}
 	if d.store == nil {
 		d.store = NewMemoryStore(MemoryStoreConfig{Now: cfg.Now})

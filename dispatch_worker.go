@@ -73,6 +73,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if err == nil {
 		rec.Outcome = OutcomeSucceeded
 		d.stats.succeeded.Add(1)
+		d.streaks.succeeded(sub.ID)
 		r.add(rec, &c)
 		return
 	}
@@ -109,6 +110,8 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	}
 	if dec.DisableSubscription {
 		d.disable(ctx, sub, dec.Reason, &c.Event)
+	} else if reason := d.streaks.failed(sub.ID, now, end, d.disableAfter); reason != "" {
+		d.disable(ctx, sub, reason, &c.Event)
 	}
 	r.add(rec, &c)
 }
@@ -167,7 +170,8 @@ func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscrip
 	return s, s == nil
 }
 
-// disable deactivates a subscription whose endpoint said it is gone.
+// disable deactivates a subscription whose endpoint said it is gone, or
+// kept failing.
 func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason string, cause *Event) {
 	s := sub.Clone()
 	s.Active = false
