@@ -26,7 +26,10 @@
 // and record every attempt. Failures are retried by a [RetryPolicy]; what
 // cannot be delivered becomes a dead letter that can be listed and
 // replayed. Subscriptions select events with ref patterns ([MatchRef],
-// [RefIndex]), event groups, types and [Condition]s.
+// [RefIndex]), event groups, types and [Condition]s; each may cap its
+// request rate ([Subscription.MaxPerSecond]), and endpoints that answer
+// 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
+// deactivated.
 //
 // # Stores
 //
