@@ -41,25 +41,34 @@ const maxJSONNesting = 10000
 
 // decodeJSON decodes raw into v, which must be a non-nil pointer.
 func decodeJSON(raw []byte, v any) error {
-	return decodeJSONDepth(raw, v, maxJSONNesting)
+	return decodeJSONLimited(raw, v, jsonLimits{})
 }
 
-// depthError reports nesting beyond the decoder's limit; it matches
-// [ErrPayloadTooDeep].
-type depthError struct {
-	limit  int
+// jsonLimits bound what a document may cost beyond its own size. Zero
+// fields mean encoding/json's behaviour.
+type jsonLimits struct {
+	// maxDepth bounds the nesting of objects and arrays, counting the top
+	// level as 1; 0 means maxJSONNesting.
+	maxDepth int
+	// maxSliceBytes bounds the memory allocated for slices (each array
+	// allocated counts its capacity times its element size): a megabyte
+	// of "{}," decodes into a third of a million structs of a few hundred
+	// bytes each. 0 means no bound.
+	maxSliceBytes int
+}
+
+// limitError reports a document beyond a jsonLimits bound; it unwraps to
+// ErrPayloadTooDeep or ErrPayloadTooLarge.
+type limitError struct {
+	err    error
 	Offset int64
 }
 
-func (e *depthError) Error() string {
-	return ErrPayloadTooDeep.Error() + ": deeper than " + strconv.Itoa(e.limit)
-}
+func (e *limitError) Error() string { return e.err.Error() }
+func (e *limitError) Unwrap() error { return e.err }
 
-func (e *depthError) Unwrap() error { return ErrPayloadTooDeep }
-
-// decodeJSONDepth is decodeJSON with objects and arrays nested at most
-// maxDepth deep, counting the top level as 1.
-func decodeJSONDepth(raw []byte, v any, maxDepth int) error {
+// decodeJSONLimited is decodeJSON within lim.
+func decodeJSONLimited(raw []byte, v any, lim jsonLimits) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(raw, v) // reports the InvalidUnmarshalError
@@ -68,7 +77,10 @@ func decodeJSONDepth(raw []byte, v any, maxDepth int) error {
 	if p == nil {
 		return json.Unmarshal(raw, v)
 	}
-	d := jsonDecoder{data: raw, maxDepth: min(maxDepth, maxJSONNesting)}
+	d := jsonDecoder{data: raw, maxDepth: maxJSONNesting, sliceBudget: lim.maxSliceBytes, limitSlices: lim.maxSliceBytes > 0}
+	if lim.maxDepth > 0 {
+		d.maxDepth = min(lim.maxDepth, maxJSONNesting)
+	}
 	d.skipSpace()
 	if err := d.value(p, rv.Elem()); err != nil {
 		if te, ok := err.(*json.UnmarshalTypeError); ok && te.Field != "" {
@@ -336,6 +348,10 @@ type jsonDecoder struct {
 	pos      int
 	depth    int
 	maxDepth int
+	// sliceBudget is how many bytes of slice arrays may still be
+	// allocated, when limitSlices is set.
+	sliceBudget int
+	limitSlices bool
 }
 
 func (d *jsonDecoder) syntaxErr(context string) error {
@@ -510,7 +526,7 @@ func (d *jsonDecoder) storeNumber(p *decodePlan, v reflect.Value, item []byte) e
 func (d *jsonDecoder) enter() error {
 	d.depth++
 	if d.depth > d.maxDepth {
-		return &depthError{limit: d.maxDepth, Offset: int64(d.pos)}
+		return &limitError{fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, d.maxDepth), int64(d.pos)}
 	}
 	return nil
 }
@@ -554,9 +570,9 @@ func (d *jsonDecoder) array(p *decodePlan, v reflect.Value) error {
 	i := 0
 	for !done && err == nil {
 		if i >= v.Cap() {
-			// Start at 4: growing one element at a time from nothing
-			// copies the (large) elements three times before 4.
-			v.Grow(max(1, 4-i))
+			if err := d.grow(v, i); err != nil {
+				return err
+			}
 		}
 		if i >= v.Len() {
 			v.SetLen(i + 1)
@@ -576,6 +592,21 @@ func (d *jsonDecoder) array(p *decodePlan, v reflect.Value) error {
 	if i == 0 {
 		v.Set(reflect.MakeSlice(p.typ, 0, 0))
 	}
+	return nil
+}
+
+// grow makes room in slice v, full at element i, charging the array it
+// allocates to the slice budget, and refusing before allocating one the
+// budget cannot pay for. Capacity doubles, starting at 4, so the arrays
+// allocated for a slice add up to at most about twice the last.
+func (d *jsonDecoder) grow(v reflect.Value, i int) error {
+	n := max(4-i, v.Cap())
+	size := int(v.Type().Elem().Size())
+	if d.limitSlices && (v.Cap()+n)*size > d.sliceBudget {
+		return &limitError{fmt.Errorf("%w: its arrays hold too many elements", ErrPayloadTooLarge), int64(d.pos)}
+	}
+	v.Grow(n)
+	d.sliceBudget -= v.Cap() * size
 	return nil
 }
 

@@ -39,8 +39,9 @@ var (
 	// ErrInvalidPayload: the payload is not valid input for its format.
 	// The error is a *PayloadError saying what was wrong and where.
 	ErrInvalidPayload = errors.New("shipevents: invalid payload")
-	// ErrPayloadTooLarge: the payload exceeds the size limit (also
-	// matches ErrInvalidPayload).
+	// ErrPayloadTooLarge: the payload exceeds the size limit, or its
+	// arrays would decode into more than 16 bytes of records per input
+	// byte (also matches ErrInvalidPayload).
 	ErrPayloadTooLarge = errors.New("payload exceeds the size limit")
 	// ErrPayloadTooDeep: the payload nests deeper than the depth limit
 	// (also matches ErrInvalidPayload).
@@ -468,13 +469,13 @@ func (b *batch) wrap(err error) error {
 	out := &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: err}
 	var se *json.SyntaxError
 	var jse *jsonSyntaxError
-	var de *depthError
+	var le *limitError
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &jse):
 		out.Offset = jse.Offset
-	case errors.As(err, &de):
-		out.Offset = de.Offset
+	case errors.As(err, &le):
+		out.Offset = le.Offset
 	case errors.As(err, &se):
 		out.Offset = se.Offset
 	case errors.As(err, &te):
@@ -489,6 +490,14 @@ func (b *batch) wrap(err error) error {
 	}
 	return out
 }
+
+// The memory a payload's arrays may take once decoded: real payloads need
+// a few bytes per input byte; a hostile megabyte of "{}," elements would
+// otherwise take hundreds of megabytes.
+const (
+	minSliceBudget     = 4 << 20
+	sliceBudgetPerByte = 16
+)
 
 // typeMismatchError words a *json.UnmarshalTypeError for people sending
 // payloads, who know JSON types rather than the parser's Go types.
@@ -523,7 +532,8 @@ func (e *typeMismatchError) Unwrap() error { return e.err }
 // decode unmarshals raw into v as json.Unmarshal would, reporting errors
 // as PayloadErrors.
 func (b *batch) decode(raw []byte, v any) error {
-	if err := decodeJSONDepth(raw, v, b.n.maxDepth); err != nil {
+	lim := jsonLimits{maxDepth: b.n.maxDepth, maxSliceBytes: max(minSliceBudget, sliceBudgetPerByte*len(raw))}
+	if err := decodeJSONLimited(raw, v, lim); err != nil {
 		return b.wrap(err)
 	}
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -309,4 +310,53 @@ func FuzzParseISO(f *testing.F) {
 			}
 		}
 	})
+}
+
+// A megabyte of empty array elements would decode into hundreds of
+// megabytes of structs; the decoder refuses it once the arrays outgrow
+// their budget, having allocated a small multiple of the input.
+func TestNormalizeBoundsArrayMemory(t *testing.T) {
+	shapes := map[string][2]string{
+		FormatUPS:   {`{"trackResponse":{"shipment":[{"package":[{"activity":[`, `]}]}]}}`},
+		FormatFedEx: {`{"transactionId":"x","output":{"completeTrackResults":[{"trackResults":[{"scanEvents":[`, `]}]}]}}`},
+		FormatUSPS:  {`{"trackingNumber":"x","trackingEvents":[`, `]}`},
+	}
+	for format, shape := range shapes {
+		n := (DefaultMaxPayloadBytes - len(shape[0]) - len(shape[1])) / 3
+		raw := []byte(shape[0] + strings.TrimSuffix(strings.Repeat("{},", n), ",") + shape[1])
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := Normalize(format, raw)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrPayloadTooLarge) || !errors.Is(err, ErrInvalidPayload) {
+			t.Errorf("%s: error %v, want ErrPayloadTooLarge", format, err)
+		}
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+			t.Errorf("%s: %d MB allocated for a %d KB payload", format, alloc>>20, len(raw)>>10)
+		}
+	}
+}
+
+// A real history near the size limit stays well within that budget.
+func TestNormalizeLargeRealHistory(t *testing.T) {
+	const n = 4000
+	var acts []string
+	for i := range n {
+		at := time.Date(2025, 3, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute)
+		acts = append(acts, `{"location":{"address":{"city":"Secaucus","stateProvince":"NJ","countryCode":"US"}},`+
+			`"status":{"type":"I","code":"OT","description":"Out For Delivery Today"},`+
+			`"date":"`+at.Format("20060102")+`","time":"`+at.Format("150405")+`"}`)
+	}
+	raw := []byte(`{"trackResponse":{"shipment":[{"inquiryNumber":"1Z999AA10123456784","package":[{"trackingNumber":"1Z999AA10123456784","activity":[` +
+		strings.Join(acts, ",") + `]}]}]}}`)
+	if len(raw) > DefaultMaxPayloadBytes {
+		t.Fatalf("payload of %d bytes is over the size limit", len(raw))
+	}
+	events, err := Normalize(FormatUPS, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(events) != n {
+		t.Errorf("%d events, want %d", len(events), n)
+	}
 }
