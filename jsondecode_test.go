@@ -178,7 +178,11 @@ func TestDecodeJSONErrors(t *testing.T) {
 	require.NoError(t, decodeJSON([]byte(`{"a":[1,"b"]}`), &m))
 	assert.Equal(t, map[string]any{"a": []any{1.0, "b"}}, m)
 	assert.Nil(t, planFor(reflect.TypeFor[map[string]any]()))
-	assert.NotNil(t, planFor(reflect.TypeFor[upsPayload]()))
+	// Every parser type is decoded by the planned path, where Normalize's
+	// depth and memory limits apply, not handed to encoding/json.
+	for name, mk := range decodeTargets() {
+		assert.NotNil(t, planFor(reflect.TypeOf(mk()).Elem()), name)
+	}
 
 	// A nil or non-pointer target is reported, not a panic.
 	require.Error(t, decodeJSON([]byte(`{}`), nil))
