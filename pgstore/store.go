@@ -53,7 +53,8 @@ type Config struct {
 	// AppendRetries is how many times AppendEvents retries a transaction
 	// that PostgreSQL aborted for a deadlock or a serialization failure
 	// (possible when two instances append overlapping batches in different
-	// orders); default 3.
+	// orders); default 3. RequeueDeliveries and each batch of Purge retry
+	// as often.
 	AppendRetries int
 }
 
