@@ -1,12 +1,35 @@
 package pgstore_test
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"log"
 	"time"
 
 	"github.com/shipevents/shipevents/pgstore"
 )
+
+// A Keyring lists the keys newest first: the first encrypts, all decrypt.
+// Each key is 32 random bytes; the fixed ones here only keep the output
+// stable.
+func ExampleNewKeyring() {
+	newKey := bytes.Repeat([]byte{2}, pgstore.KeySize)
+	oldKey := bytes.Repeat([]byte{1}, pgstore.KeySize)
+	kr, err := pgstore.NewKeyring(newKey, oldKey)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("key ids:", kr.IDs())
+	_ = pgstore.Config{Schema: "shipevents", Keyring: kr}
+
+	_, err = pgstore.NewKeyring([]byte("too short"))
+	fmt.Println(errors.Is(err, pgstore.ErrInvalidKey), err)
+	// Output:
+	// key ids: [218bee23e4f45284 89a1fa0ca65c0c5b]
+	// true pgstore: invalid subscription key: key 0 is 9 bytes, want 32 (AES-256)
+}
 
 // A host purges old, fully delivered events from a goroutine, keeping dead
 // letters three times longer than the rest.
