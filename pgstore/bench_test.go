@@ -283,3 +283,59 @@ func logTableStats(b *testing.B, dsn, schema string) {
 			name, ins, upd, hot, del, fetch, heap>>10, idx>>10)
 	}
 }
+
+// BenchmarkPurge measures Purge: one op is one event deleted with its 10
+// deliveries and their 10 attempts (one each). The events are appended and
+// their deliveries finished (in SQL, then vacuumed, as a table in steady
+// state would be) before the timer starts. BENCH_PURGE_BATCH sets
+// PurgeOptions.BatchSize.
+func BenchmarkPurge(b *testing.B) {
+	dsn := testDSN(b)
+	clock := newTestClock(purgeT0)
+	s := openStore(b, dsn, testSchema(b, dsn), pgstore.Config{Now: clock.Now})
+	ctx := context.Background()
+	subs := make([]string, 10)
+	for i := range subs {
+		subs[i] = fmt.Sprintf("sub-%d", i)
+	}
+	events := makeEvents(randomName("purge"), b.N)
+	for start := 0; start < b.N; start += benchPublishBatch {
+		var recs []shipevents.AppendRecord
+		for _, e := range events[start:min(start+benchPublishBatch, b.N)] {
+			rec := shipevents.AppendRecord{Event: e}
+			for _, sub := range subs {
+				rec.Deliveries = append(rec.Deliveries, shipevents.NewDelivery{ID: shipevents.DeliveryID(e.ID, sub),
+					SubscriptionID: sub, NextAttemptAt: purgeT0})
+			}
+			recs = append(recs, rec)
+		}
+		if _, err := s.AppendEvents(ctx, recs); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range []string{
+		`INSERT INTO attempts (delivery_id, number, started_at, duration_ns, status_code)
+			SELECT id, 1, created_at, 1000000, 204 FROM deliveries`,
+		`DELETE FROM delivery_queue`,
+		`UPDATE deliveries SET state = 'succeeded', attempts = 1, last_status_code = 204`,
+		`VACUUM ANALYZE events, deliveries, attempts, delivery_queue`,
+	} {
+		if _, err := s.Pool().Exec(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	batch, _ := strconv.Atoi(os.Getenv("BENCH_PURGE_BATCH"))
+	b.ResetTimer()
+	start := time.Now()
+	res, err := s.Purge(ctx, purgeCutoff, pgstore.PurgeOptions{BatchSize: batch})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if res.Events != b.N || res.Deliveries != 10*b.N || res.Attempts != 10*b.N {
+		b.Fatalf("purged %+v, want %d events with 10 deliveries and 10 attempts each", res, b.N)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(21*b.N)/elapsed.Seconds(), "rows/s")
+}

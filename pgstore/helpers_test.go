@@ -86,6 +86,16 @@ func newTestStore(tb testing.TB) *pgstore.Store {
 	return openStore(tb, dsn, testSchema(tb, dsn), pgstore.Config{})
 }
 
+// schemaStores marks the test parallel and returns a function that opens
+// migrated stores with cfg on one fresh schema of the test's own.
+func schemaStores(t *testing.T) func(cfg pgstore.Config) *pgstore.Store {
+	t.Helper()
+	dsn := testDSN(t)
+	t.Parallel()
+	schema := testSchema(t, dsn)
+	return func(cfg pgstore.Config) *pgstore.Store { return openStore(t, dsn, schema, cfg) }
+}
+
 // adminPool returns a pool on the test database, outside any test schema.
 func adminPool(tb testing.TB, dsn string) *pgxpool.Pool {
 	tb.Helper()
@@ -99,10 +109,15 @@ func adminPool(tb testing.TB, dsn string) *pgxpool.Pool {
 
 func pgstoreConfig() pgstore.Config { return pgstore.Config{} }
 
-// shipmentEvent builds a valid shipment event; each tracking number is its
-// own shipment, so events with distinct tracking numbers are never late.
+// shipmentEvent builds a valid in-transit shipment event; each tracking
+// number is its own shipment, so events with distinct tracking numbers are
+// never late.
 func shipmentEvent(id, tracking string, at time.Time) shipevents.Event {
-	status := shipevents.StatusInTransit
+	return statusEvent(id, tracking, shipevents.StatusInTransit, at)
+}
+
+// statusEvent builds a valid shipment event with the given status.
+func statusEvent(id, tracking string, status shipevents.Status, at time.Time) shipevents.Event {
 	name := shipevents.DefaultEventName(status)
 	n, _ := shipevents.LookupEventName(name)
 	return shipevents.Event{

@@ -488,8 +488,12 @@ func (s *Store) ListAttempts(ctx context.Context, deliveryID string) ([]shipeven
 // are written first (inserted for finished deliveries, reset for live
 // ones: clearing the token revokes any lease), then the history rows, in
 // one transaction; RecordAttempts takes its row locks in the same order,
-// queue then history. A transaction aborted by a deadlock with a
-// concurrent multi-row call is retried.
+// queue then history. The history rows are read for the queue rows with a
+// key-share lock (in id order), which RecordAttempts' updates do not wait
+// for but a Purge's delete does: a delivery being purged is either kept
+// (the requeue came first) or not found (the purge came first), never
+// given a queue row without its history row. A transaction aborted by a
+// deadlock with a concurrent multi-row call is retried.
 func (s *Store) RequeueDeliveries(ctx context.Context, ids []string, at time.Time) (int, error) {
 	if err := s.check(ctx); err != nil {
 		return 0, err
@@ -516,7 +520,7 @@ func (s *Store) requeueTx(ctx context.Context, ids []string, at time.Time) (int,
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
-		SELECT id, $2, seq FROM deliveries WHERE id = ANY($1::text[])
+		SELECT id, $2, seq FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE
 		ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at,
 			lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL`, ids, at)
 	// Counted per input id, as given (an id twice counts twice).

@@ -53,8 +53,16 @@ type Config struct {
 	// AppendRetries is how many times AppendEvents retries a transaction
 	// that PostgreSQL aborted for a deadlock or a serialization failure
 	// (possible when two instances append overlapping batches in different
-	// orders); default 3.
+	// orders); default 3. RequeueDeliveries and each batch of Purge retry
+	// as often.
 	AppendRetries int
+	// Keyring, when set, encrypts subscription bodies (secrets, header
+	// values, OAuth2 credentials: the whole subscription) with AES-256-GCM
+	// before they are stored, and decrypts them when they are read. Bodies
+	// stored in plaintext before stay readable and are encrypted when next
+	// written; see [Store.RotateSubscriptionKeys]. nil stores plaintext
+	// (and cannot read encrypted bodies).
+	Keyring *Keyring
 }
 
 // Store is a [shipevents.Store] on PostgreSQL. It is safe for concurrent
@@ -65,6 +73,7 @@ type Store struct {
 	now           func() time.Time
 	schema        string
 	appendRetries int
+	keys          *Keyring
 	closed        atomic.Bool
 }
 
@@ -72,7 +81,7 @@ var _ shipevents.Store = (*Store)(nil)
 
 // New returns a Store on an existing pool; Close leaves the pool open.
 func New(pool *pgxpool.Pool, cfg Config) *Store {
-	s := &Store{pool: pool, now: cfg.Now, schema: cfg.Schema, appendRetries: cfg.AppendRetries}
+	s := &Store{pool: pool, now: cfg.Now, schema: cfg.Schema, appendRetries: cfg.AppendRetries, keys: cfg.Keyring}
 	if s.now == nil {
 		s.now = time.Now
 	}

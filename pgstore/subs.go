@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -11,16 +12,17 @@ import (
 )
 
 // PutSubscription implements [shipevents.SubscriptionStore]. The
-// subscription, secrets included, is stored as JSON; errors name only its
-// id.
+// subscription, secrets included, is stored as JSON, encrypted when the
+// store has a Keyring (which also re-encrypts, under the Keyring's first
+// key, a subscription stored in plaintext or under an older key); errors
+// name only its id.
 func (s *Store) PutSubscription(ctx context.Context, sub shipevents.Subscription) error {
 	if err := s.check(ctx); err != nil {
 		return err
 	}
-	body, err := json.Marshal(sub)
+	body, err := s.encodeSubscription(&sub)
 	if err != nil {
-		// json errors can quote values; keep the subscription's out.
-		return fmt.Errorf("pgstore: subscription %q: cannot encode it as JSON", sub.ID)
+		return fmt.Errorf("pgstore: %w", err)
 	}
 	_, err = s.pool.Exec(ctx, `INSERT INTO subscriptions (id, tenant_id, body, updated_at) VALUES ($1, $2, $3, $4)
 		ON CONFLICT (id) DO UPDATE SET tenant_id = excluded.tenant_id, body = excluded.body,
@@ -29,6 +31,20 @@ func (s *Store) PutSubscription(ctx context.Context, sub shipevents.Subscription
 		return wrap(fmt.Sprintf("put subscription %q", sub.ID), err)
 	}
 	return nil
+}
+
+// encodeSubscription returns the body column of sub: its JSON, sealed
+// when the store has a Keyring.
+func (s *Store) encodeSubscription(sub *shipevents.Subscription) ([]byte, error) {
+	body, err := json.Marshal(sub)
+	if err != nil {
+		// json errors can quote values; keep the subscription's out.
+		return nil, fmt.Errorf("subscription %q: cannot encode it as JSON", sub.ID)
+	}
+	if s.keys == nil {
+		return body, nil
+	}
+	return s.keys.seal(sub.ID, body)
 }
 
 // DeleteSubscription implements [shipevents.SubscriptionStore].
@@ -46,7 +62,11 @@ func (s *Store) DeleteSubscription(ctx context.Context, id string) error {
 	return nil
 }
 
-// ListSubscriptions implements [shipevents.SubscriptionStore].
+// ListSubscriptions implements [shipevents.SubscriptionStore]. Encrypted
+// bodies are decrypted with the Keyring. One body that cannot be read (its
+// key is missing, it does not authenticate) fails the whole call, with an
+// error wrapping ErrMissingKey or ErrCiphertext: leaving the subscription
+// out would make the dispatcher dead-letter its deliveries.
 func (s *Store) ListSubscriptions(ctx context.Context) ([]shipevents.Subscription, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -56,8 +76,12 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]shipevents.Subscriptio
 	var id string
 	var body []byte
 	_, err := pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		plain, err := s.keys.open(id, body)
+		if err != nil {
+			return err
+		}
 		var sub shipevents.Subscription
-		if err := json.Unmarshal(body, &sub); err != nil {
+		if err := json.Unmarshal(plain, &sub); err != nil {
 			return fmt.Errorf("subscription %q: stored JSON cannot be decoded", id)
 		}
 		out = append(out, sub)
@@ -67,6 +91,87 @@ func (s *Store) ListSubscriptions(ctx context.Context) ([]shipevents.Subscriptio
 		return nil, wrap("list subscriptions", err)
 	}
 	return out, nil
+}
+
+// rotateBatch is how many subscriptions RotateSubscriptionKeys reads and
+// rewrites per round trip.
+const rotateBatch = 200
+
+// RotateSubscriptionKeys encrypts under the Keyring's first key every
+// subscription body that is not already: plaintext ones (stored before
+// encryption was turned on) and those under older keys. It walks the
+// table in id order, rotateBatch rows at a time, each batch rewritten by
+// one statement that leaves alone a row changed since it was read (a
+// concurrent PutSubscription writes its own body, under its store's first
+// key), and returns how many bodies it rewrote. Once every instance has the
+// new key first, one call leaves nothing under older keys, and they can be
+// dropped from the Keyring.
+//
+// It fails with an error wrapping ErrMissingKey when the store has no
+// Keyring or a body is under a key the Keyring does not hold, and
+// ErrCiphertext when a body does not authenticate; the batches before the
+// failure stay rewritten.
+func (s *Store) RotateSubscriptionKeys(ctx context.Context) (int, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	if s.keys == nil {
+		return 0, fmt.Errorf("pgstore: rotate subscription keys: Config.Keyring is not set: %w", ErrMissingKey)
+	}
+	total, after := 0, ""
+	for {
+		if err := s.check(ctx); err != nil {
+			return total, fmt.Errorf("pgstore: rotate subscription keys: %w", err)
+		}
+		n, last, more, err := s.rotateBatch(ctx, after)
+		total += n
+		if err != nil {
+			return total, wrap("rotate subscription keys", err)
+		}
+		if !more {
+			return total, nil
+		}
+		after = last
+	}
+}
+
+// rotateBatch re-encrypts the stale bodies among the rotateBatch
+// subscriptions after id after. It returns how many it rewrote, the last
+// id read, and whether more rows may follow.
+func (s *Store) rotateBatch(ctx context.Context, after string) (n int, last string, more bool, err error) {
+	rows, _ := s.pool.Query(ctx, `SELECT id, body FROM subscriptions WHERE id > $1 ORDER BY id LIMIT $2`, after, rotateBatch)
+	var ids []string
+	var olds, news [][]byte
+	var id string
+	var body []byte
+	seen := 0
+	_, err = pgx.ForEachRow(rows, []any{&id, &body}, func() error {
+		seen++
+		last = id
+		if s.keys.current(body) {
+			return nil
+		}
+		plain, err := s.keys.open(id, body)
+		if err != nil {
+			return err
+		}
+		sealed, err := s.keys.seal(id, plain)
+		if err != nil {
+			return err
+		}
+		ids, olds, news = append(ids, id), append(olds, slices.Clone(body)), append(news, sealed)
+		return nil
+	})
+	if err != nil || len(ids) == 0 {
+		return 0, last, seen == rotateBatch, err
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE subscriptions s SET body = x.new
+		FROM unnest($1::text[], $2::jsonb[], $3::jsonb[]) AS x(id, old, new)
+		WHERE s.id = x.id AND s.body = x.old`, ids, olds, news)
+	if err != nil {
+		return 0, last, false, err
+	}
+	return int(tag.RowsAffected()), last, seen == rotateBatch, nil
 }
 
 // ShipmentState implements [shipevents.ShipmentStore].
