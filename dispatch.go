@@ -103,8 +103,11 @@ type Dispatcher struct {
 	// lastMissReload is when a claim for an unknown subscription last
 	// reloaded the snapshot (Unix nanoseconds).
 	lastMissReload atomic.Int64
-	wake           chan struct{}
-	running        atomic.Bool
+	// subsLoaded is when subs was last loaded from the store (Unix
+	// nanoseconds); 0 until the first load succeeds.
+	subsLoaded atomic.Int64
+	wake       chan struct{}
+	running    atomic.Bool
 
 	stats        dispatchStats
 	limits       rateLimits
@@ -241,10 +244,44 @@ func (d *Dispatcher) Unsubscribe(ctx context.Context, id string) error {
 }
 
 // ReloadSubscriptions reloads subscriptions from the store now. Run does
-// it every SubscriptionRefresh.
+// it every SubscriptionRefresh, and Publish when its copy is older than
+// that.
 func (d *Dispatcher) ReloadSubscriptions(ctx context.Context) error {
 	d.subsMu.Lock()
 	defer d.subsMu.Unlock()
+	return d.reloadLocked(ctx)
+}
+
+// subscriptionsForPublish makes sure the snapshot Publish matches against
+// was loaded, and loaded within SubscriptionRefresh, so that a process
+// that publishes without running workers still sees new subscriptions. An
+// event matched against a snapshot that was never loaded would be stored
+// with no deliveries, and a retry of the Publish would then be a
+// duplicate: that is refused. A stale snapshot that cannot be refreshed
+// is used as it is.
+func (d *Dispatcher) subscriptionsForPublish(ctx context.Context) error {
+	now := d.now().UnixNano()
+	last := d.subsLoaded.Load()
+	if last != 0 && now-last < int64(d.refresh) {
+		return nil
+	}
+	d.subsMu.Lock()
+	defer d.subsMu.Unlock()
+	if l := d.subsLoaded.Load(); l != last && now-l < int64(d.refresh) {
+		return nil // another caller reloaded while this one waited
+	}
+	err := d.reloadLocked(ctx)
+	switch {
+	case err == nil:
+		return nil
+	case last == 0:
+		return err
+	}
+	d.log.Warn("subscription reload failed; publishing with the previous subscriptions", "error", err)
+	return nil
+}
+
+func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 	subs, err := d.store.ListSubscriptions(ctx)
 	if err != nil {
 		return fmt.Errorf("shipevents: load subscriptions: %w", err)
@@ -257,6 +294,7 @@ func (d *Dispatcher) ReloadSubscriptions(ctx context.Context) error {
 		h.Write([]byte(strconv.FormatBool(s.Active) + s.DisabledReason))
 	}
 	fp := h.Sum64()
+	defer d.subsLoaded.Store(max(d.now().UnixNano(), 1))
 	if cur := d.subs.Load(); cur != nil && cur.fingerprint == fp && len(cur.byID) == len(subs) {
 		return nil
 	}
@@ -292,6 +330,13 @@ type PublishResult struct {
 // current status (see [Supersedes]) is stored and marked late, and only
 // subscriptions with IncludeLate receive it.
 //
+// Events are matched against this instance's copy of the subscriptions,
+// which Publish reloads when it is older than SubscriptionRefresh, so a
+// process that only publishes (its workers run elsewhere) sees new
+// subscriptions too. Until subscriptions have been loaded once, Publish
+// stores nothing and fails: an event stored without its deliveries could
+// not get them on a retry, which would be a duplicate.
+//
 // If any event is invalid, nothing is stored and the error wraps
 // [ErrInvalidEvent]. If the store fails, the error says so and Publish
 // can be retried as a whole: it is idempotent.
@@ -300,6 +345,9 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishRes
 		if err := events[i].Validate(); err != nil {
 			return nil, err
 		}
+	}
+	if err := d.subscriptionsForPublish(ctx); err != nil {
+		return nil, fmt.Errorf("shipevents: publish: %w", err)
 	}
 	records := d.buildRecords(events, d.now().UTC())
 	results, err := d.store.AppendEvents(ctx, records)

@@ -574,3 +574,71 @@ func TestDispatcherDefaultSenderSizedToWorkers(t *testing.T) {
 		}
 	}
 }
+
+// subsOutageStore fails ListSubscriptions while down is set.
+type subsOutageStore struct {
+	*MemoryStore
+	down atomic.Bool
+}
+
+func (s *subsOutageStore) ListSubscriptions(ctx context.Context) ([]Subscription, error) {
+	if s.down.Load() {
+		return nil, errors.New("store unreachable")
+	}
+	return s.MemoryStore.ListSubscriptions(ctx)
+}
+
+// A process that publishes without running workers matches events against
+// subscriptions loaded from the store, refreshed every
+// SubscriptionRefresh; until they could be loaded once it refuses to
+// store events that would otherwise never get their deliveries.
+func TestPublishLoadsSubscriptions(t *testing.T) {
+	ctx := context.Background()
+	clock := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return clock }
+	store := &subsOutageStore{MemoryStore: NewMemoryStore(MemoryStoreConfig{Now: now})}
+	admin := NewDispatcher(DispatcherConfig{Store: store, Now: now})
+	publisher := NewDispatcher(DispatcherConfig{Store: store, Now: now, SubscriptionRefresh: time.Minute})
+	sub := func(id string) Subscription {
+		return Subscription{ID: id, URL: "https://example.com/" + id, EnabledEvents: []string{"shipments/*"}, Active: true}
+	}
+	ev := func(id string) Event { return shipmentEvent(id, "T-"+id, StatusInTransit, clock) }
+
+	store.down.Store(true)
+	if _, err := publisher.Publish(ctx, ev("e1")); err == nil {
+		t.Fatal("Publish stored an event without ever loading subscriptions")
+	}
+	if _, err := store.GetEvent(ctx, "e1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the refused event was stored: %v", err)
+	}
+	store.down.Store(false)
+
+	if err := admin.Subscribe(ctx, sub("a")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := publisher.Publish(ctx, ev("e1"))
+	if err != nil || res[0].Deliveries != 1 {
+		t.Fatalf("Publish after the store came back: %+v, %v; want 1 delivery", res, err)
+	}
+
+	// A subscription made elsewhere is seen once the copy is older than
+	// SubscriptionRefresh, not before.
+	if err := admin.Subscribe(ctx, sub("b")); err != nil {
+		t.Fatal(err)
+	}
+	clock = clock.Add(30 * time.Second)
+	if res, _ := publisher.Publish(ctx, ev("e2")); res[0].Deliveries != 1 {
+		t.Errorf("e2: %d deliveries within the refresh interval, want 1 (the copy is fresh)", res[0].Deliveries)
+	}
+	clock = clock.Add(31 * time.Second)
+	if res, _ := publisher.Publish(ctx, ev("e3")); res[0].Deliveries != 2 {
+		t.Errorf("e3: %d deliveries after the refresh interval, want 2", res[0].Deliveries)
+	}
+
+	// A stale copy that cannot be refreshed is still used.
+	clock = clock.Add(2 * time.Minute)
+	store.down.Store(true)
+	if res, err := publisher.Publish(ctx, ev("e4")); err != nil || res[0].Deliveries != 2 {
+		t.Errorf("e4 during an outage: %+v, %v; want 2 deliveries from the previous copy", res, err)
+	}
+}
