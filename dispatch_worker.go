@@ -73,7 +73,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if err == nil {
 		rec.Outcome = OutcomeSucceeded
 		d.stats.succeeded.Add(1)
-		d.streaks.succeeded(sub.ID)
+		d.streaks.succeeded(sub.ID, d.disableAfter)
 		r.add(rec, &c)
 		return
 	}

@@ -36,7 +36,11 @@ type failureStreak struct {
 	since    time.Time
 }
 
-func (s *failureStreaks) succeeded(subID string) {
+// succeeded ends subID's streak, if it has one.
+func (s *failureStreaks) succeeded(subID string, limit FailureStreak) {
+	if !limit.enabled() {
+		return // nothing is tracked: keep the lock off the hot path
+	}
 	s.mu.Lock()
 	delete(s.m, subID)
 	s.mu.Unlock()

@@ -70,7 +70,7 @@ func TestFailureStreakEndsOnSuccess(t *testing.T) {
 				t.Fatalf("round %d: disabled after fewer than 3 failures: %s", round, why)
 			}
 		}
-		s.succeeded("s")
+		s.succeeded("s", limit)
 	}
 	s.failed("s", at, at, limit)
 	s.failed("s", at, at, limit)
