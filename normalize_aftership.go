@@ -86,6 +86,7 @@ func parseAfterShip(b *batch, raw []byte) error {
 		s.carrierTime = strconv.FormatInt(*p.TS, 10)
 		return b.add(&s)
 	}
+	reserveEvents(b, len(m.Checkpoints))
 	for i := range m.Checkpoints {
 		c := &m.Checkpoints[i]
 		b.at("msg.checkpoints[%d]", i)

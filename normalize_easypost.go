@@ -119,6 +119,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 		s.data.Extra = aggExtra(s.data.Extra, "easypost_tracker_id", tr.ID)
 		return b.add(&s)
 	}
+	reserveEvents(b, len(tr.TrackingDetails))
 	for i := range tr.TrackingDetails {
 		d := &tr.TrackingDetails[i]
 		b.at("%stracking_details[%d]", prefix, i)

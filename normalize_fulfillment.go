@@ -53,6 +53,7 @@ func parseFulfillment(b *batch, raw []byte) error {
 		if len(list) == 0 {
 			return b.fail("empty batch: no events")
 		}
+		reserveEvents(b, len(list))
 		for i := range list {
 			if err := fulfillmentAdd(b, &list[i], "["+strconv.Itoa(i)+"]."); err != nil {
 				return err

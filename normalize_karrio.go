@@ -122,6 +122,7 @@ func parseKarrio(b *batch, raw []byte) error {
 	}
 
 	fallbackTable, fallbackNS, fallbackKnown := "", "", false
+	reserveEvents(b, len(tr.Events))
 	for i := range tr.Events {
 		e := &tr.Events[i]
 		b.at("%sevents[%d]", prefix, i)

@@ -75,6 +75,7 @@ func parseShippo(b *batch, raw []byte) error {
 		base.data.Service = tr.Servicelevel.Name
 	}
 
+	reserveEvents(b, len(tr.TrackingHistory))
 	for i := range tr.TrackingHistory {
 		b.at("%stracking_history[%d]", prefix, i)
 		if err := shippoAdd(b, &base, tr, &tr.TrackingHistory[i]); err != nil {
