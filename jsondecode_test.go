@@ -33,7 +33,9 @@ type decodeProbe struct {
 	Nest  *decodeProbe      `json:"nest"`
 	Named string            // no tag: matched by the Go name
 	Skip  string            `json:"-"`
-	Dash  string            `json:"-,"`
+	//lint:ignore SA5008 "-," names the field "-": a corner case under test
+	Dash string `json:"-,"`
+	//lint:ignore U1000 unexported fields are never decoded: a corner case under test
 	hide  string
 	Upper string `json:"UPPER"`
 	Fold  string `json:"ſtraße"` // non-ASCII: matched by folding, as encoding/json does
