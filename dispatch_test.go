@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -640,5 +641,75 @@ func TestPublishLoadsSubscriptions(t *testing.T) {
 	store.down.Store(true)
 	if res, err := publisher.Publish(ctx, ev("e4")); err != nil || res[0].Deliveries != 2 {
 		t.Errorf("e4 during an outage: %+v, %v; want 2 deliveries from the previous copy", res, err)
+	}
+}
+
+// noAdderStore hides MemoryStore's optional DeliveryAdder.
+type noAdderStore struct{ Store }
+
+func TestBackfill(t *testing.T) {
+	ctx := context.Background()
+	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true})
+	base := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	// Published before the subscription exists: no deliveries.
+	var events []Event
+	for i := range 5 {
+		events = append(events, shipmentEvent(fmt.Sprintf("e%d", i), "T1", StatusInTransit, base.Add(time.Duration(i)*time.Hour)))
+	}
+	late := shipmentEvent("late", "T1", StatusInTransit, base.Add(-time.Hour)) // older than T1's state
+	order, err := NewRecordEvent("orders/created", HostEvent{OccurredAt: base, Data: EventData{OrderID: "o1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Publish(ctx, append(events, late, order)...); err != nil {
+		t.Fatal(err)
+	}
+
+	sub := Subscription{ID: "new", URL: "https://example.com/h", EnabledEvents: []string{"shipments/*"}, Active: true}
+	if err := d.Subscribe(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	n, err := d.Backfill(ctx, "new", EventFilter{OccurredAfter: base.Add(time.Hour)})
+	if err != nil || n != 4 {
+		t.Fatalf("Backfill = %d, %v; want the 4 shipment events from the second hour on", n, err)
+	}
+	page, err := d.Deliveries(ctx, DeliveryFilter{SubscriptionID: "new", Limit: MaxPageSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, x := range page.Items {
+		got = append(got, x.EventID)
+		if x.State != DeliveryPending || x.ID != DeliveryID(x.EventID, "new") {
+			t.Errorf("delivery %+v: want pending with the deterministic id", x)
+		}
+	}
+	slices.Sort(got)
+	if want := []string{"e1", "e2", "e3", "e4"}; !slices.Equal(got, want) {
+		t.Errorf("backfilled events %v, want %v (not the order event, not the late one)", got, want)
+	}
+
+	// Repeating adds nothing; a wider filter adds the rest; IncludeLate
+	// takes the late event too.
+	if n, err := d.Backfill(ctx, "new", EventFilter{OccurredAfter: base.Add(time.Hour)}); err != nil || n != 0 {
+		t.Errorf("repeated Backfill = %d, %v; want 0", n, err)
+	}
+	sub.IncludeLate = true
+	if err := d.Subscribe(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := d.Backfill(ctx, "new", EventFilter{}); err != nil || n != 2 {
+		t.Errorf("Backfill of everything = %d, %v; want e0 and the late event", n, err)
+	}
+
+	if _, err := d.Backfill(ctx, "nope", EventFilter{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown subscription: %v", err)
+	}
+	plain := NewDispatcher(DispatcherConfig{Store: noAdderStore{NewMemoryStore(MemoryStoreConfig{})}})
+	if err := plain.Subscribe(ctx, sub); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.Backfill(ctx, "new", EventFilter{}); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("store without DeliveryAdder: %v, want ErrNotSupported", err)
 	}
 }

@@ -60,6 +60,65 @@ func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, erro
 	return d.requeueAll(ctx, DeliveryFilter{EventID: eventID})
 }
 
+// Backfill sends stored events to a subscription that did not receive
+// them, typically one created after they were published: every stored
+// event that matches f and the subscription (its patterns and filters;
+// late events only with IncludeLate) gets a delivery to it, unless it has
+// one already, so a backfill can be repeated or resumed. It returns how
+// many deliveries it created. The subscription must exist and be active,
+// and the store must implement [DeliveryAdder] (otherwise the error wraps
+// [ErrNotSupported]). f.After, f.Before and f.Limit are ignored: every
+// page is read.
+func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f EventFilter) (int, error) {
+	adder, ok := d.store.(DeliveryAdder)
+	if !ok {
+		return 0, fmt.Errorf("shipevents: backfill: %w (DeliveryAdder)", ErrNotSupported)
+	}
+	if err := d.ReloadSubscriptions(ctx); err != nil {
+		return 0, err
+	}
+	sub := d.subs.Load().byID[subscriptionID]
+	switch {
+	case sub == nil:
+		return 0, fmt.Errorf("shipevents: backfill: subscription %q: %w", subscriptionID, ErrNotFound)
+	case !sub.Active:
+		return 0, fmt.Errorf("shipevents: backfill: subscription %q is inactive", subscriptionID)
+	}
+	f.After, f.Before, f.Limit = "", "", MaxPageSize
+	created := 0
+	defer func() {
+		if created > 0 {
+			d.signal()
+		}
+	}()
+	for {
+		page, err := d.store.ListEvents(ctx, f)
+		if err != nil {
+			return created, err
+		}
+		now := d.now().UTC()
+		for i := range page.Items {
+			se := &page.Items[i]
+			if !sub.wants(&se.Event, se.Late) {
+				continue
+			}
+			nd := NewDelivery{ID: DeliveryID(se.Event.ID, sub.ID), SubscriptionID: sub.ID, NextAttemptAt: now}
+			n, err := adder.AddDeliveries(ctx, se.Event.ID, []NewDelivery{nd})
+			switch {
+			case errors.Is(err, ErrNotFound):
+				continue // deleted meanwhile (retention)
+			case err != nil:
+				return created, err
+			}
+			created += n
+		}
+		if !page.PageInfo.HasNextPage {
+			return created, nil
+		}
+		f.After = page.PageInfo.EndCursor
+	}
+}
+
 // ReplayDeadLetters requeues every dead delivery of a subscription (after
 // its endpoint has been fixed) and returns how many.
 func (d *Dispatcher) ReplayDeadLetters(ctx context.Context, subscriptionID string) (int, error) {

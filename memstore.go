@@ -176,19 +176,9 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 			if late && nd.OnlyIfCurrent {
 				continue
 			}
-			if _, exists := s.deliveries[nd.ID]; exists {
-				continue
+			if s.addDeliveryLocked(me, nd, now) {
+				results[i].Deliveries++
 			}
-			md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, EventID: id, SubscriptionID: nd.SubscriptionID, State: DeliveryPending,
-				NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
-			s.deliveries[nd.ID] = md
-			s.delivLog = append(s.delivLog, md)
-			if s.retention > 0 {
-				me.deliveries = append(me.deliveries, nd.ID)
-			}
-			heap.Push(&s.due, md)
-			me.pending++
-			results[i].Deliveries++
 		}
 	}
 	if s.retention > 0 {
@@ -199,6 +189,45 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 		}
 	}
 	return results, nil
+}
+
+// addDeliveryLocked creates the delivery nd of event me, pending, unless
+// its id exists; it reports whether it did. s.mu must be held.
+func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.Time) bool {
+	if _, exists := s.deliveries[nd.ID]; exists {
+		return false
+	}
+	md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, EventID: me.stored.Event.ID, SubscriptionID: nd.SubscriptionID,
+		State: DeliveryPending, NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
+	s.deliveries[nd.ID] = md
+	s.delivLog = append(s.delivLog, md)
+	if s.retention > 0 {
+		me.deliveries = append(me.deliveries, nd.ID)
+	}
+	heap.Push(&s.due, md)
+	me.pending++
+	return true
+}
+
+// AddDeliveries implements [DeliveryAdder].
+func (s *MemoryStore) AddDeliveries(ctx context.Context, eventID string, deliveries []NewDelivery) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	now := s.now().UTC()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	me := s.events[eventID]
+	if me == nil {
+		return 0, fmt.Errorf("event %q: %w", eventID, ErrNotFound)
+	}
+	n := 0
+	for _, nd := range deliveries {
+		if s.addDeliveryLocked(me, nd, now) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // pruneEvery is how many appends pass between two retention sweeps.

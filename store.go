@@ -24,6 +24,9 @@ var (
 	ErrInvalidCursor = errors.New("shipevents: invalid cursor")
 	// ErrClosed: the store or dispatcher has been closed.
 	ErrClosed = errors.New("shipevents: closed")
+	// ErrNotSupported: the store lacks an optional capability the call
+	// needs (such as [DeliveryAdder]).
+	ErrNotSupported = errors.New("shipevents: not supported by the store")
 )
 
 // Store is where events, subscriptions and deliveries live. It is the sum
@@ -145,6 +148,22 @@ type ShipmentStore interface {
 	// ShipmentState returns a shipment's current state (maintained by
 	// AppendEvents), or an error wrapping ErrNotFound.
 	ShipmentState(ctx context.Context, key ShipmentKey) (ShipmentState, error)
+}
+
+// DeliveryAdder is an optional capability of a Store, discovered by type
+// assertion: adding deliveries to an event already stored.
+// [Dispatcher.Backfill] uses it to send past events to a subscription
+// created after they were published.
+type DeliveryAdder interface {
+	// AddDeliveries creates each of the event's deliveries whose ID does
+	// not exist yet, pending at its NextAttemptAt with no attempts, and
+	// returns how many it created; an existing delivery is left as it is,
+	// so adding is idempotent. OnlyIfCurrent is ignored: whether the event
+	// is late was settled when it was stored. If the event is not stored,
+	// the error wraps ErrNotFound and nothing is created. Like
+	// AppendEvents, it never leaves a delivery without its event, even
+	// when the event is being deleted concurrently (retention).
+	AddDeliveries(ctx context.Context, eventID string, deliveries []NewDelivery) (int, error)
 }
 
 // AppendOutcome says what AppendEvents did with a record.

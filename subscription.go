@@ -186,6 +186,21 @@ func (c Condition) validate() error {
 	return nil
 }
 
+// wants reports whether s would have received the stored event e when it
+// was published: a pattern matches its ref, it passes the filters, and
+// it is not late unless s takes late events.
+func (s *Subscription) wants(e *Event, late bool) bool {
+	if late && !s.IncludeLate {
+		return false
+	}
+	for _, p := range s.EnabledEvents {
+		if MatchRef(p, e.Ref) {
+			return s.Matches(e)
+		}
+	}
+	return false
+}
+
 // Matches reports whether e passes every filter of s after its ref pattern
 // matched: active, tenant, event groups, types and conditions. It does not
 // look at EnabledEvents (the dispatcher's [RefIndex] does that).

@@ -151,10 +151,15 @@ const (
 	SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM a)`
 )
 
+// purgeRetries is how many times a purge batch is run again after
+// PostgreSQL aborted it for a concurrent change.
+const purgeRetries = 10
+
 // purgeBatchRetried runs purgeBatch until it has run once without being
 // aborted: it waits while another purge holds the batch lock, and runs the
-// batch again (up to AppendRetries times) when PostgreSQL aborted it for a
-// concurrent change (serialization failure) or a deadlock.
+// batch again (up to purgeRetries times, backing off) when PostgreSQL
+// aborted it for a concurrent change (serialization failure) or a
+// deadlock.
 func (s *Store) purgeBatchRetried(ctx context.Context, w *purgeWalk) (PurgeResult, error) {
 	for try := 0; ; {
 		res, err := w.purgeBatch(ctx, s.pool)
@@ -163,10 +168,17 @@ func (s *Store) purgeBatchRetried(ctx context.Context, w *purgeWalk) (PurgeResul
 			if _, err := s.pool.Exec(ctx, sqlPurgeWait); err != nil {
 				return res, fmt.Errorf("waiting for another purge: %w", err)
 			}
-		case err == nil || try >= s.appendRetries || !retryable(err) || ctx.Err() != nil:
+		case err == nil || try >= purgeRetries || !retryable(err) || ctx.Err() != nil:
 			return res, err
 		default:
+			// A busy table (appends, claims, added deliveries) aborts a
+			// batch now and then; back off a little before the next try.
 			try++
+			select {
+			case <-time.After(time.Duration(try) * 5 * time.Millisecond):
+			case <-ctx.Done():
+				return res, ctx.Err()
+			}
 		}
 	}
 }

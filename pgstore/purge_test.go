@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -598,5 +599,58 @@ func TestPurgeClosed(t *testing.T) {
 	s.Close()
 	if _, err := s.Purge(t.Context(), time.Now(), pgstore.PurgeOptions{}); !errors.Is(err, shipevents.ErrClosed) {
 		t.Errorf("purge on a closed store: %v, want ErrClosed", err)
+	}
+}
+
+// TestPurgeRacingAddDeliveries adds deliveries to old, finished events
+// while purges delete them: every event either survives with its new
+// deliveries or is gone with AddDeliveries reporting ErrNotFound, and no
+// delivery outlives its event.
+func TestPurgeRacingAddDeliveries(t *testing.T) {
+	s, clock := purgeStore(t)
+	const n = 300
+	appendBare(t, s, "race-add", n)
+	events := makeEvents("race-add", n)
+	clock.Set(purgeCutoff.Add(time.Hour))
+
+	ctx := context.Background()
+	added := make([]bool, n)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i, e := range events {
+			nd := shipevents.NewDelivery{ID: shipevents.DeliveryID(e.ID, "late-sub"), SubscriptionID: "late-sub", NextAttemptAt: purgeT0}
+			c, err := s.AddDeliveries(ctx, e.ID, []shipevents.NewDelivery{nd})
+			switch {
+			case err == nil:
+				added[i] = c == 1
+			case !errors.Is(err, shipevents.ErrNotFound):
+				t.Errorf("AddDeliveries(%s): %v", e.ID, err)
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for range 20 {
+			// A batch that keeps losing the race gives up with a
+			// serialization failure; the next call goes on.
+			if _, err := s.Purge(ctx, purgeCutoff, pgstore.PurgeOptions{BatchSize: 16}); err != nil && !strings.Contains(err.Error(), "40001") {
+				t.Errorf("purge: %v", err)
+				return
+			}
+		}
+	}()
+	wg.Wait()
+	checkConsistent(t, s)
+
+	stored := map[string]bool{}
+	for _, id := range storedEventIDs(t, s) {
+		stored[id] = true
+	}
+	for i, e := range events {
+		if added[i] && !stored[e.ID] {
+			t.Errorf("%s: a delivery was added, yet the event was purged", e.ID)
+		}
 	}
 }
