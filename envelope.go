@@ -63,23 +63,52 @@ func (d EventData) MarshalJSON() ([]byte, error) {
 // fields, every other key lands in Extra.
 func (d *EventData) UnmarshalJSON(b []byte) error {
 	var a eventDataAlias
-	if err := json.Unmarshal(b, &a); err != nil {
+	if err := decodeJSON(b, &a); err != nil {
 		return err
 	}
-	var all map[string]any
-	if err := json.Unmarshal(b, &all); err != nil {
+	extra, err := eventDataExtra(b)
+	if err != nil {
 		return err
 	}
-	for k := range eventDataFields {
-		delete(all, k)
-	}
-	if len(all) > 0 {
-		a.Extra = all
-	} else {
-		a.Extra = nil
-	}
+	a.Extra = extra
 	*d = EventData(a)
 	return nil
+}
+
+// eventDataExtra decodes the keys of the event_data object b that are not
+// typed keys, as json.Unmarshal into a map[string]any would (a repeated
+// key keeps its last value); nil when there are none. b has been decoded
+// once already, so it is valid JSON.
+func eventDataExtra(b []byte) (map[string]any, error) {
+	d := jsonDecoder{data: b, maxDepth: maxJSONNesting}
+	d.skipSpace()
+	if d.pos >= len(b) || b[d.pos] != '{' {
+		return nil, nil // null
+	}
+	var extra map[string]any
+	done, err := d.open('}')
+	for !done && err == nil {
+		var key []byte
+		if key, err = d.key(); err != nil {
+			return nil, err
+		}
+		start := d.pos
+		if err = d.skipValue(); err != nil {
+			return nil, err
+		}
+		if !eventDataFields[string(key)] {
+			var v any
+			if err = json.Unmarshal(b[start:d.pos], &v); err != nil {
+				return nil, err
+			}
+			if extra == nil {
+				extra = make(map[string]any)
+			}
+			extra[string(key)] = v
+		}
+		done, err = d.next('}')
+	}
+	return extra, err
 }
 
 // MarshalFlat returns the flat form of e: every event_data key lifted to the

@@ -107,6 +107,14 @@ const (
 	planPointer
 	planSlice
 	planRawMessage
+	// planStdlib hands the value's bytes to json.Unmarshal: types with
+	// their own UnmarshalJSON or UnmarshalText, maps, interfaces, arrays,
+	// byte slices, json.Number. encoding/json decodes a value alone
+	// exactly as it decodes it in place, so the result is the same.
+	planStdlib
+	// planUnmarshaler calls the type's own UnmarshalJSON with the value's
+	// bytes, as encoding/json does (without its second validation pass).
+	planUnmarshaler
 )
 
 // decodePlan says how to decode into one Go type.
@@ -134,8 +142,8 @@ var (
 	textUnmarshalerTyp = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// planFor returns the plan for t, or nil when decodeJSON leaves t to
-// encoding/json.
+// planFor returns the plan for t, or nil when decodeJSON leaves the whole
+// of t to encoding/json (types it cannot decode at all).
 func planFor(t reflect.Type) *decodePlan {
 	if p, ok := planCache.Load(t); ok {
 		if p == noPlan {
@@ -161,15 +169,19 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*decodePlan) *decodePla
 	if t == rawMessageType {
 		return &decodePlan{kind: planRawMessage, typ: t}
 	}
+	stdlib := &decodePlan{kind: planStdlib, typ: t}
+	if t.Kind() != reflect.Pointer && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(jsonUnmarshalerTyp) {
+		return &decodePlan{kind: planUnmarshaler, typ: t}
+	}
 	if reflect.PointerTo(t).Implements(jsonUnmarshalerTyp) || reflect.PointerTo(t).Implements(textUnmarshalerTyp) {
-		return nil
+		return stdlib
 	}
 	p := &decodePlan{typ: t}
 	building[t] = p
 	switch t.Kind() {
 	case reflect.String:
 		if t == reflect.TypeFor[json.Number]() {
-			return nil
+			return stdlib
 		}
 		p.kind = planString
 	case reflect.Bool:
@@ -187,7 +199,7 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*decodePlan) *decodePla
 		}
 	case reflect.Slice:
 		if t.Elem().Kind() == reflect.Uint8 {
-			return nil // base64 strings
+			return stdlib // base64 strings
 		}
 		p.kind = planSlice
 		if p.elem = buildPlan(t.Elem(), building); p.elem == nil {
@@ -197,7 +209,8 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*decodePlan) *decodePla
 		p.kind = planStruct
 		fields, ok := structFields(t, building)
 		if !ok {
-			return nil
+			*p = *stdlib // p may already be referenced by a recursive field
+			return p
 		}
 		p.exact = make(map[string]*planField, len(fields))
 		p.folded = make(map[string]*planField, len(fields))
@@ -209,10 +222,38 @@ func buildPlan(t reflect.Type, building map[reflect.Type]*decodePlan) *decodePla
 				p.folded[k] = f // the first field in index order wins
 			}
 		}
+	case reflect.Map, reflect.Interface, reflect.Array:
+		return stdlib
 	default:
-		return nil
+		return nil // channels, functions: json.Unmarshal reports them
 	}
 	return p
+}
+
+// usesStdlib reports whether any part of p hands values to encoding/json,
+// where the decoder's limits do not apply.
+func (p *decodePlan) usesStdlib() bool {
+	seen := map[*decodePlan]bool{}
+	var walk func(p *decodePlan) bool
+	walk = func(p *decodePlan) bool {
+		if p == nil || seen[p] {
+			return false
+		}
+		seen[p] = true
+		if p.kind == planStdlib || p.kind == planUnmarshaler {
+			return true
+		}
+		if walk(p.elem) {
+			return true
+		}
+		for _, f := range p.exact {
+			if walk(f.plan) {
+				return true
+			}
+		}
+		return false
+	}
+	return walk(p)
 }
 
 // structFields lists the JSON fields of struct type t: exported fields by
@@ -412,13 +453,26 @@ func (d *jsonDecoder) value(p *decodePlan, v reflect.Value) error {
 		return d.syntaxErr("")
 	}
 	c := d.data[d.pos]
-	if p.kind == planRawMessage {
+	switch p.kind {
+	case planRawMessage:
 		start := d.pos
 		if err := d.skipValue(); err != nil {
 			return err
 		}
 		v.SetBytes(append(v.Bytes()[:0], d.data[start:d.pos]...))
 		return nil
+	case planStdlib:
+		start := d.pos
+		if err := d.skipValue(); err != nil {
+			return err
+		}
+		return json.Unmarshal(d.data[start:d.pos], v.Addr().Interface())
+	case planUnmarshaler:
+		start := d.pos
+		if err := d.skipValue(); err != nil {
+			return err
+		}
+		return v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(d.data[start:d.pos])
 	}
 	if p.kind == planPointer {
 		if c == 'n' {

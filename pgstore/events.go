@@ -361,7 +361,7 @@ func scanStored(row pgx.Row) (shipevents.StoredEvent, error) {
 	if err := row.Scan(&se.Seq, &body, &se.Late, &se.StoredAt, &pending); err != nil {
 		return se, err
 	}
-	if err := json.Unmarshal(body, &se.Event); err != nil {
+	if err := se.Event.UnmarshalJSON(body); err != nil { // without encoding/json's extra validation pass
 		return se, fmt.Errorf("decoding event body: %w", err)
 	}
 	se.StoredAt = utc(se.StoredAt)
@@ -446,7 +446,7 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 			continue // no page rows: only the counts
 		}
 		se := shipevents.StoredEvent{Seq: *seq, Late: *late, StoredAt: utc(*storedAt), PendingDeliveries: int(*pending)}
-		if err := json.Unmarshal(body, &se.Event); err != nil {
+		if err := se.Event.UnmarshalJSON(body); err != nil { // without encoding/json's extra validation pass
 			return page, wrap(fmt.Sprintf("list events: decoding event at seq %d", *seq), err)
 		}
 		page.Items = append(page.Items, se)

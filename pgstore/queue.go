@@ -2,7 +2,6 @@ package pgstore
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -127,7 +126,7 @@ func readClaims(br pgx.BatchResults, req shipevents.ClaimRequest, expires time.T
 		// The lease as the caller asked for it, to the nanosecond.
 		d.LeaseExpiresAt = expires
 		d.UpdatedAt = req.Now
-		if err := json.Unmarshal(body, &c.Event); err != nil {
+		if err := c.Event.UnmarshalJSON(body); err != nil { // without encoding/json's extra validation pass
 			return nil, fmt.Errorf("decoding event %q: %w", d.EventID, err)
 		}
 		c.Lease.DeliveryID = d.ID
