@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -157,6 +158,26 @@ func BenchmarkRefIndex(b *testing.B) {
 				b.Fatalf("index matched %d, linear scan %d", len(dst), want)
 			}
 			b.ReportMetric(float64(want), "matches")
+		})
+		// A tenant's own ref matches a handful of patterns: the lookup's
+		// cost without a long result to append.
+		own := ""
+		for _, p := range patterns {
+			if strings.HasPrefix(p, "tenant") && !strings.Contains(p, "*") && strings.Count(p, "/") == 2 {
+				own = p
+				break
+			}
+		}
+		b.Run(fmt.Sprintf("index-own-ref/%d", n), func(b *testing.B) {
+			dst := make([]int, 0, 64)
+			b.ReportAllocs()
+			for b.Loop() {
+				dst = ix.Match(own, dst[:0])
+			}
+			if len(dst) == 0 {
+				b.Fatalf("%s matched nothing", own)
+			}
+			b.ReportMetric(float64(len(dst)), "matches")
 		})
 		if n == 10_000 {
 			b.Run(fmt.Sprintf("linear/%d", n), func(b *testing.B) {
