@@ -416,3 +416,36 @@ func processCPU() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkEventDecode decodes a stored event (what a store does on every
+// claim) with Event.UnmarshalJSON, called directly as pgstore does, and
+// with json.Unmarshal of the same bytes into the same fields without the
+// method (encoding/json unaided, still using EventData's own decoding).
+func BenchmarkEventDecode(b *testing.B) {
+	events, err := Normalize(FormatUPS, largestFixture(b, FormatUPS))
+	if err != nil {
+		b.Fatal(err)
+	}
+	body, err := json.Marshal(events[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Run("UnmarshalJSON", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e Event
+			if err := e.UnmarshalJSON(body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("encoding_json", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			var e eventFields
+			if err := json.Unmarshal(body, &e); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -351,7 +351,7 @@ func detect(t *topLevel) string {
 		return ""
 	}
 	if t.isArray { // only fulfillment events come in batches
-		if strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time") {
+		if fulfillmentShape(t) {
 			return FormatFulfillment
 		}
 		return ""
@@ -374,13 +374,18 @@ func detect(t *topLevel) string {
 	case t.strs["event"] == "track_updated" && t.has("data"),
 		t.has("tracking_status") && t.has("tracking_history"):
 		return FormatShippo
-	case strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time"):
+	case fulfillmentShape(t):
 		return FormatFulfillment
 	case t.has("data") && (strings.HasPrefix(t.strs["type"], "tracker.") || strings.HasPrefix(t.strs["type"], "tracking.")),
 		t.has("carrier_name") && t.has("events") && t.has("tracking_number"):
 		return FormatKarrio
 	}
 	return ""
+}
+
+// fulfillmentShape reports whether the keys are a fulfillment event's.
+func fulfillmentShape(t *topLevel) bool {
+	return strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time")
 }
 
 // codeRef is one lookup a scan asks for: a code in a carrier's namespace.
@@ -606,6 +611,25 @@ func (b *batch) add(s *scan) error {
 	e.setShipmentStatus(m)
 	e.ID = ScanID(e.Carrier, e.TrackingNumber, s.raw.Type, s.raw.Code, e.OccurredAt)
 	return nil
+}
+
+// reserveEvents sizes the batch for n scans up front (bounded by the event
+// limit), so that appending them does not grow the slice several times.
+func reserveEvents(b *batch, n int) {
+	n = min(n, b.n.maxEvents)
+	if n > cap(b.events)-len(b.events) {
+		b.events = slices.Grow(b.events, n)
+	}
+}
+
+// pickNonBlank returns the first of its arguments that is not blank.
+func pickNonBlank(vals ...string) string {
+	for _, v := range vals {
+		if v = strings.TrimSpace(v); v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // newCarrierStatus returns a CarrierStatus from a chunk shared by the

@@ -331,9 +331,11 @@ func TestNormalizeBoundsArrayMemory(t *testing.T) {
 		if !errors.Is(err, ErrPayloadTooLarge) || !errors.Is(err, ErrInvalidPayload) {
 			t.Errorf("%s: error %v, want ErrPayloadTooLarge", format, err)
 		}
-		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 64<<20 {
+		alloc := after.TotalAlloc - before.TotalAlloc
+		if alloc > 64<<20 {
 			t.Errorf("%s: %d MB allocated for a %d KB payload", format, alloc>>20, len(raw)>>10)
 		}
+		t.Logf("%s: %d MB allocated for a %d KB payload of empty elements", format, alloc>>20, len(raw)>>10)
 	}
 }
 

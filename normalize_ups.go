@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 )
@@ -365,23 +364,4 @@ func upsDate(s string) *time.Time {
 		return nil
 	}
 	return &t
-}
-
-// reserveEvents sizes the batch for n scans up front (bounded by the event
-// limit), so that appending them does not grow the slice several times.
-func reserveEvents(b *batch, n int) {
-	n = min(n, b.n.maxEvents)
-	if n > cap(b.events)-len(b.events) {
-		b.events = slices.Grow(b.events, n)
-	}
-}
-
-// pickNonBlank returns the first of its arguments that is not blank.
-func pickNonBlank(vals ...string) string {
-	for _, v := range vals {
-		if v = strings.TrimSpace(v); v != "" {
-			return v
-		}
-	}
-	return ""
 }
