@@ -323,16 +323,3 @@ func detect(t *topLevel) string {
 func fulfillmentShape(t *topLevel) bool {
 	return strings.HasPrefix(t.strs["kind"], "shipment.") && t.has("time")
 }
-
-// Instants outside these bounds are treated as corrupt input.
-var (
-	minInstant = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
-	maxInstant = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
-)
-
-func checkInstant(t time.Time) error {
-	if t.Before(minInstant) || t.After(maxInstant) {
-		return fmt.Errorf("time %s is outside the plausible range %d-%d", t.UTC().Format(time.RFC3339), minInstant.Year(), maxInstant.Year())
-	}
-	return nil
-}
