@@ -1,9 +1,6 @@
 package shipevents
 
-import (
-	"strings"
-	"time"
-)
+import "strings"
 
 // Helpers shared by the aggregator parsers (easypost, aftership, shippo,
 // karrio, fulfillment).
@@ -71,19 +68,6 @@ func aggExtra(m map[string]any, key, value string) map[string]any {
 	}
 	m[key] = value
 	return m
-}
-
-// aggOptionalTime parses an optional timestamp (an estimated delivery);
-// empty or unreadable values give nil rather than failing the payload.
-func aggOptionalTime(s string) *time.Time {
-	if s == "" {
-		return nil
-	}
-	t, _, err := parseTimestamp(s)
-	if err != nil || checkInstant(t) != nil {
-		return nil
-	}
-	return &t
 }
 
 // aggLocationText reads a free-text location when it is clearly

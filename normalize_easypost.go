@@ -98,7 +98,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 	if tr.CarrierDetail != nil {
 		base.data.Service = tr.CarrierDetail.Service
 	}
-	trackerETA := aggOptionalTime(tr.EstDeliveryDate)
+	trackerETA := estimateInstant(tr.EstDeliveryDate)
 
 	if len(tr.TrackingDetails) == 0 {
 		// No scans yet: one event from the tracker's own status.
@@ -129,7 +129,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 		if l := d.TrackingLocation; l != nil {
 			s.loc = locationOf(l.City, l.State, l.Zip, l.Country, "")
 		}
-		s.data.EstimatedDelivery = aggOptionalTime(d.EstDeliveryDate)
+		s.data.EstimatedDelivery = estimateInstant(d.EstDeliveryDate)
 		if s.data.EstimatedDelivery == nil {
 			s.data.EstimatedDelivery = trackerETA
 		}
