@@ -1,11 +1,12 @@
 package shipevents
 
 import (
-	"crypto/sha1"
 	"strconv"
 	"time"
 
 	"github.com/google/uuid"
+
+	"github.com/shipevents/shipevents/internal/uuid5"
 )
 
 // The namespaces of the derived ids: version-5 UUIDs, in the URL
@@ -30,7 +31,7 @@ func ScanID(carrier, trackingNumber, statusType, statusCode string, at time.Time
 		b = append(b, p...)
 		b = append(b, 0)
 	}
-	return v5String(strconv.AppendInt(b, at.UnixNano(), 10))
+	return uuid5.FromData(strconv.AppendInt(b, at.UnixNano(), 10))
 }
 
 // DeliveryID returns the deterministic id of the delivery of an event to a
@@ -40,41 +41,6 @@ func DeliveryID(eventID, subscriptionID string) string {
 	return nameUUID(deliveryNamespace, eventID, subscriptionID)
 }
 
-// nameUUID returns the version-5 UUID (RFC 9562) of parts joined by NUL
-// bytes in namespace ns: uuid.NewSHA1(ns, data).String() without its
-// allocations, since ids are derived on every hot path.
-func nameUUID(ns uuid.UUID, parts ...string) string {
-	var buf [320]byte
-	b := append(buf[:0], ns[:]...)
-	for i, p := range parts {
-		if i > 0 {
-			b = append(b, 0)
-		}
-		b = append(b, p...)
-	}
-	return v5String(b)
-}
-
-// v5String hashes namespace-prefixed data into a version-5 UUID string.
-func v5String(data []byte) string {
-	sum := sha1.Sum(data)
-	sum[6] = (sum[6] & 0x0f) | 0x50 // version 5
-	sum[8] = (sum[8] & 0x3f) | 0x80 // RFC 4122 variant
-	return formatUUID(sum[:16])
-}
-
-// formatUUID writes 16 bytes in the canonical 8-4-4-4-12 hex form.
-func formatUUID(u []byte) string {
-	const hexDigits = "0123456789abcdef"
-	var out [36]byte
-	j := 0
-	for i, c := range u {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out[j] = '-'
-			j++
-		}
-		out[j], out[j+1] = hexDigits[c>>4], hexDigits[c&0x0f]
-		j += 2
-	}
-	return string(out[:])
-}
+// nameUUID returns the version-5 UUID of parts joined by NUL bytes in
+// namespace ns, allocating only the string (see [uuid5.Joined]).
+func nameUUID(ns uuid.UUID, parts ...string) string { return uuid5.Joined(ns, parts...) }
