@@ -235,7 +235,7 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 		case '{', '[':
 			depth++
 			if depth > n.maxDepth {
-				return nil, perr(i, fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, n.maxDepth))
+				return nil, perr(i, tooDeep(n.maxDepth))
 			}
 			switch {
 			case depth == 1 && raw[i] == '[':

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/shipevents/shipevents/internal/jsondecode"
 )
 
 // codeRef is one lookup a scan asks for: a code in a carrier's namespace.
@@ -92,8 +94,8 @@ const (
 // decode unmarshals raw into v as json.Unmarshal would, reporting errors
 // as PayloadErrors.
 func (b *batch) decode(raw []byte, v any) error {
-	lim := jsonLimits{maxDepth: b.n.maxDepth, maxSliceBytes: max(minSliceBudget, sliceBudgetPerByte*len(raw))}
-	if err := decodeJSONLimited(raw, v, lim); err != nil {
+	lim := jsondecode.Limits{MaxDepth: b.n.maxDepth, MaxSliceBytes: max(minSliceBudget, sliceBudgetPerByte*len(raw))}
+	if err := jsondecode.DecodeLimited(raw, v, lim); err != nil {
 		return b.wrap(err)
 	}
 	return nil

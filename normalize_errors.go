@@ -3,9 +3,12 @@ package shipevents
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"strconv"
 	"strings"
+
+	"github.com/shipevents/shipevents/internal/jsondecode"
 )
 
 // Errors returned by [Normalize]; test with [errors.Is].
@@ -77,14 +80,14 @@ func (b *batch) wrap(err error) error {
 	}
 	out := &PayloadError{Format: b.format, Path: b.path(), Offset: -1, Err: err}
 	var se *json.SyntaxError
-	var jse *jsonSyntaxError
-	var le *limitError
+	var jse *jsondecode.SyntaxError
 	var te *json.UnmarshalTypeError
+	limit, limitOffset, isLimit := limitCause(err)
 	switch {
 	case errors.As(err, &jse):
 		out.Offset = jse.Offset
-	case errors.As(err, &le):
-		out.Offset = le.Offset
+	case isLimit:
+		out.Err, out.Offset = limit, limitOffset
 	case errors.As(err, &se):
 		out.Offset = se.Offset
 	case errors.As(err, &te):
@@ -99,6 +102,38 @@ func (b *batch) wrap(err error) error {
 	}
 	return out
 }
+
+// decodeJSON decodes raw into v with the library's decoder, as
+// json.Unmarshal would; a document nesting deeper than encoding/json
+// allows is reported as ErrPayloadTooDeep.
+func decodeJSON(raw []byte, v any) error {
+	err := jsondecode.Decode(raw, v)
+	if err == nil { // limitCause allocates
+		return nil
+	}
+	if cause, _, ok := limitCause(err); ok {
+		return cause
+	}
+	return err
+}
+
+// limitCause maps the decoder's report of a document beyond its limits to
+// ErrPayloadTooDeep or ErrPayloadTooLarge, worded as the precheck words
+// them, and the offset; ok is false when err is no such report.
+func limitCause(err error) (cause error, offset int64, ok bool) {
+	var de *jsondecode.DepthError
+	var be *jsondecode.SliceBudgetError
+	switch {
+	case errors.As(err, &de):
+		return tooDeep(de.Max), de.Offset, true
+	case errors.As(err, &be):
+		return fmt.Errorf("%w: %v", ErrPayloadTooLarge, be), be.Offset, true
+	}
+	return nil, 0, false
+}
+
+// tooDeep is the cause of a payload nesting deeper than limit.
+func tooDeep(limit int) error { return fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, limit) }
 
 // typeMismatchError words a *json.UnmarshalTypeError for people sending
 // payloads, who know JSON types rather than the parser's Go types.
