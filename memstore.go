@@ -360,36 +360,6 @@ func pageBySeq[T any](seqs []int64, after, before int64, limit int, get func(int
 	return p
 }
 
-// EventMatchesFilter reports whether e passes every set field of f
-// (cursors and limit aside). Adapters that filter in process can use it.
-func EventMatchesFilter(e *Event, f *EventFilter) bool {
-	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
-		return false
-	}
-	if f.RefPattern != "" && !MatchRef(f.RefPattern, e.Ref) {
-		return false
-	}
-	if f.TenantID != "" && e.TenantID != f.TenantID {
-		return false
-	}
-	if f.Carrier != "" && e.Carrier != f.Carrier {
-		return false
-	}
-	if f.TrackingNumber != "" && e.TrackingNumber != f.TrackingNumber {
-		return false
-	}
-	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
-		return false
-	}
-	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
-		return false
-	}
-	if !f.OccurredBefore.IsZero() && !e.OccurredAt.Before(f.OccurredBefore) {
-		return false
-	}
-	return true
-}
-
 // PutSubscription implements [SubscriptionStore].
 func (s *MemoryStore) PutSubscription(ctx context.Context, sub Subscription) error {
 	if err := ctx.Err(); err != nil {

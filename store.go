@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -244,6 +245,36 @@ type EventFilter struct {
 	OccurredBefore time.Time // exclusive
 	After, Before  string
 	Limit          int // default 50, at most 1000
+}
+
+// EventMatchesFilter reports whether e passes every set field of f
+// (cursors and limit aside). Adapters that filter in process can use it.
+func EventMatchesFilter(e *Event, f *EventFilter) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
+		return false
+	}
+	if f.RefPattern != "" && !MatchRef(f.RefPattern, e.Ref) {
+		return false
+	}
+	if f.TenantID != "" && e.TenantID != f.TenantID {
+		return false
+	}
+	if f.Carrier != "" && e.Carrier != f.Carrier {
+		return false
+	}
+	if f.TrackingNumber != "" && e.TrackingNumber != f.TrackingNumber {
+		return false
+	}
+	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
+		return false
+	}
+	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
+		return false
+	}
+	if !f.OccurredBefore.IsZero() && !e.OccurredAt.Before(f.OccurredBefore) {
+		return false
+	}
+	return true
 }
 
 // Page is one page of a list, with Relay-style page information.
