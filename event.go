@@ -224,6 +224,15 @@ func (e *Event) Shipment() ShipmentKey {
 	return ShipmentKey{TenantID: e.TenantID, Carrier: e.Carrier, TrackingNumber: e.TrackingNumber}
 }
 
+// StatusKey returns the shipment whose current state e is ordered against
+// (see [UpdateShipment]), and false for an event that leaves every
+// shipment's state alone: one without a tracking number, or without a
+// status (record events, shipment.updated).
+func (e *Event) StatusKey() (ShipmentKey, bool) {
+	k := e.Shipment()
+	return k, !k.IsZero() && e.Status != ""
+}
+
 // Validate checks the envelope rules: an id, a type, a known source, a ref
 // that starts with the source, version 1, and for shipment events a
 // canonical status whose phase and event name agree with the ref and the
