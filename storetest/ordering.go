@@ -2,7 +2,10 @@ package storetest
 
 import (
 	"errors"
+	"math/rand/v2"
+	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/shipevents/shipevents"
@@ -16,6 +19,7 @@ var orderingCases = []testCase{
 	{"OnlyIfCurrentDropped", withSource("EventStore.AppendEvents: deliveries with OnlyIfCurrent are not created for a late event; the others are"), testOnlyIfCurrentDropped},
 	{"NoShipmentKeyAlwaysNew", withSource("EventStore.AppendEvents: events without a shipment key are always AppendNew"), testNoShipmentKeyAlwaysNew},
 	{"ShipmentKeyIsTenantCarrierTracking", withSource("ShipmentKey: tenant, carrier and tracking number together name a shipment; the ordering rule applies per shipment"), testShipmentKey},
+	{"OrderingAgreesWithUpdateShipment", withSource("EventStore.AppendEvents: outcomes, late marks and shipment states are those UpdateShipment gives, record by record, within one call and across calls"), testOrderingAgreesWithUpdateShipment},
 	{"ShipmentStateNotFound", withSource("ShipmentStore.ShipmentState: an unknown shipment is an error wrapping ErrNotFound"), testShipmentStateNotFound},
 }
 
@@ -173,5 +177,91 @@ func testShipmentStateNotFound(e *env) {
 	_, err := e.s.ShipmentState(e.ctx, shipevents.ShipmentKey{TenantID: e.tenant, Carrier: carrier, TrackingNumber: newID("trk")})
 	if !errors.Is(err, shipevents.ErrNotFound) {
 		e.errorf("ShipmentState of an unknown shipment is an error wrapping ErrNotFound", "got %v", err)
+	}
+}
+
+// testOrderingAgreesWithUpdateShipment appends a shuffled history of a few
+// shipments (ties in occurred_at, terminal statuses, events without a
+// status, repeated ids), first one record per call and then in batches,
+// and checks every outcome and the final states against UpdateShipment
+// applied to a model of the states.
+func testOrderingAgreesWithUpdateShipment(e *env) {
+	rng := rand.New(rand.NewPCG(1, 2)) // the same history on every run
+	statuses := []shipevents.Status{shipevents.StatusPickedUp, shipevents.StatusInTransit, shipevents.StatusOnHold,
+		shipevents.StatusOutForDelivery, shipevents.StatusFailedDelivery, shipevents.StatusDelivered,
+		shipevents.StatusReturned, shipevents.StatusCancelled}
+	tracking := []string{newID("trk"), newID("trk"), newID("trk")}
+	var events []shipevents.Event
+	for i := range 60 {
+		occurred := at(time.Duration(rng.IntN(8)) * time.Hour) // few instants: many ties
+		trk := tracking[rng.IntN(len(tracking))]
+		var ev shipevents.Event
+		switch {
+		case i > 0 && rng.IntN(10) == 0: // a carrier re-sending an event
+			ev = events[rng.IntN(len(events))]
+		case rng.IntN(10) == 0: // about the shipment, but no status
+			ev = e.orderEvent(occurred)
+			ev.Carrier, ev.TrackingNumber = carrier, trk
+		default:
+			ev = e.shipmentEvent(statuses[rng.IntN(len(statuses))], trk, occurred)
+		}
+		events = append(events, ev)
+	}
+
+	type known struct {
+		state  shipevents.ShipmentState
+		exists bool
+	}
+	model := map[shipevents.ShipmentKey]known{}
+	seen := map[string]bool{}
+	late := map[string]bool{}
+	want := func(ev *shipevents.Event) shipevents.AppendOutcome {
+		if seen[ev.ID] {
+			return shipevents.AppendDuplicate
+		}
+		seen[ev.ID] = true
+		key, ok := ev.StatusKey()
+		if !ok {
+			return shipevents.AppendNew
+		}
+		k := model[key]
+		u := shipevents.UpdateShipment(k.state, k.exists, ev, time.Time{})
+		if u.Changed {
+			model[key] = known{u.State, true}
+		}
+		late[ev.ID] = u.Late
+		return u.Outcome()
+	}
+	check := func(ev *shipevents.Event, got shipevents.AppendOutcome, how string) {
+		e.Helper()
+		if w := want(ev); got != w {
+			e.errorf("AppendEvents gives the outcome UpdateShipment gives", "%s: event %s (%s at %s) got %v, want %v",
+				how, ev.ID, ev.Status, ev.OccurredAt.Sub(base), got, w)
+		}
+	}
+	half := len(events) / 2
+	for i := range events[:half] {
+		check(&events[i], e.appendOne(events[i]).Outcome, "one record per call")
+	}
+	for start := half; start < len(events); start += 7 {
+		batch := events[start:min(start+7, len(events))]
+		recs := make([]shipevents.AppendRecord, len(batch))
+		for i := range batch {
+			recs[i] = shipevents.AppendRecord{Event: batch[i]}
+		}
+		for i, r := range e.appendRecords(recs...) {
+			check(&batch[i], r.Outcome, "in a batch")
+		}
+	}
+	for id, l := range late {
+		if got := e.getEvent(id).Late; got != l {
+			e.errorf("StoredEvent.Late marks the events UpdateShipment finds late", "event %s: Late = %v, want %v", id, got, l)
+		}
+	}
+	for key, k := range model {
+		got := e.shipmentState(key)
+		if d := diffFields("", reflect.ValueOf(got), reflect.ValueOf(k.state), "UpdatedAt"); len(d) > 0 {
+			e.errorf("the shipment's state is the one UpdateShipment gives", "%s:\n\t\t%s", key, strings.Join(d, "\n\t\t"))
+		}
 	}
 }
