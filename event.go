@@ -48,7 +48,8 @@ var ErrInvalidEvent = errors.New("shipevents: invalid event")
 
 // Event is the canonical shipping event: one envelope for every carrier,
 // aggregator and host workflow. Its JSON form (version 1) is a public
-// contract; the key names are listed in the README and SPEC §1.
+// contract: the JSON keys are the field tags below, and the README shows a
+// whole event.
 //
 // Events are values. A copy shares the Data.Extra, Context and Metadata
 // maps; use [Event.Clone] before changing those on a shared event.
