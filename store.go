@@ -66,11 +66,13 @@ type EventStore interface {
 	// and the deliveries with OnlyIfCurrent set are not created. Other
 	// events (no tracking number, or no status, as record events) leave
 	// shipment state alone and are always AppendNew. [UpdateShipment] is
-	// that step, for every record in order (a record sees the states the
-	// records before it in the same call set): a store reads the state
-	// under the same lock or transaction as it writes the event, calls
-	// UpdateShipment, writes ShipmentUpdate.State when Changed, stores the
-	// event with Outcome, and creates the deliveries Creates accepts.
+	// that step. For each record that is not a duplicate, in order (a
+	// record sees the states the records before it in the same call set),
+	// a store reads the shipment's state under the lock or transaction
+	// that writes the event, calls UpdateShipment, writes
+	// ShipmentUpdate.State when Changed, stores the event marked late when
+	// Late, reports its Outcome, and creates the deliveries Creates
+	// accepts.
 	//
 	// The results are in the order of records. The error is non-nil only
 	// when the call as a whole failed; records before the failure may have
