@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 )
 
 // process makes one attempt of a claimed delivery and hands the outcome to
@@ -224,9 +223,6 @@ func putBodyBuffer(b *bytes.Buffer) {
 		bodyBuffers.Put(b)
 	}
 }
-
-// deliveryEventNamespace derives the ids of the dispatcher's own events.
-var deliveryEventNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery-event"))
 
 // deliveryEvent builds one of the dispatcher's own events (source
 // webhooks) about cause; key makes its id deterministic.
