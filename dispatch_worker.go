@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
 )
 
 // process makes one attempt of a claimed delivery and hands the outcome to
