@@ -19,7 +19,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 		t.Helper()
 		rec := AppendRecord{Event: shipmentEvent(id, "T-"+id, StatusDelivered, clock)}
 		for j := range deliveries {
-			rec.Deliveries = append(rec.Deliveries, NewDelivery{ID: DeliveryID(id, fmt.Sprint(j)), SubscriptionID: fmt.Sprint(j), NextAttemptAt: clock})
+			rec.Deliveries = append(rec.Deliveries, NewDelivery{ID: DeliveryID(EventKey{ID: id}, fmt.Sprint(j)), SubscriptionID: fmt.Sprint(j), NextAttemptAt: clock})
 		}
 		if _, err := s.AppendEvents(ctx, []AppendRecord{rec}); err != nil {
 			t.Fatal(err)
@@ -53,7 +53,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 	}
 
 	for id, want := range map[string]bool{"done": false, "nodeliveries": false, "dead": true, "pending": true, "young-0000": true} {
-		_, err := s.GetEvent(ctx, id)
+		_, err := s.GetEvent(ctx, EventKey{ID: id})
 		if got := err == nil; got != want {
 			t.Errorf("GetEvent(%s) kept = %v, want %v (err %v)", id, got, want, err)
 		}
@@ -61,7 +61,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 			t.Errorf("GetEvent(%s) error = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := s.ListAttempts(ctx, DeliveryID("done", "0")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ListAttempts(ctx, DeliveryID(EventKey{ID: "done"}, "0")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("attempts of a forgotten delivery: %v", err)
 	}
 	dead, err := s.ListDeliveries(ctx, DeliveryFilter{State: DeliveryDead})
