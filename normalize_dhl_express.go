@@ -63,17 +63,14 @@ func parseDHLExpress(b *batch, raw []byte) error {
 	}
 	n := 0
 	for i := range p.Shipments {
-		sh := &p.Shipments[i]
-		n += len(sh.Events)
-		if len(sh.Events) == 0 {
-			for k := range sh.Pieces {
-				n += len(sh.Pieces[k].Events)
-			}
-		}
+		n += dhlExpressEventCount(&p.Shipments[i])
 	}
 	reserveEvents(b, n)
 	for i := range p.Shipments {
 		sh := &p.Shipments[i]
+		if dhlExpressEventCount(sh) == 0 {
+			continue
+		}
 		b.at("shipments[%d].shipmentTrackingNumber", i)
 		tn := strings.TrimSpace(sh.ShipmentTrackingNumber)
 		if tn == "" {
@@ -104,6 +101,19 @@ func parseDHLExpress(b *batch, raw []byte) error {
 		return b.fail("no shipment with events")
 	}
 	return nil
+}
+
+// dhlExpressEventCount returns how many events a shipment yields: its own,
+// or else its pieces'.
+func dhlExpressEventCount(sh *dhlExpressShipment) int {
+	if len(sh.Events) > 0 {
+		return len(sh.Events)
+	}
+	n := 0
+	for k := range sh.Pieces {
+		n += len(sh.Pieces[k].Events)
+	}
+	return n
 }
 
 func addDHLExpressEvent(b *batch, ev *dhlExpressEvent, tn, service string, eta *time.Time) error {

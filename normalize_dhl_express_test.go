@@ -116,6 +116,12 @@ func TestDHLExpressPiecesFallback(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ev, 1)
 	assert.Equal(t, "PU", ev[0].CarrierStatus.Code)
+
+	// A shipment with nothing to report is skipped, number or not.
+	empty := `{"shipments":[{"status":"Success"},{"shipmentTrackingNumber":"5531908842","events":[` + pu + `]}]}`
+	ev, err = n.Normalize(FormatDHLExpress, []byte(empty))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
 }
 
 // TestDHLExpressAndUnifiedDetection: the MyDHL API and DHL's Unified API

@@ -113,12 +113,16 @@ func addGLSEvent(b *batch, ev *glsEvent, tn, status string, statusAt time.Time, 
 	} else {
 		s.lookup("gls", "event_code", code)
 	}
+	field := "eventDateTime"
+	if statusOnly {
+		field = "statusDateTime"
+	}
 	if strings.TrimSpace(ev.EventDateTime) == "" {
-		return b.fail("event has no eventDateTime")
+		return b.fail("no %s", field)
 	}
 	at, src, err := parseTimestamp(ev.EventDateTime)
 	if err != nil {
-		return b.fail("eventDateTime: %v", err)
+		return b.fail("%s: %v", field, err)
 	}
 	s.occurredAt, s.timeSource, s.carrierTime = at, src, strings.TrimSpace(ev.EventDateTime)
 	if status != "" && !statusAt.IsZero() && at.Equal(statusAt) {
