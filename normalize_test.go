@@ -225,6 +225,10 @@ func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
 func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
 func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
 func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)  { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)         { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)     { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)      { fuzzNormalize(f, FormatHermes) }
 func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
 func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
 func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
