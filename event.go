@@ -110,6 +110,21 @@ type Location struct {
 // IsZero reports whether no field of l is set.
 func (l Location) IsZero() bool { return l == Location{} }
 
+// newLocation returns a Location, or nil when every field is empty.
+func newLocation(city, state, postal, country, facility string) *Location {
+	l := locationOf(city, state, postal, country, facility)
+	if l.IsZero() {
+		return nil
+	}
+	return &l
+}
+
+// locationOf returns a Location with its fields trimmed.
+func locationOf(city, state, postal, country, facility string) Location {
+	return Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal),
+		Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
+}
+
 // Shipment timestamps can come with or without a zone; OccurredAtSource
 // records which, so consumers know how far to trust occurred_at.
 const (

@@ -221,6 +221,25 @@ func checkFuzzedEvent(t *testing.T, events []Event, i int) {
 	}
 }
 
+// formatFuzzTargets maps each format to its fuzz target, so that
+// TestEveryFormatIsComplete can tell a format without one (go test does
+// not list them to the test binary).
+var formatFuzzTargets = map[string]func(*testing.F){
+	FormatUPS:         FuzzNormalizeUPS,
+	FormatFedEx:       FuzzNormalizeFedEx,
+	FormatDHL:         FuzzNormalizeDHL,
+	FormatUSPS:        FuzzNormalizeUSPS,
+	FormatDHLExpress:  FuzzNormalizeDHLExpress,
+	FormatGLS:         FuzzNormalizeGLS,
+	FormatLaPoste:     FuzzNormalizeLaPoste,
+	FormatHermes:      FuzzNormalizeHermes,
+	FormatEasyPost:    FuzzNormalizeEasyPost,
+	FormatAfterShip:   FuzzNormalizeAfterShip,
+	FormatShippo:      FuzzNormalizeShippo,
+	FormatKarrio:      FuzzNormalizeKarrio,
+	FormatFulfillment: FuzzNormalizeFulfillment,
+}
+
 func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
 func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
 func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }

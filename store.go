@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Errors a Store returns; test with [errors.Is]. Adapters wrap them with
@@ -401,14 +399,4 @@ type ShipmentState struct {
 	EventID    string
 	OccurredAt time.Time
 	UpdatedAt  time.Time
-}
-
-// deliveryNamespace is the UUID namespace of delivery ids; fixed forever.
-var deliveryNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
-
-// DeliveryID returns the deterministic id of the delivery of an event to a
-// subscription, so that appending the same event twice can never create
-// two deliveries to one subscription.
-func DeliveryID(eventID, subscriptionID string) string {
-	return nameUUID(deliveryNamespace, eventID, subscriptionID)
 }
