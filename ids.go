@@ -14,10 +14,11 @@ import (
 // changing one would change every id derived in it, and hosts would take
 // scans, events and deliveries they already have for new ones.
 var (
-	scanNamespace        = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/scan"))        // [ScanID]
-	deliveryNamespace    = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))    // [DeliveryID]
-	hostNamespace        = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/host-event"))  // host events given no id
-	fulfillmentNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/fulfillment")) // record events: a redelivered webhook keeps its id
+	scanNamespace          = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/scan"))           // [ScanID]
+	deliveryNamespace      = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))       // [DeliveryID]
+	hostNamespace          = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/host-event"))     // host events given no id
+	fulfillmentNamespace   = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/fulfillment"))    // record events: a redelivered webhook keeps its id
+	deliveryEventNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery-event")) // the dispatcher's own events
 )
 
 // ScanID returns the deterministic id of a carrier scan: a version-5 UUID
