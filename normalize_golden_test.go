@@ -21,23 +21,31 @@ func goldenNormalizer() *Normalizer {
 	return NewNormalizer(NormalizerConfig{Now: func() time.Time { return goldenNow }})
 }
 
-// fixtures returns every testdata/<format>/*.json payload (golden files
-// excluded) keyed by format.
+// fixtures returns every testdata/<format>/*.json and *.xml payload
+// (golden files excluded) keyed by format.
 func fixtures(t testing.TB) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, format := range Formats() {
-		paths, err := filepath.Glob(filepath.Join("testdata", format, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range paths {
-			if !strings.HasSuffix(p, ".golden.json") {
-				out[format] = append(out[format], p)
+		for _, ext := range []string{"*.json", "*.xml"} {
+			paths, err := filepath.Glob(filepath.Join("testdata", format, ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range paths {
+				if !strings.HasSuffix(p, ".golden.json") {
+					out[format] = append(out[format], p)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// goldenPath is the golden file beside a fixture: NAME.golden.json for
+// NAME.json or NAME.xml.
+func goldenPath(fixture string) string {
+	return strings.TrimSuffix(fixture, filepath.Ext(fixture)) + ".golden.json"
 }
 
 // TestNormalizeGolden normalizes every fixture, with its format named and
@@ -76,7 +84,7 @@ func TestNormalizeGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				got = append(got, '\n')
-				golden := strings.TrimSuffix(path, ".json") + ".golden.json"
+				golden := goldenPath(path)
 				if *update {
 					if err := os.WriteFile(golden, got, 0o644); err != nil {
 						t.Fatal(err)
