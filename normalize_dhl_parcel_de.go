@@ -85,7 +85,7 @@ func parseDHLParcelDE(b *batch, raw []byte) error {
 		if !ok {
 			break
 		}
-		if dataName(&tok) != "piece-shipment" {
+		if !isData(&tok, "piece-shipment") {
 			if err := d.skip(); err != nil {
 				return err
 			}
@@ -141,18 +141,19 @@ func parseDHLParcelDE(b *batch, raw []byte) error {
 	return nil
 }
 
-// dataName returns the name attribute of a data element.
-func dataName(tok *xmlscan.Token) string {
+// isData reports whether tok is a data element with the given name
+// attribute.
+func isData(tok *xmlscan.Token, name string) bool {
 	if string(tok.Local) != "data" {
-		return ""
+		return false
 	}
 	for i := range tok.Attrs {
 		a := &tok.Attrs[i]
 		if a.Prefix == nil && string(a.Local) == "name" {
-			return string(a.Value)
+			return string(a.Value) == name
 		}
 	}
-	return ""
+	return false
 }
 
 func readDHLDEShipment(d *xmlDoc, tok *xmlscan.Token, sh *dhlDEShipment, nScans *int) error {
@@ -191,7 +192,7 @@ func readDHLDEShipment(d *xmlDoc, tok *xmlscan.Token, sh *dhlDEShipment, nScans 
 		if err != nil || !ok {
 			return err
 		}
-		if dataName(&tok) != "piece-event-list" {
+		if !isData(&tok, "piece-event-list") {
 			if err := d.skip(); err != nil {
 				return err
 			}
@@ -205,7 +206,7 @@ func readDHLDEShipment(d *xmlDoc, tok *xmlscan.Token, sh *dhlDEShipment, nScans 
 			if !ok {
 				break
 			}
-			if dataName(&ev) == "piece-event" {
+			if isData(&ev, "piece-event") {
 				*nScans++
 				if err := d.b.tooManyScans(*nScans); err != nil {
 					return err

@@ -291,8 +291,13 @@ func appendMessage(msgs []string, code, text string) []string {
 	if len(msgs) >= maxMessages {
 		return msgs
 	}
-	m := strings.TrimSpace(strings.TrimSpace(code) + ": " + strings.TrimSpace(text))
-	m = strings.Trim(m, ": ")
+	m := strings.TrimSpace(code) + ": " + strings.TrimSpace(text)
+	m = strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' || r == '\t' {
+			return ' ' // one line in a log
+		}
+		return r
+	}, strings.Trim(m, ": "))
 	if m == "" {
 		return msgs
 	}

@@ -264,6 +264,10 @@ func TestXMLCarrierErrors(t *testing.T) {
 		{"bpost business exception", FormatDetect,
 			`<businessException xmlns="http://schema.post.be/api/shm/v1/"><code>404</code><message>Item not found</message></businessException>`,
 			[]string{"bpost", "404: Item not found"}},
+		{"bpost system exception, several lines", FormatDetect,
+			"<systemException xmlns=\"http://schema.post.be/api/shm/common/v2/\" xmlns:ns2=\"http://schema.post.be/common/exception/v1/\">" +
+				"<ns2:message>An unexpected error occurred.\r\n        Please try again later.</ns2:message><ns2:timestamp>2026-04-29+02:00</ns2:timestamp></systemException>",
+			[]string{"bpost systemException", "An unexpected error occurred. ", "Please try again later."}},
 		{"bpost no states", FormatBpost, `<itemTracking xmlns="http://schema.post.be/tracking/v1/"><itemCode>323212345659900040669030</itemCode></itemTracking>`,
 			[]string{"no stateInfo"}},
 		{"bpost bad time", FormatBpost,
@@ -281,6 +285,7 @@ func TestXMLCarrierErrors(t *testing.T) {
 			for _, w := range tc.want {
 				assert.Contains(t, err.Error(), w)
 			}
+			assert.NotContains(t, err.Error(), "\n", "one line")
 		})
 	}
 }
