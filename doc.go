@@ -21,13 +21,14 @@
 //
 // A [Dispatcher] stores published events in a [Store] together with one
 // delivery per matching [Subscription] (an outbox), keeps each shipment's
-// current status by the ordering rule ([Supersedes]), and runs workers
-// that claim deliveries with a lease, send them through a [Sender] (the
-// [HTTPSender], signing with Standard Webhooks, or in-process [Handler]s),
-// and record every attempt. Failures are retried by a [RetryPolicy]; what
-// cannot be delivered becomes a dead letter that can be listed and
-// replayed. Subscriptions select events with ref patterns ([MatchRef],
-// [RefIndex]), event groups, types and [Condition]s; each may cap its
+// current status by the ordering rule ([Supersedes], applied by stores
+// through [UpdateShipment]), and runs workers that claim deliveries with a
+// lease, send them through a [Sender] (the [HTTPSender], signing with
+// Standard Webhooks, or an in-process [Handler]), and record every
+// attempt. Failures are retried by a [RetryPolicy]; what cannot be
+// delivered becomes a dead letter that can be listed and replayed.
+// Subscriptions select events with ref patterns ([MatchRef], [RefIndex]),
+// event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
 // deactivated.
@@ -42,4 +43,6 @@
 //
 // Receivers of webhooks check requests with [Verify] and deduplicate on
 // the webhook-id header, which is the event id on every attempt.
+//
+// The README's code map says which file holds each part of the package.
 package shipevents

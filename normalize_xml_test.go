@@ -434,8 +434,3 @@ func TestXMLTruncatedNoPanic(t *testing.T) {
 		}
 	}
 }
-
-func FuzzNormalizeCanadaPost(f *testing.F)  { fuzzNormalize(f, FormatCanadaPost) }
-func FuzzNormalizePurolator(f *testing.F)   { fuzzNormalize(f, FormatPurolator) }
-func FuzzNormalizeDHLParcelDE(f *testing.F) { fuzzNormalize(f, FormatDHLParcelDE) }
-func FuzzNormalizeBpost(f *testing.F)       { fuzzNormalize(f, FormatBpost) }
