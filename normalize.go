@@ -204,11 +204,11 @@ func (t *topLevel) keyList() string {
 }
 
 // precheck enforces the size and UTF-8 rules; an XML payload goes on to
-// precheckXML. When asked for the top
-// level (to detect the format) it scans the document once more, without
-// allocating for it, recording the top-level keys and enforcing the depth
-// limit; otherwise the decoder enforces that limit as it goes. Neither
-// validates the JSON grammar: the decoder does that.
+// precheckXML. When asked for the top level (to detect the format) it
+// scans the document once more, without allocating for it, recording the
+// top-level keys and enforcing the depth limit; otherwise the decoder
+// enforces that limit as it goes. Neither validates the JSON grammar: the
+// decoder does that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
