@@ -29,6 +29,14 @@ const (
 	FormatDetect      = ""            // detect the format from the payload's shape
 )
 
+// XML payload formats accepted by [Normalize].
+const (
+	FormatCanadaPost  = "canadapost"    // Canada Post Get Tracking Details (tracking-detail)
+	FormatPurolator   = "purolator"     // Purolator TrackPackagesByPin SOAP response
+	FormatDHLParcelDE = "dhl_parcel_de" // DHL Parcel DE Tracking d-get-piece-detail (piece-shipment-list)
+	FormatBpost       = "bpost"         // bpost track and trace (itemTracking)
+)
+
 // Limits applied when a [NormalizerConfig] leaves them zero.
 const (
 	DefaultMaxPayloadBytes = 1 << 20 // 1 MiB: the largest real tracking histories are tens of KB
@@ -43,7 +51,8 @@ type NormalizerConfig struct {
 	Mapper *Mapper
 	// MaxPayloadBytes bounds the input size (default 1 MiB).
 	MaxPayloadBytes int
-	// MaxDepth bounds object/array nesting (default 32).
+	// MaxDepth bounds object/array nesting, or element nesting in XML
+	// (default 32).
 	MaxDepth int
 	// MaxEvents bounds the events one payload may produce (default 10,000).
 	MaxEvents int
@@ -101,6 +110,10 @@ var parsers = map[string]formatParser{
 	FormatGLS:         parseGLS,
 	FormatLaPoste:     parseLaPoste,
 	FormatHermes:      parseHermes,
+	FormatCanadaPost:  parseCanadaPost,
+	FormatPurolator:   parsePurolator,
+	FormatDHLParcelDE: parseDHLParcelDE,
+	FormatBpost:       parseBpost,
 	FormatEasyPost:    parseEasyPost,
 	FormatAfterShip:   parseAfterShip,
 	FormatShippo:      parseShippo,
@@ -171,17 +184,22 @@ func DetectFormat(raw []byte) (string, error) {
 
 // topLevel records the top-level keys of a JSON object, and the values of
 // the short string-valued ones, as seen by the precheck scan. For a
-// top-level array (a batch) they are those of its first element.
+// top-level array (a batch) they are those of its first element. For an
+// XML payload, xml holds its root instead.
 type topLevel struct {
 	isObject bool
 	isArray  bool // the keys are the first element's
 	keys     []string
 	strs     map[string]string
+	xml      *xmlRoot
 }
 
 func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
 func (t *topLevel) keyList() string {
+	if t.xml != nil {
+		return t.xml.describe()
+	}
 	if !t.isObject {
 		return "none: not a JSON object or an array of objects"
 	}
@@ -193,11 +211,12 @@ func (t *topLevel) keyList() string {
 	return strings.Join(k, ", ")
 }
 
-// precheck enforces the size and UTF-8 rules. When asked for the top
-// level (to detect the format) it scans the document once more, without
-// allocating for it, recording the top-level keys and enforcing the depth
-// limit; otherwise the decoder enforces that limit as it goes. Neither
-// validates the JSON grammar: the decoder does that.
+// precheck enforces the size and UTF-8 rules; an XML payload goes on to
+// precheckXML. When asked for the top level (to detect the format) it
+// scans the document once more, without allocating for it, recording the
+// top-level keys and enforcing the depth limit; otherwise the decoder
+// enforces that limit as it goes. Neither validates the JSON grammar: the
+// decoder does that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -210,6 +229,9 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	if !utf8.Valid(raw) {
 		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
+	}
+	if isXMLPayload(raw) {
+		return n.precheckXML(format, raw, wantTop)
 	}
 	if !wantTop {
 		return nil, nil
@@ -290,8 +312,11 @@ func stringEnd(raw []byte, from int) int {
 }
 
 // detect names the format whose shape the top level matches, or "".
-// raw is read beyond the top level only where two formats share it.
+// raw is read beyond the top level only where two JSON formats share it.
 func detect(t *topLevel, raw []byte) string {
+	if t != nil && t.xml != nil {
+		return detectXML(t.xml)
+	}
 	if t == nil || !t.isObject {
 		return ""
 	}

@@ -238,6 +238,10 @@ var formatFuzzTargets = map[string]func(*testing.F){
 	FormatShippo:      FuzzNormalizeShippo,
 	FormatKarrio:      FuzzNormalizeKarrio,
 	FormatFulfillment: FuzzNormalizeFulfillment,
+	FormatCanadaPost:  FuzzNormalizeCanadaPost,
+	FormatPurolator:   FuzzNormalizePurolator,
+	FormatDHLParcelDE: FuzzNormalizeDHLParcelDE,
+	FormatBpost:       FuzzNormalizeBpost,
 }
 
 func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
@@ -253,6 +257,10 @@ func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) 
 func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
 func FuzzNormalizeKarrio(f *testing.F)      { fuzzNormalize(f, FormatKarrio) }
 func FuzzNormalizeFulfillment(f *testing.F) { fuzzNormalize(f, FormatFulfillment) }
+func FuzzNormalizeCanadaPost(f *testing.F)  { fuzzNormalize(f, FormatCanadaPost) }
+func FuzzNormalizePurolator(f *testing.F)   { fuzzNormalize(f, FormatPurolator) }
+func FuzzNormalizeDHLParcelDE(f *testing.F) { fuzzNormalize(f, FormatDHLParcelDE) }
+func FuzzNormalizeBpost(f *testing.F)       { fuzzNormalize(f, FormatBpost) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant
