@@ -370,9 +370,9 @@ type PublishResult struct {
 // matching active subscription in one Store call (the outbox), and wakes
 // the workers. Publishing an event that is already stored (the same
 // tenant and id, see [EventKey]) creates nothing; the same id under
-// another tenant is another event. A shipment event that does not supersede its shipment's
-// current status (see [Supersedes]) is stored and marked late, and only
-// subscriptions with IncludeLate receive it.
+// another tenant is another event. A shipment event that does not
+// supersede its shipment's current status (see [Supersedes]) is stored
+// and marked late, and only subscriptions with IncludeLate receive it.
 //
 // Events are matched against this instance's copy of the subscriptions,
 // which Publish reloads when it is older than SubscriptionRefresh, so a
