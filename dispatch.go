@@ -351,6 +351,25 @@ func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 	return nil
 }
 
+// EventError is the error of a Publish call with an invalid event: nothing
+// of the call was stored. It unwraps to the error of [Event.Validate],
+// which wraps [ErrInvalidEvent].
+type EventError struct {
+	// Index is the event's position among Publish's arguments.
+	Index int
+	// ID is the event's id (hostile text: quote it before printing it).
+	ID  string
+	Err error
+}
+
+// Error implements error.
+func (e *EventError) Error() string {
+	return "shipevents: publish: event " + strconv.Itoa(e.Index) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the validation error.
+func (e *EventError) Unwrap() error { return e.Err }
+
 // PublishResult says what Publish did with one event.
 type PublishResult struct {
 	EventID string
@@ -376,13 +395,16 @@ type PublishResult struct {
 // stores nothing and fails: an event stored without its deliveries could
 // not get them on a retry, which would be a duplicate.
 //
-// If any event is invalid, nothing is stored and the error wraps
-// [ErrInvalidEvent]. If the store fails, the error says so and Publish
-// can be retried as a whole: it is idempotent.
+// If any event is invalid ([Event.Validate]), nothing is stored and the
+// error is an [*EventError] naming the first invalid event's index; it
+// wraps [ErrInvalidEvent], and publishing the other events works. If the
+// store fails, the error says so and Publish can be retried as a whole: it
+// is idempotent; unless the error matches [ErrPermanent] (the store
+// refused the data itself), when retrying cannot help.
 func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishResult, error) {
 	for i := range events {
 		if err := events[i].Validate(); err != nil {
-			return nil, err
+			return nil, &EventError{Index: i, ID: events[i].ID, Err: err}
 		}
 	}
 	if err := d.subscriptionsForPublish(ctx); err != nil {

@@ -772,3 +772,39 @@ func TestDispatcherLeaseDefault(t *testing.T) {
 		assert.Equal(t, c.want, d.lease, "Lease %v, AttemptTimeout %v", c.lease, c.timeout)
 	}
 }
+
+// TestPublishPoisonedBatch: a batch holding one event with a NUL byte is
+// refused as a whole before anything is stored, with an error naming the
+// event's index, so the caller can publish the valid events on their own.
+func TestPublishPoisonedBatch(t *testing.T) {
+	ctx := context.Background()
+	d := NewDispatcher(DispatcherConfig{})
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true}))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := []Event{
+		shipmentEvent("e0", "1Z0", StatusInTransit, at),
+		shipmentEvent("e1", "1Z1\x00", StatusInTransit, at),
+		shipmentEvent("e2", "1Z2", StatusInTransit, at),
+	}
+	res, err := d.Publish(ctx, batch...)
+	t.Logf("Publish of a batch with a poisoned event: results %v, error %v", res, err)
+	require.ErrorIs(t, err, ErrInvalidEvent)
+	var ee *EventError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 1, ee.Index)
+	assert.Equal(t, "e1", ee.ID)
+	assert.Contains(t, err.Error(), "event 1")
+	assert.Nil(t, res)
+	page, err := d.Events(ctx, EventFilter{})
+	require.NoError(t, err)
+	assert.Zero(t, page.PageInfo.Count, "nothing of the batch is stored")
+
+	valid := slices.Delete(slices.Clone(batch), ee.Index, ee.Index+1)
+	res, err = d.Publish(ctx, valid...)
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	for _, r := range res {
+		assert.Equal(t, AppendNew, r.Outcome)
+		assert.Equal(t, 1, r.Deliveries)
+	}
+}

@@ -336,7 +336,7 @@ func (r *recorder) write(batch []pendingRecord) {
 		if err == nil {
 			break
 		}
-		if try == 5 || ctx.Err() != nil {
+		if try == 5 || ctx.Err() != nil || errors.Is(err, ErrPermanent) {
 			d.stats.recordFailures.Add(1)
 			d.log.Error("recording attempts failed; their leases will expire and the deliveries will be retried", "records", len(records), "error", err)
 			return

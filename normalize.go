@@ -185,7 +185,8 @@ func (t *topLevel) keyList() string {
 	return strings.Join(k, ", ")
 }
 
-// precheck enforces the size and UTF-8 rules. When asked for the top
+// precheck enforces the size and text rules (valid UTF-8, no NUL byte,
+// escaped or not). When asked for the top
 // level (to detect the format) it scans the document once more, without
 // allocating for it, recording the top-level keys and enforcing the depth
 // limit; otherwise the decoder enforces that limit as it goes. Neither
@@ -202,6 +203,10 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	if !utf8.Valid(raw) {
 		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
+	}
+	if i := escapedNUL(raw); i >= 0 {
+		// It would decode into a NUL byte, which no store can keep.
+		return nil, perr(i, errors.New(`a string holds an escaped NUL (\u0000)`))
 	}
 	if !wantTop {
 		return nil, nil

@@ -42,6 +42,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"unknown format", "royalmail", `{}`, ErrUnknownFormat},
 		{"no scans", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[]}]}]}}`, ErrInvalidPayload},
 		{"null", FormatDHL, `null`, ErrInvalidPayload},
+		{"tracking number too long for an index", FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` +
+			strings.Repeat("9", MaxIdentifierBytes+1) + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`, ErrInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -375,5 +377,40 @@ func TestNormalizeLargeRealHistory(t *testing.T) {
 	}
 	if len(events) != n {
 		t.Errorf("%d events, want %d", len(events), n)
+	}
+}
+
+// TestNormalizeRefusesEscapedNUL: a JSON-escaped NUL decodes into a NUL
+// byte, which no PostgreSQL text column takes: a payload holding one in any
+// string is refused, saying where, while an escaped backslash followed by
+// "u0000" is ordinary text.
+func TestNormalizeRefusesEscapedNUL(t *testing.T) {
+	payload := func(tracking, note string) []byte {
+		return []byte(`{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` + tracking +
+			`","note":"` + note + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`)
+	}
+	for name, raw := range map[string][]byte{
+		"in the tracking number":     payload(`9400\u0000`, "x"),
+		"in a field no parser reads": payload("9400", `a\u0000b`),
+		"after an escaped backslash": payload(`9400\\\u0000`, "x"),
+	} {
+		for _, format := range []string{FormatShippo, FormatDetect} {
+			_, err := Normalize(format, raw)
+			var pe *PayloadError
+			if !errors.Is(err, ErrInvalidPayload) || !errors.As(err, &pe) {
+				t.Errorf("%s (format %q): Normalize = %v, want a PayloadError", name, format, err)
+				continue
+			}
+			if pe.Offset < 0 || !bytes.HasPrefix(raw[pe.Offset:], []byte(`\u0000`)) {
+				t.Errorf("%s: offset %d does not point at the escape", name, pe.Offset)
+			}
+		}
+	}
+	events, err := Normalize(FormatShippo, payload(`9400\\u0000`, "x"))
+	if err != nil {
+		t.Fatalf("a literal backslash before u0000 refused: %v", err)
+	}
+	if got := events[0].TrackingNumber; got != `9400\u0000` {
+		t.Errorf("tracking number %q", got)
 	}
 }

@@ -293,6 +293,36 @@ func (s *HTTPSender) headers(m *Message) (http.Header, error) {
 	return h, nil
 }
 
+// validHeaderName reports whether name is an HTTP field name (a token,
+// RFC 9110 section 5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v can be sent as a field value: no
+// control characters but horizontal tab (CR and LF would end the field,
+// and net/http refuses the request).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // post sends one request (following allowed redirects) and reads the
 // answer.
 func (s *HTTPSender) post(ctx context.Context, u *url.URL, header http.Header, body []byte) (Response, error) {

@@ -36,7 +36,10 @@ var (
 //
 // All methods may be called concurrently, from several goroutines and, for
 // a shared database, several processes. Every method honours ctx
-// cancellation. Slices and structs passed in belong to the caller and must
+// cancellation. An error that no retry can cure (data the store can never
+// take, a constraint it will always refuse) is wrapped with [Permanent],
+// so it matches [ErrPermanent]; any other error may be transient, and
+// callers retry it. Slices and structs passed in belong to the caller and must
 // not be retained; values returned belong to the caller and must not alias
 // the store's internal state.
 type Store interface {

@@ -107,12 +107,28 @@ const (
 )
 
 // Validate reports what is wrong with s, wrapping ErrInvalidSubscription.
+// Besides the rules of each field, it refuses what no store could keep or
+// no request could carry: a NUL byte or invalid UTF-8 in any string, an
+// ID or TenantID longer than [MaxIdentifierBytes], and header names or
+// values HTTP does not allow. Its messages never quote secrets, header
+// values or OAuth2 credentials.
 func (s *Subscription) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidSubscription, s.ID, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSubscription, quote(s.ID), fmt.Sprintf(format, args...))
 	}
 	if s.ID == "" {
 		return fmt.Errorf("%w: empty id", ErrInvalidSubscription)
+	}
+	if field, problem := s.unstorable(); problem != "" {
+		return bad("%s %s", field, problem)
+	}
+	for name, val := range s.Headers {
+		if !validHeaderName(name) {
+			return bad("header name %s is not an HTTP token", quote(name))
+		}
+		if !validHeaderValue(val) {
+			return bad("the value of header %s holds a control character (CR, LF, NUL ...)", quote(name))
+		}
 	}
 	if (s.URL == "") == (s.Handler == "") {
 		return bad("exactly one of url and handler must be set")
@@ -160,6 +176,81 @@ func (s *Subscription) Validate() error {
 		return bad("max_per_second must be between 0 (no limit) and %d", maxPerSecondLimit)
 	}
 	return nil
+}
+
+// unstorable names the first field of s that no store could keep, and
+// why; both are "" when every field can be stored. It names fields that
+// hold credentials without quoting them.
+func (s *Subscription) unstorable() (field, problem string) {
+	for _, f := range [...]struct{ name, v string }{
+		{"id", s.ID}, {"tenant_id", s.TenantID},
+	} {
+		if len(f.v) > MaxIdentifierBytes {
+			return f.name, fmt.Sprintf("is %d bytes long, limit %d", len(f.v), MaxIdentifierBytes)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"id", s.ID}, {"tenant_id", s.TenantID}, {"name", s.Name}, {"url", s.URL}, {"handler", s.Handler},
+		{"disabled_reason", s.DisabledReason}, {"form", string(s.Form)},
+	} {
+		if p := textProblem(f.v); p != "" {
+			return f.name, p
+		}
+	}
+	for _, f := range [...]struct {
+		name string
+		v    []string
+	}{{"enabled_events", s.EnabledEvents}, {"event_groups", s.EventGroups}, {"types", s.Types}, {"secrets", s.Secrets}} {
+		for i, v := range f.v {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("%s[%d]", f.name, i), p
+			}
+		}
+	}
+	for i, c := range s.Conditions {
+		if p := textProblem(c.Field); p != "" {
+			return fmt.Sprintf("conditions[%d].field", i), p
+		}
+		if p := textProblem(string(c.Op)); p != "" {
+			return fmt.Sprintf("conditions[%d].op", i), p
+		}
+		for j, v := range c.Values {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("conditions[%d].values[%d]", i, j), p
+			}
+		}
+	}
+	for name, val := range s.Headers {
+		if p := textProblem(name); p != "" {
+			return "headers", "has a name that " + p
+		}
+		if p := textProblem(val); p != "" {
+			return "the value of header " + quote(name), p
+		}
+	}
+	if o := s.OAuth2; o != nil {
+		for _, f := range [...]struct{ name, v string }{
+			{"oauth2.token_url", o.TokenURL}, {"oauth2.client_id", o.ClientID}, {"oauth2.client_secret", o.ClientSecret},
+		} {
+			if p := textProblem(f.v); p != "" {
+				return f.name, p
+			}
+		}
+		for i, v := range o.Scopes {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("oauth2.scopes[%d]", i), p
+			}
+		}
+		for name, val := range o.Params {
+			if p := textProblem(name); p != "" {
+				return "oauth2.params", "has a name that " + p
+			}
+			if p := textProblem(val); p != "" {
+				return "the value of oauth2 param " + quote(name), p
+			}
+		}
+	}
+	return "", ""
 }
 
 // maxPerSecondLimit bounds Subscription.MaxPerSecond, beyond which the

@@ -133,3 +133,53 @@ func TestSubscriptionCloneIsDeep(t *testing.T) {
 		t.Error("Clone shares state")
 	}
 }
+
+// TestSubscriptionValidateRefusesUnstorableText: a subscription is stored
+// (as JSON) and its ids in text columns, so a NUL byte or invalid UTF-8 in
+// any of its strings, an id too long for an index, or a header a request
+// cannot carry is refused when it is subscribed, not when it is stored or
+// sent.
+func TestSubscriptionValidateRefusesUnstorableText(t *testing.T) {
+	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}, Active: true,
+		OAuth2: &OAuth2{TokenURL: "https://auth.example.com/t", ClientID: "c", ClientSecret: "x"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid subscription refused: %v", err)
+	}
+	for _, bad := range []string{"a\x00b", "a\xffb"} {
+		tests := map[string]func(*Subscription){
+			"id":              func(s *Subscription) { s.ID = bad },
+			"tenant_id":       func(s *Subscription) { s.TenantID = bad },
+			"name":            func(s *Subscription) { s.Name = bad },
+			"url":             func(s *Subscription) { s.URL = "https://example.com/" + bad },
+			"handler":         func(s *Subscription) { s.URL, s.Handler = "", bad },
+			"disabled_reason": func(s *Subscription) { s.DisabledReason = bad },
+			"conditions": func(s *Subscription) {
+				s.Conditions = []Condition{{Field: "metadata.k", Op: OpEq, Values: []string{bad}}}
+			},
+			"headers":       func(s *Subscription) { s.Headers = map[string]string{"X-Key": bad} },
+			"oauth2":        func(s *Subscription) { s.OAuth2.ClientSecret = bad },
+			"oauth2 params": func(s *Subscription) { s.OAuth2.Params = map[string]string{"audience": bad} },
+		}
+		for name, mod := range tests {
+			s := ok.Clone()
+			mod(&s)
+			if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) {
+				t.Errorf("%q in %s: Validate = %v, want ErrInvalidSubscription", bad, name, err)
+			} else if strings.ContainsAny(err.Error(), "\x00\xff") {
+				t.Errorf("%q in %s: the message copies the bad bytes: %q", bad, name, err)
+			}
+		}
+	}
+	for name, mod := range map[string]func(*Subscription){
+		"id too long":             func(s *Subscription) { s.ID = strings.Repeat("x", MaxIdentifierBytes+1) },
+		"header value with CR LF": func(s *Subscription) { s.Headers = map[string]string{"X-Key": "a\r\nX-Injected: 1"} },
+		"header name with space":  func(s *Subscription) { s.Headers = map[string]string{"X Key": "v"} },
+		"empty header name":       func(s *Subscription) { s.Headers = map[string]string{"": "v"} },
+	} {
+		s := ok.Clone()
+		mod(&s)
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) {
+			t.Errorf("%s: Validate = %v, want ErrInvalidSubscription", name, err)
+		}
+	}
+}
