@@ -127,7 +127,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 	if format != FormatDetect {
 		parse = parsers[format]
 		if parse == nil {
-			return nil, fmt.Errorf("%w: %q (supported: %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
+			return nil, fmt.Errorf("%w: %s (supported: %s)", ErrUnknownFormat, quote(format), strings.Join(Formats(), ", "))
 		}
 	}
 	top, err := n.precheck(format, raw, format == FormatDetect)
@@ -173,16 +173,15 @@ type topLevel struct {
 
 func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
+// keyList names the top-level keys for an error message: the payload's
+// own text, so each key is quoted and bounded, and at most 12 are named.
 func (t *topLevel) keyList() string {
 	if !t.isObject {
 		return "none: not a JSON object or an array of objects"
 	}
 	k := slices.Clone(t.keys)
 	slices.Sort(k)
-	if len(k) > 12 {
-		k = append(k[:12], "...")
-	}
-	return strings.Join(k, ", ")
+	return quoteList(k, 12)
 }
 
 // precheck enforces the size and text rules (valid UTF-8, no NUL byte,

@@ -414,3 +414,38 @@ func TestNormalizeRefusesEscapedNUL(t *testing.T) {
 		t.Errorf("tracking number %q", got)
 	}
 }
+
+// TestNormalizeErrorsQuoteHostileText: a format name, a payload's keys and
+// the values parsers quote in their errors come from outside, so messages
+// quote them (no raw newline can forge a log line) and bound them.
+func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
+	huge := strings.Repeat("k", 500_000)
+	forged := `x\nlevel=ERROR msg=forged`
+	cases := map[string]struct{ format, raw string }{
+		"unknown format name":      {huge + "\nlevel=ERROR", `{}`},
+		"keys of an unknown shape": {FormatDetect, `{"` + huge + `":1,"` + forged + `":2}`},
+		"UPS error response":       {FormatUPS, `{"response":{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}}`},
+		"FedEx errors":             {FormatFedEx, `{"transactionId":"t","output":{"completeTrackResults":[]},"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"EasyPost object":          {FormatEasyPost, `{"object":"` + huge + forged + `"}`},
+		"EasyPost result":          {FormatEasyPost, `{"object":"Event","result":{"object":"` + huge + forged + `"}}`},
+		"Shippo event":             {FormatShippo, `{"event":"` + huge + forged + `","data":{}}`},
+		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
+		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
+		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
+	}
+	for name, c := range cases {
+		_, err := Normalize(c.format, []byte(c.raw))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: message holds a raw newline: %.300q", name, msg)
+		}
+		if len(msg) > 1000 {
+			t.Errorf("%s: message of %d bytes: %.200q...", name, len(msg), msg)
+		}
+	}
+}

@@ -149,8 +149,8 @@ func (tc *tokenCache) invalidate(c *OAuth2, tok string) {
 
 // fetch asks the token endpoint for a token (client-credentials grant,
 // client authentication with HTTP Basic per RFC 6749 §2.3.1). Its errors
-// name the endpoint without query or userinfo and never quote the secret
-// or the token.
+// name the endpoint by scheme, host and port only and never quote the
+// secret or the token.
 func (tc *tokenCache) fetch(ctx context.Context, c *OAuth2) (oauth2Token, error) {
 	where := redactURL(c.TokenURL)
 	u, err := url.Parse(c.TokenURL)

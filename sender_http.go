@@ -95,8 +95,9 @@ type HTTPSenderConfig struct {
 // Send returns nil for a 2xx answer, a [*HTTPError] for another status,
 // an error wrapped with [Permanent] for a refused destination address, an
 // invalid URL or secret, and a plain error for transport failures. Errors
-// name the URL without its query or userinfo and never quote secrets or
-// header values.
+// name the destination by scheme, host and port only (a URL's path, query
+// and userinfo often carry tokens) and never quote secrets or header
+// values.
 type HTTPSender struct {
 	cfg    HTTPSenderConfig
 	client *http.Client
@@ -364,18 +365,28 @@ func (s *HTTPSender) post(ctx context.Context, u *url.URL, header http.Header, b
 	}
 }
 
+// maxRetryAfterSeconds bounds a parsed Retry-After (about 272 years, far
+// beyond any policy's MaxRetryAfter, and far from overflowing a Duration).
+const maxRetryAfterSeconds = 1 << 33
+
 // retryAfter parses a Retry-After value, delay-seconds or an HTTP-date
-// (relative to now); zero when absent, invalid or in the past.
+// (relative to now); zero when absent, invalid or in the past. A number
+// of seconds too large to parse is a huge delay, not an absent one: it is
+// clamped like any other, and the retry policy clamps it further.
 func retryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		secs, err = maxRetryAfterSeconds, nil
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}
-		return time.Duration(min(secs, int64(1<<33))) * time.Second
+		return time.Duration(min(secs, maxRetryAfterSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {

@@ -150,7 +150,7 @@ func (s *Subscription) Validate() error {
 	switch s.Form {
 	case "", FormNested, FormFlat, FormCloudEvents:
 	default:
-		return bad("unknown form %q", s.Form)
+		return bad("unknown form %s", quote(string(s.Form)))
 	}
 	for _, c := range s.Conditions {
 		if err := c.validate(); err != nil {
@@ -264,15 +264,15 @@ func (c Condition) validate() error {
 	switch c.Op {
 	case OpEq, OpNe, OpPrefix:
 		if len(c.Values) != 1 {
-			return fmt.Errorf("condition %s %s needs one value", c.Field, c.Op)
+			return fmt.Errorf("condition %s %s needs one value", quote(c.Field), c.Op)
 		}
 	case OpIn, OpNotIn:
 		if len(c.Values) == 0 {
-			return fmt.Errorf("condition %s %s needs values", c.Field, c.Op)
+			return fmt.Errorf("condition %s %s needs values", quote(c.Field), c.Op)
 		}
 	case OpExists, OpMissing:
 	default:
-		return fmt.Errorf("condition %s: unknown op %q", c.Field, c.Op)
+		return fmt.Errorf("condition %s: unknown op %s", quote(c.Field), quote(string(c.Op)))
 	}
 	return nil
 }
@@ -444,17 +444,24 @@ func (s Subscription) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// redactURL drops userinfo and the query string, which often carry tokens.
+// redactURL returns the URL as logs and errors may show it: scheme, host
+// and port. Userinfo, the query and the path are replaced or dropped:
+// each often carries a token (chat webhooks such as
+// https://hooks.slack.com/services/T000/B000/XXXX are authorised by their
+// path alone).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return "(unparseable url)"
 	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
+	out := u.Scheme + "://" + u.Host
+	if u.Path != "" && u.Path != "/" || u.RawPath != "" || u.Opaque != "" {
+		out += "/redacted"
 	}
-	return u.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?redacted"
+	}
+	return out
 }
 
 // Clone returns a deep copy of s: its slices and maps are not shared.

@@ -114,7 +114,7 @@ func TestSubscriptionLogValueHidesSecrets(t *testing.T) {
 			t.Errorf("log output contains %q: %s", secret, out)
 		}
 	}
-	if !strings.Contains(out, "example.com/h") {
+	if !strings.Contains(out, "https://example.com/redacted") {
 		t.Errorf("log output lacks the (redacted) URL: %s", out)
 	}
 }
@@ -180,6 +180,28 @@ func TestSubscriptionValidateRefusesUnstorableText(t *testing.T) {
 		mod(&s)
 		if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) {
 			t.Errorf("%s: Validate = %v, want ErrInvalidSubscription", name, err)
+		}
+	}
+}
+
+// TestSubscriptionErrorsQuoteHostileText: Validate's messages quote the
+// subscription's id and values, bounded.
+func TestSubscriptionErrorsQuoteHostileText(t *testing.T) {
+	forged := "x\nlevel=ERROR msg=forged" + strings.Repeat("x", 100_000)
+	for name, s := range map[string]Subscription{
+		"id":              {ID: forged, URL: "https://example.com/h"},
+		"condition field": {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Conditions: []Condition{{Field: forged, Op: OpEq}}},
+		"condition op":    {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Conditions: []Condition{{Field: "status", Op: ConditionOp(forged)}}},
+		"form":            {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Form: PayloadForm(forged)},
+		"pattern":         {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"a//" + forged[:200]}},
+	} {
+		err := s.Validate()
+		if !errors.Is(err, ErrInvalidSubscription) {
+			t.Errorf("%s: Validate = %v", name, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || len(msg) > 500 {
+			t.Errorf("%s: message of %d bytes: %.200q", name, len(msg), msg)
 		}
 	}
 }

@@ -43,6 +43,23 @@ func quote(s string) string {
 	return strconv.Quote(s[:n]) + "... (" + strconv.Itoa(len(s)) + " bytes)"
 }
 
+// quoteList quotes the first max items with quote, comma-separated, and
+// says how many more there are.
+func quoteList(items []string, max int) string {
+	var b strings.Builder
+	for i, it := range items {
+		if i == max {
+			b.WriteString(" and " + strconv.Itoa(len(items)-max) + " more")
+			break
+		}
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(quote(it))
+	}
+	return b.String()
+}
+
 // textProblem says what makes s unstorable as text, or returns "".
 func textProblem(s string) string {
 	switch {
