@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // process makes one attempt of a claimed delivery and hands the outcome to
@@ -67,7 +69,8 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	d.stats.attempts.Add(1)
 	rec.Attempt.Duration = end.Sub(now)
 	rec.Attempt.StatusCode = resp.StatusCode
-	rec.Attempt.Response = truncate(string(resp.Body), MaxStoredResponse)
+	// Only the kept bytes are copied: resp.Body may be 64 KiB.
+	rec.Attempt.Response = truncateUTF8(resp.Body, MaxStoredResponse)
 	if err == nil {
 		rec.Outcome = OutcomeSucceeded
 		d.stats.succeeded.Add(1)
@@ -88,10 +91,10 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if errors.As(err, &he) {
 		rec.Attempt.StatusCode = he.StatusCode
 		if rec.Attempt.Response == "" {
-			rec.Attempt.Response = truncate(he.Body, MaxStoredResponse)
+			rec.Attempt.Response = cutString(he.Body, MaxStoredResponse)
 		}
 	}
-	rec.Attempt.Error = err.Error()
+	rec.Attempt.Error = cutString(err.Error(), MaxStoredError)
 	policy := &d.retry
 	if sub.Retry != nil {
 		policy = sub.Retry
@@ -114,11 +117,17 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	r.add(rec, &c)
 }
 
-func truncate(s string, n int) string {
+// cutString returns s, or a copy of its first n bytes (fewer, to end on a
+// rune boundary) when it is longer: a copy, so that what is kept does not
+// hold the rest alive.
+func cutString(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n])
 }
 
 func (d *Dispatcher) senderFor(sub *Subscription) Sender {
@@ -271,7 +280,10 @@ func newRecorder(d *Dispatcher) *recorder {
 
 // add hands a record to the recorder. It blocks only when the recorder is
 // that far behind, which slows the workers down instead of growing memory.
-func (r *recorder) add(rec AttemptRecord, c *Claim) { r.ch <- pendingRecord{rec, c} }
+func (r *recorder) add(rec AttemptRecord, c *Claim) {
+	rec.Attempt.Error = cutString(rec.Attempt.Error, MaxStoredError) // however it was composed
+	r.ch <- pendingRecord{rec, c}
+}
 
 // close tells the recorder that no more records come; run then writes what
 // it holds and returns.

@@ -23,6 +23,9 @@ const (
 	DefaultUserAgent           = "shipevents/1 (+https://github.com/shipevents/shipevents)"
 	DefaultMaxRedirects        = 3
 	DefaultMaxIdleConnsPerHost = 64
+	// DefaultMaxResponseHeaderBytes bounds the response headers read (Go's
+	// own default is 10 MiB, which concurrent hostile answers multiply).
+	DefaultMaxResponseHeaderBytes = 64 << 10
 )
 
 const (
@@ -63,7 +66,8 @@ type HTTPSenderConfig struct {
 	// others make the attempt fail (a retryable failure).
 	MaxRedirects int
 	// Transport, when set, replaces the sender's own transport. Policy,
-	// ConnectTimeout and MaxIdleConnsPerHost then do not apply: checking
+	// ConnectTimeout, MaxIdleConnsPerHost and MaxResponseHeaderBytes then
+	// do not apply: checking
 	// destination addresses (and not using a proxy, which hides them) is
 	// the responsibility of whoever provides the transport.
 	Transport http.RoundTripper
@@ -75,6 +79,12 @@ type HTTPSenderConfig struct {
 	// when many deliveries go to one host: connections beyond it are
 	// closed after each burst and the next sends dial new ones.
 	MaxIdleConnsPerHost int
+	// MaxResponseHeaderBytes bounds the response headers read (status
+	// line included); an answer with more fails the attempt, retryably,
+	// before the rest is read. Default 64 KiB. With MaxResponseBytes it
+	// bounds what one attempt reads into memory whatever the endpoint
+	// sends. It does not apply to a Transport given here.
+	MaxResponseHeaderBytes int64
 }
 
 // HTTPSender delivers messages to webhook URLs with HTTP POST, signed per
@@ -132,6 +142,9 @@ func NewHTTPSender(cfg HTTPSenderConfig) *HTTPSender {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
+	if cfg.MaxResponseHeaderBytes <= 0 {
+		cfg.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
 	rt := cfg.Transport
 	if rt == nil {
 		dialer := &net.Dialer{
@@ -142,13 +155,14 @@ func NewHTTPSender(cfg HTTPSenderConfig) *HTTPSender {
 		rt = &http.Transport{
 			// No proxy: the address check would see the proxy's address,
 			// not the destination's.
-			Proxy:                 nil,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
-			IdleConnTimeout:       defaultIdleConnTimeout,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ExpectContinueTimeout: defaultExpectContinueTimeout,
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+			IdleConnTimeout:        defaultIdleConnTimeout,
+			TLSHandshakeTimeout:    cfg.ConnectTimeout,
+			ExpectContinueTimeout:  defaultExpectContinueTimeout,
+			MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
 		}
 	}
 	maxRedirects := cfg.MaxRedirects
