@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -73,8 +72,13 @@ type DispatcherConfig struct {
 	DisableAfter FailureStreak
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives operational logs; nil discards them. Secrets never
-	// appear in them.
+	// Logger receives operational logs: at Warn, every failed attempt
+	// (retried or not), every dead letter (with or without a send) and
+	// every destination the sender's AddressPolicy refuses, with the
+	// subscription and delivery ids and the reason. nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences them.
+	// Secrets never appear in them, and URLs only as scheme, host and
+	// port.
 	Logger *slog.Logger
 	// Name identifies this instance in claims (diagnostics only).
 	Name string
@@ -213,7 +217,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.now = time.Now
 	}
 	if d.log == nil {
-		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.log = slog.Default()
 	}
 	if d.name == "" {
 		d.name = "dispatcher-" + uuid.NewString()[:8]

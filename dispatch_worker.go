@@ -33,6 +33,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "subscription no longer exists"
 		d.stats.dead.Add(1)
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
 	case !sub.Active:
@@ -42,6 +43,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 			rec.Attempt.Error += ": " + sub.DisabledReason
 		}
 		d.stats.dead.Add(1)
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
 	}
@@ -58,6 +60,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if err != nil {
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "encoding the event: " + err.Error()
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
 	}
@@ -109,6 +112,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		rec.Attempt.Error += " (" + dec.Reason + ")"
 		d.stats.dead.Add(1)
 	}
+	d.logFailed(&c, &rec, err)
 	if dec.DisableSubscription {
 		d.disable(ctx, sub, dec.Reason, &c.Event)
 	} else if reason := d.streaks.failed(sub.ID, now, end, d.disableAfter); reason != "" {
@@ -128,6 +132,31 @@ func cutString(s string, n int) string {
 		n--
 	}
 	return strings.Clone(s[:n])
+}
+
+// logNotAttempted logs a delivery dead-lettered without a send.
+func (d *Dispatcher) logNotAttempted(c *Claim, reason string) {
+	d.log.Warn("delivery not attempted; dead letter", "subscription", c.Delivery.SubscriptionID,
+		"delivery", c.Delivery.ID, "event", c.Event.ID, "reason", cutString(reason, MaxStoredError))
+}
+
+// logFailed logs a failed attempt, retried or dead-lettered. Errors name a
+// destination by scheme, host and port only (see redactURL), and never
+// hold secrets.
+func (d *Dispatcher) logFailed(c *Claim, rec *AttemptRecord, err error) {
+	attrs := []any{"subscription", c.Delivery.SubscriptionID, "delivery", c.Delivery.ID,
+		"attempt", rec.Attempt.Number, "reason", rec.Attempt.Error}
+	if rec.Attempt.StatusCode != 0 {
+		attrs = append(attrs, "status_code", rec.Attempt.StatusCode)
+	}
+	switch {
+	case rec.Outcome == OutcomeRetry:
+		d.log.Warn("delivery attempt failed; retrying", append(attrs, "next_attempt_at", rec.NextAttemptAt)...)
+	case errors.Is(err, ErrDestinationRefused):
+		d.log.Warn("delivery refused by the sender's AddressPolicy; dead letter (allow a destination in HTTPSenderConfig.Policy)", attrs...)
+	default:
+		d.log.Warn("delivery attempt failed; dead letter", attrs...)
+	}
 }
 
 func (d *Dispatcher) senderFor(sub *Subscription) Sender {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -135,6 +136,10 @@ func run(dir string) error {
 		Sender:       sender,
 		Retry:        shipevents.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}},
 		PollInterval: 20 * time.Millisecond,
+		// The demo prints its own report of the failures it provokes; left
+		// nil, the logger is slog.Default() and shows each failed attempt
+		// and dead letter on stderr.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	secret, err := shipevents.GenerateSecret()
 	if err != nil {
