@@ -108,12 +108,12 @@ func TestDispatchLogsFailures(t *testing.T) {
 			{ID: "flaky", Handler: "flaky", Secrets: []string{secret}},
 			{ID: "broken", Handler: "broken"},
 		} {
-			s.EnabledEvents, s.Active = []string{"shipments"}, true
+			s.EnabledEvents = []string{"shipments"}
 			if err := d.Subscribe(ctx, s); err != nil {
 				t.Fatal(err)
 			}
 		}
-		runVirtually(t, d, time.Minute, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}, Active: true},
+		runVirtually(t, d, time.Minute, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}},
 			shipmentEvent("e1", "1Z1", StatusInTransit, time.Now()))
 
 		deliveryOf := func(sub string) string { return DeliveryID("e1", sub) }
@@ -178,20 +178,20 @@ func TestDispatchLogsDeadLettersWithoutSend(t *testing.T) {
 		d := NewDispatcher(DispatcherConfig{Logger: slog.New(logs), DisableDeliveryEvents: true})
 		d.Handle("h", func(ctx context.Context, e Event) error { return nil })
 		ctx := context.Background()
-		sub := Subscription{ID: "paused", Handler: "h", EnabledEvents: []string{"shipments"}, Active: true}
+		sub := Subscription{ID: "paused", Handler: "h", EnabledEvents: []string{"shipments"}}
 		if err := d.Subscribe(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := d.Publish(ctx, shipmentEvent("e1", "1Z1", StatusInTransit, time.Now())); err != nil {
 			t.Fatal(err)
 		}
-		sub.Active, sub.DisabledReason = false, "paused by the operator"
+		sub.Disabled, sub.DisabledReason = true, "paused by the operator"
 		if err := d.Store().PutSubscription(ctx, sub); err != nil {
 			t.Fatal(err)
 		}
-		runVirtually(t, d, time.Minute, Subscription{ID: "other", Handler: "h", EnabledEvents: []string{"orders"}, Active: true})
+		runVirtually(t, d, time.Minute, Subscription{ID: "other", Handler: "h", EnabledEvents: []string{"orders"}})
 		recs := logs.find(slog.LevelWarn, "paused")
-		if len(recs) != 1 || recs[0].attrs["delivery"] != DeliveryID("e1", "paused") || !strings.Contains(recs[0].attrs["reason"], "inactive") {
+		if len(recs) != 1 || recs[0].attrs["delivery"] != DeliveryID("e1", "paused") || !strings.Contains(recs[0].attrs["reason"], "disabled") {
 			t.Errorf("dead letter without a send logged as %+v", recs)
 		}
 	})

@@ -18,7 +18,7 @@ import (
 func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	now := d.now().UTC()
 	attempt := c.Delivery.Attempts + 1
-	sub, gone := d.subscription(ctx, c.Delivery.SubscriptionID)
+	sub, gone := d.lookupSubscription(ctx, c.Delivery.SubscriptionID)
 	rec := AttemptRecord{Lease: c.Lease, Attempt: Attempt{DeliveryID: c.Delivery.ID, Number: attempt, StartedAt: now}}
 	switch {
 	case sub == nil && !gone:
@@ -32,17 +32,17 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	case sub == nil:
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "subscription no longer exists"
-		d.stats.dead.Add(1)
+		d.stats.deadUnsent.Add(1)
 		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
-	case !sub.Active:
+	case sub.Disabled:
 		rec.Outcome = OutcomeDead
-		rec.Attempt.Error = "subscription is inactive"
+		rec.Attempt.Error = "subscription is disabled"
 		if sub.DisabledReason != "" {
 			rec.Attempt.Error += ": " + sub.DisabledReason
 		}
-		d.stats.dead.Add(1)
+		d.stats.deadUnsent.Add(1)
 		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
@@ -60,6 +60,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if err != nil {
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "encoding the event: " + err.Error()
+		d.stats.deadUnsent.Add(1)
 		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
@@ -69,13 +70,13 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	resp, err := d.senderFor(sub).Send(sctx, msg)
 	cancel()
 	end := d.now().UTC()
-	d.stats.attempts.Add(1)
 	rec.Attempt.Duration = end.Sub(now)
 	rec.Attempt.StatusCode = resp.StatusCode
 	// Only the kept bytes are copied: resp.Body may be 64 KiB.
 	rec.Attempt.Response = truncateUTF8(resp.Body, MaxStoredResponse)
 	if err == nil {
 		rec.Outcome = OutcomeSucceeded
+		d.stats.attempts.Add(1)
 		d.stats.succeeded.Add(1)
 		d.streaks.succeeded(sub.ID, d.disableAfter)
 		r.add(rec, &c)
@@ -90,6 +91,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		r.add(rec, &c)
 		return
 	}
+	d.stats.attempts.Add(1)
 	var he *HTTPError
 	if errors.As(err, &he) {
 		rec.Attempt.StatusCode = he.StatusCode
@@ -181,7 +183,7 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 	return Response{}, h.(Handler)(ctx, m.Event.Clone())
 }
 
-// subscription returns the subscription from the snapshot. An unknown id
+// lookupSubscription returns the subscription from the snapshot. An unknown id
 // may be a subscription another instance created since the last refresh,
 // so the snapshot is reloaded, but at most once a second: the deliveries
 // of a deleted subscription would otherwise cost a reload each.
@@ -189,7 +191,7 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 // gone reports that a reload made just now confirmed the subscription does
 // not exist; when the subscription is nil and gone is false, its absence is
 // unconfirmed and the delivery should be tried again shortly.
-func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscription, gone bool) {
+func (d *Dispatcher) lookupSubscription(ctx context.Context, id string) (sub *Subscription, gone bool) {
 	if s := d.subs.Load().byID[id]; s != nil {
 		return s, false
 	}
@@ -210,7 +212,7 @@ func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscrip
 // kept failing.
 func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason string, cause *Event) {
 	s := sub.Clone()
-	s.Active = false
+	s.Disabled = true
 	s.DisabledReason = reason
 	s.UpdatedAt = d.now().UTC()
 	if err := d.store.PutSubscription(ctx, s); err != nil {

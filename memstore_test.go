@@ -166,7 +166,7 @@ func TestDispatcherBoundsWhatAttemptsKeep(t *testing.T) {
 		huge := strings.Repeat("x", 1<<20)
 		d.Handle("h", func(ctx context.Context, e Event) error { return errors.New(huge) })
 		ctx := context.Background()
-		if err := d.Subscribe(ctx, Subscription{ID: "h", Handler: "h", EnabledEvents: []string{"shipments"}, Active: true, Retry: &RetryPolicy{MaxAttempts: 1}}); err != nil {
+		if err := d.Subscribe(ctx, Subscription{ID: "h", Handler: "h", EnabledEvents: []string{"shipments"}, Retry: &RetryPolicy{MaxAttempts: 1}}); err != nil {
 			t.Fatal(err)
 		}
 		events := make([]Event, n)
@@ -174,7 +174,7 @@ func TestDispatcherBoundsWhatAttemptsKeep(t *testing.T) {
 			events[i] = shipmentEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("T%d", i), StatusInTransit, time.Now())
 		}
 		before := heapAfterGC()
-		runVirtually(t, d, time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}, Active: true,
+		runVirtually(t, d, time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"},
 			Retry: &RetryPolicy{MaxAttempts: 1}}, events...)
 		retained := int64(heapAfterGC()) - int64(before)
 		t.Logf("%d events, 2 failed attempts each: %d KiB retained", n, retained>>10)

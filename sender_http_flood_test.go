@@ -157,7 +157,7 @@ func headerFlood(tb testing.TB, events, headerBytes int, headerLimit int64) (pea
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := d.Subscribe(ctx, Subscription{ID: "flood", URL: url, EnabledEvents: []string{"*"}, Active: true,
+	if err := d.Subscribe(ctx, Subscription{ID: "flood", URL: url, EnabledEvents: []string{"*"},
 		Retry: &RetryPolicy{MaxAttempts: 1}}); err != nil {
 		tb.Fatal(err)
 	}

@@ -74,7 +74,7 @@ func TestUnpaddedSecretRefused(t *testing.T) {
 	if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(unpadded, "whsec_")) {
 		t.Errorf("error %q quotes the secret", err)
 	}
-	sub := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true, Secrets: []string{unpadded}}
+	sub := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Secrets: []string{unpadded}}
 	if err := sub.Validate(); !errors.Is(err, ErrInvalidSecret) && !errors.Is(err, ErrInvalidSubscription) {
 		t.Errorf("Validate of a subscription with an unpadded secret = %v", err)
 	}

@@ -1,6 +1,7 @@
 package shipevents
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,22 +31,38 @@ const (
 //
 // Matching: the event's ref must match one of EnabledEvents ([MatchRef]);
 // then, when set, its event_group must be one of EventGroups, its type one
-// of Types, its tenant equal TenantID, and every Condition must hold.
-// Late events (see [AppendLate]) are delivered only when IncludeLate is set.
+// of Types, its tenant equal TenantID, and every Condition must hold. With
+// EventGroups or Types set, EnabledEvents may be empty: every ref then
+// passes to the other filters. Late events (see [AppendLate]) are
+// delivered only when IncludeLate is set.
+//
+// The zero value of every other field is a working default: a
+// subscription is enabled unless Disabled is set.
 type Subscription struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenant_id,omitempty"` // empty: events of every tenant
 	Name     string `json:"name,omitempty"`
 	// URL is the webhook endpoint; Handler names an in-process handler
 	// registered with [Dispatcher.Handle]. Exactly one is set.
-	URL           string      `json:"url,omitempty"`
-	Handler       string      `json:"handler,omitempty"`
-	EnabledEvents []string    `json:"enabled_events"`
-	EventGroups   []string    `json:"event_groups,omitempty"`
-	Types         []string    `json:"types,omitempty"`
-	Conditions    []Condition `json:"conditions,omitempty"`
-	Active        bool        `json:"active"`
-	// DisabledReason says why the dispatcher deactivated it (410 Gone).
+	URL     string `json:"url,omitempty"`
+	Handler string `json:"handler,omitempty"`
+	// EnabledEvents are ref patterns ([MatchRef]); empty matches every
+	// ref when EventGroups or Types filter instead, and nothing otherwise
+	// (Validate refuses it).
+	EnabledEvents []string `json:"enabled_events"`
+	// EventGroups and Types, when set, keep the events whose event_group
+	// (one of [EventGroups]) or type (one of [EventTypes]) is listed.
+	EventGroups []string    `json:"event_groups,omitempty"`
+	Types       []string    `json:"types,omitempty"`
+	Conditions  []Condition `json:"conditions,omitempty"`
+	// Disabled stops deliveries: a disabled subscription matches no event,
+	// and its deliveries still pending are dead-lettered when they come
+	// due (replay them once it is enabled again). The dispatcher disables
+	// a subscription whose endpoint answers 410 Gone, or keeps failing
+	// ([DispatcherConfig.DisableAfter]), and says why in DisabledReason.
+	// Its JSON is "disabled"; see [Subscription.MarshalJSON] for the
+	// "active" of the earlier form.
+	Disabled       bool        `json:"disabled,omitempty"`
 	DisabledReason string      `json:"disabled_reason,omitempty"`
 	IncludeLate    bool        `json:"include_late,omitempty"`
 	Form           PayloadForm `json:"form,omitempty"`
@@ -66,6 +83,42 @@ type Subscription struct {
 	MaxPerSecond float64   `json:"max_per_second,omitempty"`
 	CreatedAt    time.Time `json:"created_at,omitzero"`
 	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+}
+
+// subscriptionFields is Subscription without its methods: what its JSON
+// methods encode and decode.
+type subscriptionFields Subscription
+
+// MarshalJSON implements json.Marshaler: the fields by their tags, and
+// "active", the negation of Disabled, which the earlier form of the JSON
+// had instead: a reader that knows only that form (an older instance
+// sharing the store) still sees the subscription's state.
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		subscriptionFields
+		Active bool `json:"active"`
+	}{subscriptionFields(s), !s.Disabled})
+}
+
+// UnmarshalJSON implements json.Unmarshaler. "disabled" decides the
+// state; a body of the earlier form, without it, is disabled when its
+// "active" is false, so stored subscriptions keep their state.
+func (s *Subscription) UnmarshalJSON(b []byte) error {
+	aux := struct {
+		*subscriptionFields
+		Disabled *bool `json:"disabled"`
+		Active   *bool `json:"active"`
+	}{subscriptionFields: (*subscriptionFields)(s)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	switch {
+	case aux.Disabled != nil:
+		s.Disabled = *aux.Disabled
+	case aux.Active != nil:
+		s.Disabled = !*aux.Active
+	}
+	return nil
 }
 
 // OAuth2 configures the client-credentials grant: the sender fetches a
@@ -139,12 +192,22 @@ func (s *Subscription) Validate() error {
 			return bad("url must be an absolute http or https URL")
 		}
 	}
-	if len(s.EnabledEvents) == 0 {
-		return bad("enabled_events is empty")
+	if len(s.EnabledEvents) == 0 && len(s.EventGroups) == 0 && len(s.Types) == 0 {
+		return bad("nothing to match: enabled_events is empty, and neither event_groups nor types is set")
 	}
 	for _, p := range s.EnabledEvents {
 		if err := ValidatePattern(p); err != nil {
 			return bad("%v", err)
+		}
+	}
+	for i, g := range s.EventGroups {
+		if !eventGroupSet[g] {
+			return bad("event_groups[%d] %s is not an event group (EventGroups lists them): it would match nothing", i, quote(g))
+		}
+	}
+	for i, ty := range s.Types {
+		if !eventTypeSet[ty] {
+			return bad("types[%d] %s is not an event type (EventTypes lists them): it would match nothing", i, quote(ty))
 		}
 	}
 	switch s.Form {
@@ -284,7 +347,7 @@ func (s *Subscription) wants(e *Event, late bool) bool {
 	if late && !s.IncludeLate {
 		return false
 	}
-	for _, p := range s.EnabledEvents {
+	for _, p := range s.patterns() {
 		if MatchRef(p, e.Ref) {
 			return s.Matches(e)
 		}
@@ -292,11 +355,24 @@ func (s *Subscription) wants(e *Event, late bool) bool {
 	return false
 }
 
+// everyRef is the pattern list of a subscription that filters by event
+// group or type alone.
+var everyRef = []string{"*"}
+
+// patterns returns the ref patterns s is matched by: EnabledEvents, or
+// every ref when it is empty and EventGroups or Types filter instead.
+func (s *Subscription) patterns() []string {
+	if len(s.EnabledEvents) == 0 && (len(s.EventGroups) > 0 || len(s.Types) > 0) {
+		return everyRef
+	}
+	return s.EnabledEvents
+}
+
 // Matches reports whether e passes every filter of s after its ref pattern
-// matched: active, tenant, event groups, types and conditions. It does not
-// look at EnabledEvents (the dispatcher's [RefIndex] does that).
+// matched: not disabled, tenant, event groups, types and conditions. It
+// does not look at EnabledEvents (the dispatcher's [RefIndex] does that).
 func (s *Subscription) Matches(e *Event) bool {
-	if !s.Active {
+	if s.Disabled {
 		return false
 	}
 	if s.TenantID != "" && s.TenantID != e.TenantID {
@@ -431,7 +507,7 @@ func eventDataField(d *EventData, key string) string {
 // LogValue implements slog.LogValuer: the subscription without its
 // secrets, header values or OAuth2 client secret.
 func (s Subscription) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("id", s.ID), slog.Bool("active", s.Active)}
+	attrs := []slog.Attr{slog.String("id", s.ID), slog.Bool("disabled", s.Disabled)}
 	if s.TenantID != "" {
 		attrs = append(attrs, slog.String("tenant_id", s.TenantID))
 	}

@@ -14,14 +14,14 @@ func TestSubscriptionMatches(t *testing.T) {
 	e.Metadata = map[string]string{"channel": "web", "priority": "high"}
 	e.CarrierStatus = &CarrierStatus{Code: "FS", Type: "D"}
 	e.Data = EventData{SignedBy: "J SMITH", Location: &Location{Country: "US"}, Extra: map[string]any{"weight": 2.5, "fragile": true}}
-	base := Subscription{ID: "s", URL: "https://example.com", EnabledEvents: []string{"*"}, Active: true}
+	base := Subscription{ID: "s", URL: "https://example.com", EnabledEvents: []string{"*"}}
 	tests := []struct {
 		name string
 		mod  func(*Subscription)
 		want bool
 	}{
 		{"no filters", func(s *Subscription) {}, true},
-		{"inactive", func(s *Subscription) { s.Active = false }, false},
+		{"disabled", func(s *Subscription) { s.Disabled = true }, false},
 		{"tenant match", func(s *Subscription) { s.TenantID = "shop-1" }, true},
 		{"other tenant", func(s *Subscription) { s.TenantID = "shop-2" }, false},
 		{"group match", func(s *Subscription) { s.EventGroups = []string{"shipment_out_for_delivery", "shipment_delivered"} }, true},
@@ -74,7 +74,7 @@ func TestSubscriptionMatches(t *testing.T) {
 }
 
 func TestSubscriptionValidate(t *testing.T) {
-	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}, Active: true}
+	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}}
 	tests := map[string]func(*Subscription){
 		"no id":             func(s *Subscription) { s.ID = "" },
 		"url and handler":   func(s *Subscription) { s.Handler = "h" },
@@ -103,7 +103,7 @@ func TestSubscriptionValidate(t *testing.T) {
 }
 
 func TestSubscriptionLogValueHidesSecrets(t *testing.T) {
-	s := Subscription{ID: "s", URL: "https://user:pw@example.com/h?token=abc", EnabledEvents: []string{"*"}, Active: true,
+	s := Subscription{ID: "s", URL: "https://user:pw@example.com/h?token=abc", EnabledEvents: []string{"*"},
 		Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, Headers: map[string]string{"Authorization": "Bearer topsecret"},
 		OAuth2: &OAuth2{TokenURL: "https://auth.example.com/t", ClientID: "id", ClientSecret: "clientsecret"}}
 	var b strings.Builder
@@ -140,7 +140,7 @@ func TestSubscriptionCloneIsDeep(t *testing.T) {
 // cannot carry is refused when it is subscribed, not when it is stored or
 // sent.
 func TestSubscriptionValidateRefusesUnstorableText(t *testing.T) {
-	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}, Active: true,
+	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"},
 		OAuth2: &OAuth2{TokenURL: "https://auth.example.com/t", ClientID: "c", ClientSecret: "x"}}
 	if err := ok.Validate(); err != nil {
 		t.Fatalf("valid subscription refused: %v", err)

@@ -193,3 +193,34 @@ func TestPoisonedText(t *testing.T) {
 		t.Errorf("PutSubscription with a NUL in the id = %v, want ErrPermanent", err)
 	}
 }
+
+// TestStoredSubscriptionsKeepTheirState: bodies stored in the earlier
+// form, with "active" and no "disabled", keep their state, and bodies
+// written now still carry "active" for instances that read only that.
+func TestStoredSubscriptionsKeepTheirState(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	for id, active := range map[string]bool{"was-inactive": false, "was-active": true} {
+		body := fmt.Sprintf(`{"id":%q,"url":"https://example.com/h","enabled_events":["*"],"active":%v,"disabled_reason":"410"}`, id, active)
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO subscriptions (id, tenant_id, body, updated_at) VALUES ($1, '', $2, now())`, id, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutSubscription(ctx, shipevents.Subscription{ID: "now-disabled", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := s.ListSubscriptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"was-inactive": true, "was-active": false, "now-disabled": true}
+	for _, sub := range subs {
+		if sub.Disabled != want[sub.ID] {
+			t.Errorf("%s: Disabled = %v, want %v", sub.ID, sub.Disabled, want[sub.ID])
+		}
+	}
+	var active bool
+	if err := s.Pool().QueryRow(ctx, `SELECT (body->>'active')::bool FROM subscriptions WHERE id = 'now-disabled'`).Scan(&active); err != nil || active {
+		t.Errorf(`stored body of a disabled subscription has "active": %v (%v), want false`, active, err)
+	}
+}
