@@ -68,20 +68,22 @@ type MemoryStore struct {
 	// eventLog index that may still hold something to forget.
 	sincePrune int
 	pruneFrom  int
-	// Dead letters in the order they died, for MaxDeadLetters: entries
-	// whose delivery left the dead state (or died again since) are stale
-	// and skipped. deadCount counts the live entries.
+	// Dead letters in the order they died, for MaxDeadLetters: an entry
+	// is live while deadSeqs holds its seq for its delivery; entries whose
+	// delivery was replayed (or died again since) are stale and skipped.
+	// The seqs live in a map of their own, not in memDelivery: only dead
+	// letters need one.
 	maxDead     int
 	deadOrder   []deadEntry
 	deadHead    int
-	deadCount   int
 	deadSeq     uint64
+	deadSeqs    map[*memDelivery]uint64
 	deadDropped int64
 }
 
 type deadEntry struct {
 	md  *memDelivery
-	seq uint64 // md.deadSeq when it died
+	seq uint64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -99,7 +101,6 @@ type memDelivery struct {
 	attempts []Attempt
 	heap     *deliveryHeap // the heap it is in, nil if none
 	heapIdx  int
-	deadSeq  uint64 // when it last died, in deadOrder's numbering
 }
 
 // deliveryHeap orders deliveries by NextAttemptAt (the due heap) or by
@@ -162,6 +163,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 		now:        now,
 		retention:  cfg.Retention,
 		maxDead:    maxDead,
+		deadSeqs:   map[*memDelivery]uint64{},
 		events:     map[string]*memEvent{},
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
@@ -626,9 +628,7 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 				me.pending++
 			}
 		}
-		if md.d.State == DeliveryDead {
-			s.deadCount-- // its entry in deadOrder is stale now
-		}
+		delete(s.deadSeqs, md) // its entry in deadOrder is stale now
 		md.token = ""
 		md.d.State = DeliveryPending
 		md.d.NextAttemptAt = at
@@ -645,25 +645,24 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 // letters beyond MaxDeadLetters. s.mu must be held.
 func (s *MemoryStore) addDeadLocked(md *memDelivery) {
 	s.deadSeq++
-	md.deadSeq = s.deadSeq
+	s.deadSeqs[md] = s.deadSeq
 	s.deadOrder = append(s.deadOrder, deadEntry{md, s.deadSeq})
-	s.deadCount++
-	for s.maxDead >= 0 && s.deadCount > s.maxDead {
+	for s.maxDead >= 0 && len(s.deadSeqs) > s.maxDead {
 		e := s.deadOrder[s.deadHead]
 		s.deadOrder[s.deadHead] = deadEntry{}
 		s.deadHead++
 		if !s.liveDead(e) {
 			continue
 		}
+		delete(s.deadSeqs, e.md)
 		delete(s.deliveries, e.md.d.ID)
 		s.delivLog[e.md.logIdx] = nil
-		s.deadCount--
 		s.deadDropped++
 	}
 	// Compact once the consumed head or the stale entries (replayed dead
 	// letters) outweigh the live ones.
-	if n := len(s.deadOrder) - s.deadHead; s.deadHead > 1024 && s.deadHead > n || n > 2*s.deadCount+1024 {
-		live := make([]deadEntry, 0, s.deadCount)
+	if n := len(s.deadOrder) - s.deadHead; s.deadHead > 1024 && s.deadHead > n || n > 2*len(s.deadSeqs)+1024 {
+		live := make([]deadEntry, 0, len(s.deadSeqs))
 		for _, e := range s.deadOrder[s.deadHead:] {
 			if s.liveDead(e) {
 				live = append(live, e)
@@ -674,9 +673,10 @@ func (s *MemoryStore) addDeadLocked(md *memDelivery) {
 }
 
 // liveDead reports whether e still stands for a dead letter the store
-// holds: not replayed since, nor forgotten by retention.
+// holds: neither replayed nor dead again since.
 func (s *MemoryStore) liveDead(e deadEntry) bool {
-	return e.md != nil && e.md.d.State == DeliveryDead && e.md.deadSeq == e.seq && s.deliveries[e.md.d.ID] == e.md
+	seq, ok := s.deadSeqs[e.md]
+	return ok && seq == e.seq
 }
 
 // DroppedDeadLetters returns how many dead letters the store has
