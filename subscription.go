@@ -320,9 +320,23 @@ func (s *Subscription) unstorable() (field, problem string) {
 // limiter's arithmetic would lose its meaning.
 const maxPerSecondLimit = 1_000_000
 
+// conditionFields are the fields [EventField] reads by name; it also reads
+// metadata.KEY and event_data.KEY.
+var conditionFields = []string{"id", "type", "source", "ref", "event_name", "event_group", "phase", "direction",
+	"status", "carrier", "tracking_number", "tenant_id", "correlation_id", "transaction_id", "test_mode",
+	"carrier_status.code"}
+
 func (c Condition) validate() error {
 	if c.Field == "" {
 		return errors.New("condition with empty field")
+	}
+	if !slices.Contains(conditionFields, c.Field) {
+		prefix, key, _ := strings.Cut(c.Field, ".")
+		if (prefix != "metadata" && prefix != "event_data") || key == "" {
+			// It would never be present: the condition would hold never
+			// (or, negated, always).
+			return fmt.Errorf("condition on %s: no event has that field (see Condition)", quote(c.Field))
+		}
 	}
 	switch c.Op {
 	case OpEq, OpNe, OpPrefix:

@@ -186,3 +186,36 @@ func TestDispatcherSubscriptions(t *testing.T) {
 		t.Errorf("Subscribe of an invalid subscription: %v", err)
 	}
 }
+
+// TestConditionFieldsMustExist: a condition on a field events do not have
+// would never hold (or, negated, always): Validate refuses it, naming it.
+func TestConditionFieldsMustExist(t *testing.T) {
+	base := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}}
+	for _, f := range []string{"statuss", "metadata.", "event_data.", "Status", "context.order"} {
+		s := base.Clone()
+		s.Conditions = []Condition{{Field: f, Op: OpEq, Values: []string{"x"}}}
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) || !strings.Contains(err.Error(), quote(f)) {
+			t.Errorf("condition on %q: Validate = %v", f, err)
+		}
+	}
+	e := shipmentEvent("e1", "1Z1", StatusDelivered, time.Now())
+	e.CarrierStatus = &CarrierStatus{Code: "D"}
+	e.TenantID, e.CorrelationID, e.TransactionID, e.TestMode = "t", "c", "x", true
+	for _, f := range conditionFields {
+		s := base.Clone()
+		s.Conditions = []Condition{{Field: f, Op: OpExists}}
+		if err := s.Validate(); err != nil {
+			t.Errorf("condition on %s refused: %v", f, err)
+		}
+		if _, ok := EventField(&e, f); !ok {
+			t.Errorf("conditionFields lists %s, which EventField does not read", f)
+		}
+	}
+	for _, f := range []string{"metadata.channel", "event_data.location.country", "event_data.custom_key"} {
+		s := base.Clone()
+		s.Conditions = []Condition{{Field: f, Op: OpExists}}
+		if err := s.Validate(); err != nil {
+			t.Errorf("condition on %s refused: %v", f, err)
+		}
+	}
+}
