@@ -161,9 +161,9 @@ type Stats struct {
 	Published, Duplicates, Late int64
 	// Claimed counts the deliveries claimed from the store for an attempt.
 	Claimed int64
-	// Attempts counts sends: webhook requests and in-process handler calls
-	// (one per attempt, the OAuth2 token fetch and its retry on 401
-	// included). Each one Succeeded, or failed and was Retried (scheduled
+	// Attempts counts sends, one per attempt: a webhook request (with its
+	// OAuth2 token fetch and the retry after a 401, if any) or a handler
+	// call. Each one Succeeded, or failed and was Retried (scheduled
 	// again) or is Dead (a dead letter: a permanent failure, a 410, or the
 	// retries ran out).
 	Attempts, Succeeded, Retried, Dead int64
