@@ -545,7 +545,7 @@ func redactURL(raw string) string {
 		return "(unparseable url)"
 	}
 	out := u.Scheme + "://" + u.Host
-	if u.Path != "" && u.Path != "/" || u.RawPath != "" || u.Opaque != "" {
+	if (u.Path != "" && u.Path != "/") || u.Opaque != "" {
 		out += "/redacted"
 	}
 	if u.RawQuery != "" || u.ForceQuery {
