@@ -95,7 +95,7 @@ func TestTenantsTrackingTheSameParcel(t *testing.T) {
 			{ID: "globex-hooks", TenantID: "globex", URL: "https://globex.example/hooks"},
 			{ID: "ops", URL: "https://ops.example/hooks"}, // every tenant's events
 		} {
-			s.EnabledEvents, s.Active = []string{"shipments"}, true
+			s.EnabledEvents = []string{"shipments"}
 			if err := d.Subscribe(ctx, s); err != nil {
 				t.Fatal(err)
 			}
@@ -185,7 +185,7 @@ func tenantSetup(t *testing.T, cfg DispatcherConfig, tr *capturingTransport) (*D
 		{ID: "globex-hooks", TenantID: "globex", URL: "https://globex.example/hooks"},
 		{ID: "ops", URL: "https://ops.example/hooks"},
 	} {
-		s.EnabledEvents, s.Active = []string{"shipments"}, true
+		s.EnabledEvents = []string{"shipments"}
 		if err := d.Subscribe(ctx, s); err != nil {
 			t.Fatal(err)
 		}
@@ -338,7 +338,7 @@ func TestTenantsHistoryAndReplay(t *testing.T) {
 		// Backfill gives a new subscription without a tenant both copies,
 		// once; one of acme's only acme's.
 		for _, s := range []Subscription{{ID: "late"}, {ID: "late-acme", TenantID: "acme"}} {
-			s.URL, s.EnabledEvents, s.Active = "https://late.example/hooks", []string{"shipments"}, true
+			s.URL, s.EnabledEvents = "https://late.example/hooks", []string{"shipments"}
 			if err := d.Subscribe(ctx, s); err != nil {
 				t.Fatal(err)
 			}
@@ -377,7 +377,7 @@ func TestTenantDeliveryEvents(t *testing.T) {
 			audit = append(audit, e)
 			return nil
 		})
-		if err := d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}, Active: true}); err != nil {
+		if err := d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}}); err != nil {
 			t.Fatal(err)
 		}
 		events, err := Normalize(FormatUPS, tenantScan) // a third copy, without a tenant

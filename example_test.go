@@ -137,7 +137,7 @@ func ExampleDispatcher_Publish_tenants() {
 	ctx := context.Background()
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{})
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "ops", URL: "https://ops.example.com/hooks", EnabledEvents: []string{"shipments"}, Active: true, // every shop's events
+		ID: "ops", URL: "https://ops.example.com/hooks", EnabledEvents: []string{"shipments"}, // every shop's events
 	}); err != nil {
 		log.Fatal(err)
 	}
@@ -183,7 +183,7 @@ func ExampleDispatcher() {
 		return nil
 	})
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"}, Active: true,
+		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"},
 	}); err != nil {
 		log.Fatal(err)
 	}

@@ -188,8 +188,8 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 	}
 	// crm takes every shop's events; notifications only shop-a's.
 	subs := []shipevents.Subscription{
-		{ID: "crm", URL: rc.url + "/crm", EnabledEvents: []string{"shipments"}, Secrets: []string{secret}, Active: true},
-		{ID: "notifications", TenantID: "shop-a", URL: rc.url + "/notifications", Active: true,
+		{ID: "crm", URL: rc.url + "/crm", EnabledEvents: []string{"shipments"}, Secrets: []string{secret}},
+		{ID: "notifications", TenantID: "shop-a", URL: rc.url + "/notifications",
 			EnabledEvents: []string{"shipments/delivered", "shipments/in_delivery/OUT_FOR_DELIVERY"}},
 	}
 	for _, s := range subs {
