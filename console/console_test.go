@@ -769,3 +769,25 @@ func TestEventDetailHasEveryAttempt(t *testing.T) {
 		t.Error("the event page does not list the failed attempts' errors")
 	}
 }
+
+func TestBasicAuth(t *testing.T) {
+	auth := console.BasicAuth("ops", "s3cret", console.Principal{Name: "ops"})
+	for _, c := range []struct {
+		user, pass string
+		set, ok    bool
+	}{{"ops", "s3cret", true, true}, {"ops", "wrong", true, false}, {"other", "s3cret", true, false}, {"", "", false, false}} {
+		r := httptest.NewRequest(http.MethodGet, "/", nil)
+		if c.set {
+			r.SetBasicAuth(c.user, c.pass)
+		}
+		p, err := auth(r)
+		if c.ok != (err == nil) || c.ok && p.Name != "ops" || !c.ok && !errors.Is(err, console.ErrUnauthorized) {
+			t.Errorf("%q/%q: %+v, %v", c.user, c.pass, p, err)
+		}
+	}
+	r := httptest.NewRequest(http.MethodGet, "/", nil)
+	r.SetBasicAuth("", "")
+	if _, err := console.BasicAuth("", "", console.Principal{})(r); err == nil {
+		t.Error("an empty password lets requests in")
+	}
+}

@@ -193,10 +193,15 @@ func shortURL(raw string) string {
 // Pages
 
 type homeData struct {
-	Stats   *statsView
-	Chart   chart
+	Stats *statsView
+	Chart chart
+	// Recent are the newest events, which the tail continues from.
+	Recent  []shipevents.StoredEvent
 	TailURL string
 }
+
+// homeRecent is how many of the newest events the live page starts with.
+const homeRecent = 20
 
 func (c *Console) pageHome(w http.ResponseWriter, r *http.Request) error {
 	pr := principalOf(r)
@@ -225,7 +230,16 @@ func (c *Console) pageHome(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	data.Chart = chartOf(sum, 720, 160)
-	data.TailURL = c.cfg.Prefix + "/api/tail"
+	recent, err := c.d.Events(r.Context(), shipevents.EventFilter{TenantID: pr.TenantID, Limit: homeRecent})
+	if err != nil {
+		return err
+	}
+	data.Recent = recent.Items
+	cursor := recent.PageInfo.StartCursor
+	if cursor == "" {
+		cursor = shipevents.EncodeCursor(0) // no event yet: the tail starts before the first
+	}
+	data.TailURL = c.cfg.Prefix + "/api/tail?" + url.Values{"cursor": {cursor}}.Encode()
 	return c.render(w, r, http.StatusOK, "home", "Live", data)
 }
 

@@ -14,7 +14,7 @@
     var status = document.getElementById("tail-status");
     var body = table.tBodies[0];
     var eventURL = table.dataset.eventUrl;
-    var source = new EventSource(table.dataset.tailUrl + window.location.search);
+    var source = new EventSource(table.dataset.tailUrl);
     source.onopen = function () { status.textContent = "live"; };
     source.onerror = function () { status.textContent = "reconnecting…"; };
     source.addEventListener("event", function (msg) {
@@ -26,7 +26,7 @@
       var when = cell("");
       var a = document.createElement("a");
       a.href = eventURL + encodeURIComponent(e.id) + (e.tenant_id ? "?tenant=" + encodeURIComponent(e.tenant_id) : "");
-      a.textContent = (e.occurred_at || "").replace("T", " ");
+      a.textContent = (e.occurred_at || "").replace("T", " ").replace(/\.\d+Z$/, "Z");
       when.appendChild(a);
       tr.appendChild(when);
       tr.appendChild(cell(e.type));
