@@ -434,8 +434,24 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	var a sqlArgs
 	where := eventWhere(&a, &f)
 	whereArgs := len(a) // the estimate reads these only
-	matches := func(cond string) string {
-		return "EXISTS (SELECT 1 FROM events e WHERE " + where + " AND " + cond + ")"
+	// A time range is the one filter whose matches may lie anywhere in the
+	// history: walking it newest first (the page order) until they come
+	// costs the whole newer part of the history. When the planner expects
+	// few enough matches, the page is chosen among all of them instead
+	// (from the occurred_at index), whatever their place.
+	byRange := false
+	if !f.OccurredAfter.IsZero() || !f.OccurredBefore.IsZero() {
+		n, err := s.estimate(ctx, "SELECT 1 FROM events e WHERE "+where, a)
+		if err != nil {
+			return page, wrap("list events: estimating the range", err)
+		}
+		byRange = n <= maxRangeSort
+	}
+	// The probes walk the seq index from the cursor, and stop at the
+	// first match: scalar subqueries, since the planner drops the order
+	// (and so the index walk) of an EXISTS.
+	matches := func(cond, order string) string {
+		return "coalesce((SELECT true FROM events e WHERE " + where + " AND " + cond + " ORDER BY e.seq " + order + " LIMIT 1), false)"
 	}
 	window := where
 	pAfter, pBefore := "", ""
@@ -455,35 +471,41 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	newer, older := "false", "false"
 	switch {
 	case backward && offset > 0:
-		older = matches("true")
+		older = matches("true", "DESC")
 	case backward:
-		older = matches("e.seq <= " + pBefore)
+		older = matches("e.seq <= "+pBefore, "DESC")
 	default:
 		if before >= 0 {
-			older = matches("e.seq <= " + pBefore)
+			older = matches("e.seq <= "+pBefore, "DESC")
 		}
 		switch {
 		case offset > 0 && before >= 0:
-			newer = matches("e.seq > " + pBefore)
+			newer = matches("e.seq > "+pBefore, "ASC")
 		case offset > 0:
-			newer = matches("true")
+			newer = matches("true", "DESC")
 		case after >= 0 && before >= 0:
-			newer = matches("e.seq >= " + pAfter + " AND e.seq > " + pBefore)
+			newer = matches("e.seq >= "+pAfter+" AND e.seq > "+pBefore, "ASC")
 		case after >= 0:
-			newer = matches("e.seq >= " + pAfter)
+			newer = matches("e.seq >= "+pAfter, "ASC")
 		}
 	}
 	dir := "DESC"
 	if backward {
 		dir = "ASC"
 	}
+	// seq + 0 is no index's order: the planner reads the matches by the
+	// range and keeps the page's share of them (a top-N sort).
+	pageOrder, countOrder := "e.seq", " ORDER BY e.seq DESC"
+	if byRange {
+		pageOrder, countOrder = "e.seq + 0", ""
+	}
 	// The page's seqs first (from an index alone where the filter's
 	// columns are in it), then their rows: skipped and extra rows cost no
 	// body and no pending count.
 	q := `WITH p AS (
 		SELECT e.seq FROM events e WHERE ` + window + `
-		ORDER BY e.seq ` + dir + ` LIMIT ` + a.add(limit+1) + ` OFFSET ` + a.add(offset) + `)
-	SELECT (SELECT count(*) FROM (SELECT FROM events e WHERE ` + where + ` LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
+		ORDER BY ` + pageOrder + ` ` + dir + ` LIMIT ` + a.add(limit+1) + ` OFFSET ` + a.add(offset) + `)
+	SELECT (SELECT count(*) FROM (SELECT FROM events e WHERE ` + where + countOrder + ` LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
 		` + newer + `, ` + older + `, x.*
 	FROM (SELECT 1) AS one LEFT JOIN (
 		SELECT ` + eventColumns + ` AS pending FROM p JOIN events e ON e.seq = p.seq) AS x ON true
@@ -543,6 +565,11 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	}
 	return page, nil
 }
+
+// maxRangeSort is how many matches of a time range the planner may expect
+// for a page to be chosen among all of them (see ListEvents): reading
+// that many index entries stays within tens of milliseconds.
+const maxRangeSort = 100_000
 
 // estimate returns the planner's estimate of the rows q returns.
 func (s *Store) estimate(ctx context.Context, q string, args []any) (int64, error) {

@@ -395,12 +395,14 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	if after >= 0 {
 		pAfter := a.add(after)
 		window += " AND d.seq " + past + " " + pAfter
-		before = "EXISTS (SELECT 1 FROM deliveries d WHERE " + where + " AND d.seq " + passed + " " + pAfter + ")"
+		// A scalar subquery, not EXISTS: the planner drops the order of an
+		// EXISTS, and with it the index walk from the cursor.
+		before = "coalesce((SELECT true FROM deliveries d WHERE " + where + " AND d.seq " + passed + " " + pAfter + " ORDER BY d.seq" + dir + " LIMIT 1), false)"
 	}
 	q := `WITH p AS (
 		SELECT d.seq FROM deliveries d WHERE ` + window + `
 		ORDER BY d.seq` + dir + ` LIMIT ` + a.add(limit+1) + `)
-	SELECT (SELECT count(*) FROM (SELECT FROM deliveries d WHERE ` + where + ` LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
+	SELECT (SELECT count(*) FROM (SELECT FROM deliveries d WHERE ` + where + ` ORDER BY d.seq LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
 		` + before + `, x.*
 	FROM (SELECT 1) AS one LEFT JOIN (
 		SELECT d.seq, ` + deliveryColumns + ` FROM p JOIN ` + deliveryJoin + ` ON d.seq = p.seq) AS x ON true
@@ -456,9 +458,8 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 
 // stateCond renders a delivery state filter on deliveries d. The history
 // row says queued, succeeded or dead; a queued delivery is in flight while
-// its queue row holds a lease and pending otherwise. The dead letter
-// condition repeats dead_at so that the planner can use the partial index
-// deliveries_dead_idx.
+// its queue row holds a lease and pending otherwise. Dead letters are
+// found by dead_at, the predicate of the partial index deliveries_dead_idx.
 func stateCond(state shipevents.DeliveryState) string {
 	switch state {
 	case shipevents.DeliveryPending:
@@ -468,7 +469,9 @@ func stateCond(state shipevents.DeliveryState) string {
 	case shipevents.DeliverySucceeded:
 		return `d.state = 'succeeded'`
 	case shipevents.DeliveryDead:
-		return `d.state = 'dead' AND d.dead_at IS NOT NULL`
+		// dead_at is set exactly when the state is dead (a check
+		// constraint), so the partial index alone answers: no heap read.
+		return `d.dead_at IS NOT NULL`
 	}
 	return "false" // no delivery is in a state the library does not name
 }
