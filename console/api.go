@@ -274,7 +274,7 @@ func (c *Console) delivery(r *http.Request) (shipevents.Delivery, error) {
 		return shipevents.Delivery{}, err
 	}
 	pr := principalOf(r)
-	page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{ID: id, TenantID: pr.TenantID, Limit: 1})
+	page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{ID: id, TenantID: pr.scope(), Limit: 1})
 	if err != nil {
 		return shipevents.Delivery{}, err
 	}
@@ -312,7 +312,7 @@ func (c *Console) apiReplayDelivery(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (c *Console) apiStats(w http.ResponseWriter, r *http.Request) error {
-	if principalOf(r).TenantID != "" {
+	if !principalOf(r).AllTenants {
 		return problem{Status: http.StatusForbidden, Detail: "the dispatcher's stats cover every tenant"}
 	}
 	writeJSON(w, http.StatusOK, viewStats(c.d.Stats()))
@@ -431,8 +431,9 @@ func (c *Console) apiBackfill(w http.ResponseWriter, r *http.Request) error {
 			return badParams(invalidParam{"ref", "not a ref pattern"})
 		}
 	}
+	pr := principalOf(r)
 	f := shipevents.EventFilter{Types: req.Types, RefPattern: req.RefPattern, OccurredAfter: req.OccurredAfter,
-		OccurredBefore: req.OccurredBefore, TenantID: principalOf(r).TenantID}
+		OccurredBefore: req.OccurredBefore, TenantID: pr.scope()}
 	n, err := c.d.Backfill(r.Context(), sub.ID, f)
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 
 // BasicAuth returns an Authorizer that lets in requests carrying the
 // given user and password (HTTP Basic authentication, compared in
-// constant time) as p, and refuses the others with ErrUnauthorized. Use
+// constant time) as p, and refuses the others with ErrUnauthenticated. Use
 // it with Config.Challenge set to `Basic realm="..."` so that browsers
 // ask for the credentials, and only over HTTPS or loopback.
 func BasicAuth(user, password string, p Principal) Authorizer {
@@ -21,7 +21,7 @@ func BasicAuth(user, password string, p Principal) Authorizer {
 		userOK := subtle.ConstantTimeCompare(gotUser[:], wantUser[:])
 		passOK := subtle.ConstantTimeCompare(gotPass[:], wantPass[:])
 		if !ok || userOK&passOK != 1 || password == "" {
-			return Principal{}, ErrUnauthorized
+			return Principal{}, ErrUnauthenticated
 		}
 		return p, nil
 	}

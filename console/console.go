@@ -27,29 +27,47 @@ import (
 )
 
 // Principal is who a request acts as, as the host's Authorizer says.
+// The zero value sees nothing: a principal sees one tenant (TenantID) or,
+// with AllTenants, every tenant and the dispatcher as a whole, so that an
+// Authorizer that forgets to say grants too little rather than too much.
 type Principal struct {
-	// Name identifies the principal in the dashboard and the logs.
+	// Name identifies the principal in the dashboard and the logs; it
+	// grants nothing.
 	Name string
-	// TenantID, when set, limits the principal to one tenant: it lists,
-	// reads, replays and changes only that tenant's events, deliveries and
-	// subscriptions, and nothing of the dispatcher as a whole (stats,
-	// subscriptions of every tenant).
+	// TenantID is the one tenant whose events, deliveries and
+	// subscriptions the principal lists, reads, replays and changes,
+	// unless AllTenants is set.
 	TenantID string
+	// AllTenants lets the principal see and change every tenant's, the
+	// events without a tenant, and what covers them all (stats,
+	// subscriptions without a tenant).
+	AllTenants bool
 	// ReadOnly refuses every state-changing request.
 	ReadOnly bool
 }
 
+// scope is the tenant the principal is limited to, "" when it sees all.
+func (p *Principal) scope() string {
+	if p.AllTenants {
+		return ""
+	}
+	return p.TenantID
+}
+
 // Authorizer returns the principal a request acts as, or refuses it with
-// an error: one wrapping ErrForbidden answers 403, any other 401 (with
-// Config.Challenge). It is called for every request, assets included,
-// and may be called concurrently.
+// an error: one wrapping ErrUnauthenticated answers 401 (with
+// Config.Challenge), any other 403; the error's text is not sent. It is
+// called for every request, assets included, and may be called
+// concurrently.
 type Authorizer func(r *http.Request) (Principal, error)
 
 // Errors an Authorizer returns; test with errors.Is.
 var (
-	// ErrUnauthorized: the request carries no credentials, or wrong ones.
-	ErrUnauthorized = errors.New("console: credentials required")
-	// ErrForbidden: the credentials are good but may not use the console.
+	// ErrUnauthenticated: the request carries no credentials, or wrong
+	// ones (401).
+	ErrUnauthenticated = errors.New("console: credentials required")
+	// ErrForbidden: the credentials are good but may not use the console
+	// (403).
 	ErrForbidden = errors.New("console: forbidden")
 )
 
@@ -166,7 +184,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := c.cfg.Authorize(r)
 	if err != nil {
-		if errors.Is(err, ErrForbidden) {
+		if !errors.Is(err, ErrUnauthenticated) {
 			writeProblem(w, r, problem{Status: http.StatusForbidden, Detail: "these credentials may not use the console"})
 			return
 		}
@@ -174,6 +192,10 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			h.Set("WWW-Authenticate", c.cfg.Challenge)
 		}
 		writeProblem(w, r, problem{Status: http.StatusUnauthorized, Detail: "credentials required"})
+		return
+	}
+	if !p.AllTenants && p.TenantID == "" {
+		writeProblem(w, r, problem{Status: http.StatusForbidden, Detail: "the principal is given no tenant (TenantID) and not every tenant (AllTenants)"})
 		return
 	}
 	if err := c.cop.Check(r); err != nil {

@@ -33,14 +33,14 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{t: t, pr: console.Principal{Name: "ops"}}
+	f := &fixture{t: t, pr: console.Principal{Name: "ops", AllTenants: true}}
 	f.d = shipevents.NewDispatcher(shipevents.DispatcherConfig{PollInterval: 10 * time.Millisecond,
 		Retry:  shipevents.RetryPolicy{Schedule: []time.Duration{time.Millisecond}, NoJitter: true},
 		Logger: slog.New(slog.DiscardHandler), DisableDeliveryEvents: true})
 	f.c = console.New(f.d, console.Config{Prefix: "/ops", Challenge: `Basic realm="console"`, TailPoll: 10 * time.Millisecond,
 		Logger: slog.New(slog.DiscardHandler), Authorize: func(r *http.Request) (console.Principal, error) {
 			if r.Header.Get("Authorization") == "" {
-				return console.Principal{}, console.ErrUnauthorized
+				return console.Principal{}, console.ErrUnauthenticated
 			}
 			if r.Header.Get("Authorization") == "banned" {
 				return console.Principal{}, console.ErrForbidden
@@ -587,6 +587,13 @@ func TestTenantPrincipal(t *testing.T) {
 	if s, _ := f.d.Subscription(context.Background(), "globex-hook"); s.Disabled {
 		t.Error("acme disabled globex's subscription")
 	}
+	// A principal given neither a tenant nor every tenant sees nothing.
+	f.as(console.Principal{Name: "forgot the tenant"})
+	for _, p := range []string{"/ops/api/events", "/ops/api/deliveries", "/ops/api/subscriptions", "/ops/"} {
+		if w := f.do(http.MethodGet, p, ""); w.Code != http.StatusForbidden {
+			t.Errorf("GET %s as a principal without a tenant: %d, want 403", p, w.Code)
+		}
+	}
 }
 
 // TestHostileTextIsText renders events whose tracking numbers and
@@ -771,7 +778,7 @@ func TestEventDetailHasEveryAttempt(t *testing.T) {
 }
 
 func TestBasicAuth(t *testing.T) {
-	auth := console.BasicAuth("ops", "s3cret", console.Principal{Name: "ops"})
+	auth := console.BasicAuth("ops", "s3cret", console.Principal{Name: "ops", AllTenants: true})
 	for _, c := range []struct {
 		user, pass string
 		set, ok    bool
@@ -781,7 +788,7 @@ func TestBasicAuth(t *testing.T) {
 			r.SetBasicAuth(c.user, c.pass)
 		}
 		p, err := auth(r)
-		if c.ok != (err == nil) || c.ok && p.Name != "ops" || !c.ok && !errors.Is(err, console.ErrUnauthorized) {
+		if c.ok != (err == nil) || c.ok && p.Name != "ops" || !c.ok && !errors.Is(err, console.ErrUnauthenticated) {
 			t.Errorf("%q/%q: %+v, %v", c.user, c.pass, p, err)
 		}
 	}

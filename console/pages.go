@@ -206,7 +206,7 @@ const homeRecent = 20
 func (c *Console) pageHome(w http.ResponseWriter, r *http.Request) error {
 	pr := principalOf(r)
 	var data homeData
-	if pr.TenantID == "" {
+	if pr.AllTenants {
 		s := viewStats(c.d.Stats())
 		data.Stats = &s
 	}
@@ -230,7 +230,7 @@ func (c *Console) pageHome(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	data.Chart = chartOf(sum, 720, 160)
-	recent, err := c.d.Events(r.Context(), shipevents.EventFilter{TenantID: pr.TenantID, Limit: homeRecent})
+	recent, err := c.d.Events(r.Context(), shipevents.EventFilter{TenantID: pr.scope(), Limit: homeRecent})
 	if err != nil {
 		return err
 	}
@@ -263,7 +263,7 @@ func (c *Console) pageEvents(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	pr := principalOf(r)
-	data := eventsData{Query: q, Types: shipevents.EventTypes(), Groups: shipevents.EventGroups(), States: shipevents.Statuses(), Scoped: pr.TenantID != ""}
+	data := eventsData{Query: q, Types: shipevents.EventTypes(), Groups: shipevents.EventGroups(), States: shipevents.Statuses(), Scoped: !pr.AllTenants}
 	f, err := eventFilter(pr, q)
 	if err != nil {
 		return err
@@ -380,7 +380,7 @@ func (c *Console) pageDeadLetters(w http.ResponseWriter, r *http.Request) error 
 	pr := principalOf(r)
 	var data deadLettersData
 	if replayedID != "" {
-		page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{ID: replayedID, TenantID: pr.TenantID, Limit: 1})
+		page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{ID: replayedID, TenantID: pr.scope(), Limit: 1})
 		if err != nil {
 			return err
 		}
@@ -388,7 +388,7 @@ func (c *Console) pageDeadLetters(w http.ResponseWriter, r *http.Request) error 
 			data.Replayed = &page.Items[0]
 		}
 	}
-	page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{State: shipevents.DeliveryDead, TenantID: pr.TenantID,
+	page, err := c.d.Deliveries(r.Context(), shipevents.DeliveryFilter{State: shipevents.DeliveryDead, TenantID: pr.scope(),
 		NewestFirst: true, After: after, Limit: shipevents.DefaultPageSize})
 	if err != nil {
 		return err
@@ -404,7 +404,7 @@ func (c *Console) pageDeadLetters(w http.ResponseWriter, r *http.Request) error 
 			data.Subscriptions = append(data.Subscriptions, d.SubscriptionID)
 		}
 	}
-	if pr.TenantID != "" { // replay-all only for the tenant's own subscriptions
+	if !pr.AllTenants { // replay-all only for the tenant's own subscriptions
 		var own []string
 		for _, id := range data.Subscriptions {
 			if s, err := c.d.Subscription(r.Context(), id); err == nil && visible(pr, &s) {

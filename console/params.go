@@ -122,7 +122,7 @@ func (p *params) problem() error {
 // limited to one (a different tenant asked for is refused), else the
 // one asked for ("" for none).
 func tenantFor(pr Principal, asked string) (string, error) {
-	if pr.TenantID == "" {
+	if pr.AllTenants {
 		return asked, nil
 	}
 	if asked != "" && asked != pr.TenantID {

@@ -105,9 +105,10 @@ func (in *subscriptionInput) apply(s *shipevents.Subscription) {
 }
 
 // visible reports whether the principal may see and change s: a
-// principal limited to a tenant sees that tenant's subscriptions only.
+// principal limited to a tenant sees that tenant's subscriptions only
+// (not those without a tenant, which receive every tenant's events).
 func visible(pr Principal, s *shipevents.Subscription) bool {
-	return pr.TenantID == "" || s.TenantID == pr.TenantID
+	return pr.AllTenants || s.TenantID == pr.TenantID
 }
 
 // subscription returns the subscription with the path's id, if the

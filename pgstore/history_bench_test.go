@@ -298,7 +298,9 @@ func BenchmarkHistoryConsole(b *testing.B) {
 	s, _ := historyStore(b)
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{Store: s, Logger: slog.New(slog.DiscardHandler)})
 	c := console.New(d, console.Config{Logger: slog.New(slog.DiscardHandler),
-		Authorize: func(*http.Request) (console.Principal, error) { return console.Principal{Name: "bench"}, nil }})
+		Authorize: func(*http.Request) (console.Principal, error) {
+			return console.Principal{Name: "bench", AllTenants: true}, nil
+		}})
 	srv := httptest.NewServer(c)
 	b.Cleanup(srv.Close)
 	client := srv.Client()

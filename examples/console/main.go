@@ -69,7 +69,9 @@ func isLoopback(addr string) bool {
 func authorizer(addr string, out io.Writer) (console.Authorizer, error) {
 	if isLoopback(addr) {
 		fmt.Fprintf(out, "console on loopback (%s): requests are let in without credentials\n", addr)
-		return func(*http.Request) (console.Principal, error) { return console.Principal{Name: "local operator"}, nil }, nil
+		return func(*http.Request) (console.Principal, error) {
+			return console.Principal{Name: "local operator", AllTenants: true}, nil
+		}, nil
 	}
 	password := os.Getenv("SHIPEVENTS_CONSOLE_PASSWORD")
 	if password == "" {
@@ -83,7 +85,7 @@ func authorizer(addr string, out io.Writer) (console.Authorizer, error) {
 	} else {
 		fmt.Fprintf(out, "console on %s: not loopback, so credentials are required: user admin, password from SHIPEVENTS_CONSOLE_PASSWORD\n", addr)
 	}
-	return console.BasicAuth("admin", password, console.Principal{Name: "admin"}), nil
+	return console.BasicAuth("admin", password, console.Principal{Name: "admin", AllTenants: true}), nil
 }
 
 // receiver is a local webhook endpoint answering by the n-th call of an

@@ -30,8 +30,8 @@ func TestCredentialsOffLoopback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := auth(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, console.ErrUnauthorized) {
-		t.Errorf("off loopback without credentials: %v, want ErrUnauthorized", err)
+	if _, err := auth(httptest.NewRequest("GET", "/", nil)); !errors.Is(err, console.ErrUnauthenticated) {
+		t.Errorf("off loopback without credentials: %v, want ErrUnauthenticated", err)
 	}
 	r := httptest.NewRequest("GET", "/", nil)
 	r.SetBasicAuth("admin", "correct horse")

@@ -68,7 +68,9 @@ func newSite(t *testing.T, setup func(d *shipevents.Dispatcher)) *site {
 		setup(d)
 	}
 	c := console.New(d, console.Config{Prefix: "/ops", TailPoll: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler),
-		Authorize: func(*http.Request) (console.Principal, error) { return console.Principal{Name: "operator"}, nil }})
+		Authorize: func(*http.Request) (console.Principal, error) {
+			return console.Principal{Name: "operator", AllTenants: true}, nil
+		}})
 	srv := httptest.NewServer(c)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
