@@ -22,15 +22,17 @@ import (
 // typedTargets returns, per format, a fresh value of the struct its parser
 // decodes into: the "bare typed json.Unmarshal" baseline.
 var typedTargets = map[string]func() any{
-	FormatUPS:         func() any { return new(upsPayload) },
-	FormatFedEx:       func() any { return new(fedexPayload) },
-	FormatDHL:         func() any { return new(dhlPayload) },
-	FormatUSPS:        func() any { return new(uspsPayload) },
-	FormatEasyPost:    func() any { return new(easypostPayload) },
-	FormatAfterShip:   func() any { return new(aftershipPayload) },
-	FormatShippo:      func() any { return new(shippoPayload) },
-	FormatKarrio:      func() any { return new(karrioPayload) },
-	FormatFulfillment: func() any { return new([]fulfillmentEvent) }, // its largest fixture is a batch
+	FormatUPS:            func() any { return new(upsPayload) },
+	FormatFedEx:          func() any { return new(fedexPayload) },
+	FormatDHL:            func() any { return new(dhlPayload) },
+	FormatUSPS:           func() any { return new(uspsPayload) },
+	FormatAmazonShipping: func() any { return new(amazonShippingPayload) },
+	FormatEasyPost:       func() any { return new(easypostPayload) },
+	FormatAfterShip:      func() any { return new(aftershipPayload) },
+	FormatShippo:         func() any { return new(shippoPayload) },
+	FormatKarrio:         func() any { return new(karrioPayload) },
+	FormatShipEngine:     func() any { return new(shipenginePayload) },
+	FormatFulfillment:    func() any { return new([]fulfillmentEvent) }, // its largest fixture is a batch
 }
 
 // largestFixture returns the biggest fixture of a format (the UPS one is

@@ -5,9 +5,10 @@
 //
 // # Normalizing
 //
-// [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
-// USPS, EasyPost, AfterShip, Shippo, Karrio or fulfilment payload and
-// returns one [Event] per scan, oldest first, each with a deterministic id,
+// [Normalize] (or a configured [Normalizer]) reads a carrier's tracking
+// payload (UPS, FedEx, DHL, USPS, Amazon Shipping, ...), an aggregator's
+// (EasyPost, AfterShip, Shippo, Karrio, ShipEngine) or a fulfilment event,
+// in one of the [Formats], and returns one [Event] per scan, oldest first, each with a deterministic id,
 // a canonical [Status], an event name from the catalogue ([EventNames]),
 // its notification group and a ref such as
 // shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved

@@ -19,16 +19,18 @@ import (
 
 // Payload formats accepted by [Normalize].
 const (
-	FormatUPS         = "ups"         // UPS Track API response or Track Alert webhook
-	FormatFedEx       = "fedex"       // FedEx Track API response
-	FormatDHL         = "dhl"         // DHL Shipment Tracking, Unified API
-	FormatUSPS        = "usps"        // USPS Tracking v3
-	FormatEasyPost    = "easypost"    // EasyPost Event (tracker.*) or Tracker
-	FormatAfterShip   = "aftership"   // AfterShip tracking webhook
-	FormatShippo      = "shippo"      // Shippo track_updated webhook or Track
-	FormatKarrio      = "karrio"      // Karrio tracking event or tracker
-	FormatFulfillment = "fulfillment" // kind/time/transactionId shipment events
-	FormatDetect      = ""            // detect the format from the payload's shape
+	FormatUPS            = "ups"             // UPS Track API response or Track Alert webhook
+	FormatFedEx          = "fedex"           // FedEx Track API response
+	FormatDHL            = "dhl"             // DHL Shipment Tracking, Unified API
+	FormatUSPS           = "usps"            // USPS Tracking v3
+	FormatAmazonShipping = "amazon_shipping" // Amazon Shipping API v2 getTracking response
+	FormatEasyPost       = "easypost"        // EasyPost Event (tracker.*) or Tracker
+	FormatAfterShip      = "aftership"       // AfterShip tracking webhook
+	FormatShippo         = "shippo"          // Shippo track_updated webhook or Track
+	FormatKarrio         = "karrio"          // Karrio tracking event or tracker
+	FormatShipEngine     = "shipengine"      // ShipEngine tracking webhook (API_TRACK) or track response
+	FormatFulfillment    = "fulfillment"     // kind/time/transactionId shipment events
+	FormatDetect         = ""                // detect the format from the payload's shape
 )
 
 // Errors returned by [Normalize]; test with [errors.Is].
@@ -153,15 +155,17 @@ func Normalize(format string, raw []byte) ([]Event, error) {
 type formatParser func(b *batch, raw []byte) error
 
 var parsers = map[string]formatParser{
-	FormatUPS:         parseUPS,
-	FormatFedEx:       parseFedEx,
-	FormatDHL:         parseDHL,
-	FormatUSPS:        parseUSPS,
-	FormatEasyPost:    parseEasyPost,
-	FormatAfterShip:   parseAfterShip,
-	FormatShippo:      parseShippo,
-	FormatKarrio:      parseKarrio,
-	FormatFulfillment: parseFulfillment,
+	FormatUPS:            parseUPS,
+	FormatFedEx:          parseFedEx,
+	FormatDHL:            parseDHL,
+	FormatUSPS:           parseUSPS,
+	FormatAmazonShipping: parseAmazonShipping,
+	FormatEasyPost:       parseEasyPost,
+	FormatAfterShip:      parseAfterShip,
+	FormatShippo:         parseShippo,
+	FormatKarrio:         parseKarrio,
+	FormatShipEngine:     parseShipEngine,
+	FormatFulfillment:    parseFulfillment,
 }
 
 // Formats returns the names of the supported formats, sorted.
@@ -367,6 +371,8 @@ func detect(t *topLevel) string {
 		return FormatDHL
 	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
 		return FormatUSPS
+	case t.has("trackingId") && t.has("eventHistory"), len(t.keys) == 1 && t.has("payload"):
+		return FormatAmazonShipping
 	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
 		return FormatEasyPost
 	case t.has("msg") && (t.has("ts") || t.has("event_id")):
@@ -376,6 +382,9 @@ func detect(t *topLevel) string {
 		return FormatShippo
 	case fulfillmentShape(t):
 		return FormatFulfillment
+	case t.strs["resource_type"] == "API_TRACK",
+		t.has("tracking_number") && t.has("status_code") && t.has("events") && !t.has("carrier_name"):
+		return FormatShipEngine
 	case t.has("data") && (strings.HasPrefix(t.strs["type"], "tracker.") || strings.HasPrefix(t.strs["type"], "tracking.")),
 		t.has("carrier_name") && t.has("events") && t.has("tracking_number"):
 		return FormatKarrio
