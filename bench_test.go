@@ -27,6 +27,9 @@ var typedTargets = map[string]func() any{
 	FormatDHL:            func() any { return new(dhlPayload) },
 	FormatUSPS:           func() any { return new(uspsPayload) },
 	FormatAmazonShipping: func() any { return new(amazonShippingPayload) },
+	FormatParcelOne:      func() any { return new(parcelonePayload) },
+	FormatSEKO:           func() any { return new([]sekoConsignment) }, // its largest fixture is a list
+	FormatSpring:         func() any { return new(springPayload) },
 	FormatEasyPost:       func() any { return new(easypostPayload) },
 	FormatAfterShip:      func() any { return new(aftershipPayload) },
 	FormatShippo:         func() any { return new(shippoPayload) },

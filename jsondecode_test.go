@@ -71,6 +71,7 @@ func decodeTargets() map[string]func() any {
 	m := map[string]func() any{
 		"probe":            func() any { return new(decodeProbe) },
 		"fulfillmentEvent": func() any { return new(fulfillmentEvent) },
+		"sekoSingle":       func() any { return new(sekoSingle) },
 		"event":            func() any { return new(eventFields) },
 	}
 	for f, mk := range typedTargets {

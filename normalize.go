@@ -24,6 +24,9 @@ const (
 	FormatDHL            = "dhl"             // DHL Shipment Tracking, Unified API
 	FormatUSPS           = "usps"            // USPS Tracking v3
 	FormatAmazonShipping = "amazon_shipping" // Amazon Shipping API v2 getTracking response
+	FormatParcelOne      = "parcelone"       // Parcel.One TrackLMC response
+	FormatSEKO           = "seko"            // SEKO Logistics (OmniParcel) tracking response
+	FormatSpring         = "spring"          // Spring GDS XBS TrackShipment response
 	FormatEasyPost       = "easypost"        // EasyPost Event (tracker.*) or Tracker
 	FormatAfterShip      = "aftership"       // AfterShip tracking webhook
 	FormatShippo         = "shippo"          // Shippo track_updated webhook or Track
@@ -160,6 +163,9 @@ var parsers = map[string]formatParser{
 	FormatDHL:            parseDHL,
 	FormatUSPS:           parseUSPS,
 	FormatAmazonShipping: parseAmazonShipping,
+	FormatParcelOne:      parseParcelOne,
+	FormatSEKO:           parseSEKO,
+	FormatSpring:         parseSpring,
 	FormatEasyPost:       parseEasyPost,
 	FormatAfterShip:      parseAfterShip,
 	FormatShippo:         parseShippo,
@@ -354,9 +360,12 @@ func detect(t *topLevel) string {
 	if t == nil || !t.isObject {
 		return ""
 	}
-	if t.isArray { // only fulfillment events come in batches
-		if fulfillmentShape(t) {
+	if t.isArray { // fulfillment event batches and SEKO consignment lists
+		switch {
+		case fulfillmentShape(t):
 			return FormatFulfillment
+		case sekoShape(t):
+			return FormatSEKO
 		}
 		return ""
 	}
@@ -373,6 +382,12 @@ func detect(t *topLevel) string {
 		return FormatUSPS
 	case t.has("trackingId") && t.has("eventHistory"), len(t.keys) == 1 && t.has("payload"):
 		return FormatAmazonShipping
+	case t.has("P1Trackno"):
+		return FormatParcelOne
+	case sekoShape(t):
+		return FormatSEKO
+	case t.has("ErrorLevel") && (t.has("Shipment") || t.has("Error")):
+		return FormatSpring
 	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
 		return FormatEasyPost
 	case t.has("msg") && (t.has("ts") || t.has("event_id")):
