@@ -23,9 +23,11 @@ const (
 	DefaultPollInterval        = 250 * time.Millisecond
 	DefaultSubscriptionRefresh = 5 * time.Second
 	DefaultShutdownGrace       = 10 * time.Second
-	DefaultRecordBatch         = 256
-	DefaultRecordFlush         = 2 * time.Millisecond
 )
+
+// ErrInvalidConfig: a [DispatcherConfig] that [DispatcherConfig.Validate]
+// refuses; [Dispatcher.Run] returns it without starting.
+var ErrInvalidConfig = errors.New("shipevents: invalid dispatcher configuration")
 
 // DispatcherConfig configures a [Dispatcher]. The zero value is a working
 // single-process setup: an in-memory store, the HTTP sender with its
@@ -42,10 +44,11 @@ type DispatcherConfig struct {
 	Retry RetryPolicy
 	// Workers bounds concurrent attempts (default 32).
 	Workers int
-	// Lease is how long a claimed delivery is reserved (default 1 min).
-	// It is raised to twice AttemptTimeout if shorter, so an attempt still
-	// running is never claimed again by another worker. A worker that dies
-	// holds its deliveries until their leases run out.
+	// Lease is how long a claimed delivery is reserved. It must be at
+	// least twice AttemptTimeout, so that an attempt still running is
+	// never claimed again by another worker; zero means the default of
+	// 1 min, or twice AttemptTimeout when that is longer. A worker that
+	// dies holds its deliveries until their leases run out.
 	Lease time.Duration
 	// AttemptTimeout bounds one Send (default 15 s; the HTTP sender also
 	// has its own 10 s timeout).
@@ -113,6 +116,7 @@ type Dispatcher struct {
 	limits       rateLimits
 	disableAfter FailureStreak
 	streaks      failureStreaks
+	cfgErr       error // from DispatcherConfig.Validate, returned by Run
 }
 
 type subSnapshot struct {
@@ -142,14 +146,50 @@ type Stats struct {
 	RateLimited int64
 }
 
-// NewDispatcher returns a Dispatcher with the given configuration.
+// Validate reports a configuration that cannot work, wrapping
+// ErrInvalidConfig: a negative count or duration (zero means the
+// default), a retry policy its own Validate refuses, or a Lease shorter
+// than twice the AttemptTimeout.
+func (c *DispatcherConfig) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
+	}
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"Lease", c.Lease}, {"AttemptTimeout", c.AttemptTimeout}, {"PollInterval", c.PollInterval},
+		{"SubscriptionRefresh", c.SubscriptionRefresh}, {"ShutdownGrace", c.ShutdownGrace},
+		{"DisableAfter.Duration", c.DisableAfter.Duration},
+	} {
+		if f.v < 0 {
+			return bad("%s %v is negative", f.name, f.v)
+		}
+	}
+	if c.Workers < 0 {
+		return bad("Workers %d is negative", c.Workers)
+	}
+	if c.DisableAfter.Failures < 0 {
+		return bad("DisableAfter.Failures %d is negative", c.DisableAfter.Failures)
+	}
+	if err := c.Retry.Validate(); err != nil {
+		return bad("Retry: %v", err)
+	}
+	if timeout := defaultDur(c.AttemptTimeout, DefaultAttemptTimeout); c.Lease != 0 && c.Lease < 2*timeout {
+		return bad("Lease %v is shorter than twice the AttemptTimeout of %v: a delivery still being sent could be claimed again", c.Lease, timeout)
+	}
+	return nil
+}
+
+// NewDispatcher returns a Dispatcher with the given configuration. A
+// configuration that [DispatcherConfig.Validate] refuses makes Run fail.
 func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 	d := &Dispatcher{
 		store: cfg.Store, sender: cfg.Sender, retry: cfg.Retry, workers: cfg.Workers,
 		lease: cfg.Lease, timeout: cfg.AttemptTimeout, poll: cfg.PollInterval,
 		refresh: cfg.SubscriptionRefresh, grace: cfg.ShutdownGrace, emit: !cfg.DisableDeliveryEvents,
 		now: cfg.Now, log: cfg.Logger, name: cfg.Name, wake: make(chan struct{}, 1),
-		disableAfter: cfg.DisableAfter,
+		disableAfter: cfg.DisableAfter, cfgErr: cfg.Validate(),
 	}
 	if d.store == nil {
 		d.store = NewMemoryStore(MemoryStoreConfig{Now: cfg.Now})
@@ -160,16 +200,15 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		// for each, or each burst closes the surplus and dials anew.
 		d.sender = NewHTTPSender(HTTPSenderConfig{Now: cfg.Now, MaxIdleConnsPerHost: max(DefaultMaxIdleConnsPerHost, d.workers)})
 	}
-	d.lease = defaultDur(d.lease, DefaultLease)
 	d.timeout = defaultDur(d.timeout, DefaultAttemptTimeout)
+	if d.lease <= 0 {
+		// A lease shorter than an attempt would let a second worker claim
+		// a delivery that is still being sent.
+		d.lease = max(DefaultLease, 2*d.timeout)
+	}
 	d.poll = defaultDur(d.poll, DefaultPollInterval)
 	d.refresh = defaultDur(d.refresh, DefaultSubscriptionRefresh)
 	d.grace = defaultDur(d.grace, DefaultShutdownGrace)
-	if d.lease < 2*d.timeout {
-		// A lease shorter than an attempt would let a second worker claim
-		// a delivery that is still being sent.
-		d.lease = 2 * d.timeout
-	}
 	if d.now == nil {
 		d.now = time.Now
 	}
@@ -419,8 +458,13 @@ var ErrAlreadyRunning = errors.New("shipevents: dispatcher already running")
 // for up to ShutdownGrace, releases the rest back to the store (no attempt
 // counted), flushes every attempt record, and returns nil once every
 // goroutine it started has ended. Store errors are logged and retried
-// with backoff, so a store that is briefly down does not stop Run.
+// with backoff, so a store that is briefly down does not stop Run. A
+// configuration that [DispatcherConfig.Validate] refuses makes Run return
+// that error (wrapping ErrInvalidConfig) at once.
 func (d *Dispatcher) Run(ctx context.Context) error {
+	if d.cfgErr != nil {
+		return d.cfgErr
+	}
 	if !d.running.CompareAndSwap(false, true) {
 		return ErrAlreadyRunning
 	}

@@ -713,3 +713,62 @@ func TestBackfill(t *testing.T) {
 		t.Errorf("store without DeliveryAdder: %v, want ErrNotSupported", err)
 	}
 }
+
+func TestDispatcherConfigValidate(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		cfg  DispatcherConfig
+		want string // in the error; "" for a valid configuration
+	}{
+		{"zero", DispatcherConfig{}, ""},
+		{"lease twice the timeout", DispatcherConfig{Lease: 2 * time.Second, AttemptTimeout: time.Second}, ""},
+		{"lease twice the default timeout", DispatcherConfig{Lease: 2 * DefaultAttemptTimeout}, ""},
+		{"default lease, long timeout", DispatcherConfig{AttemptTimeout: 10 * time.Minute}, ""},
+		{"negative workers", DispatcherConfig{Workers: -1}, "Workers -1 is negative"},
+		{"negative lease", DispatcherConfig{Lease: -time.Second}, "Lease -1s is negative"},
+		{"negative timeout", DispatcherConfig{AttemptTimeout: -time.Second}, "AttemptTimeout -1s is negative"},
+		{"negative poll", DispatcherConfig{PollInterval: -time.Second}, "PollInterval -1s is negative"},
+		{"negative refresh", DispatcherConfig{SubscriptionRefresh: -time.Second}, "SubscriptionRefresh -1s is negative"},
+		{"negative grace", DispatcherConfig{ShutdownGrace: -time.Second}, "ShutdownGrace -1s is negative"},
+		{"negative streak", DispatcherConfig{DisableAfter: FailureStreak{Failures: -1}}, "DisableAfter.Failures -1 is negative"},
+		{"negative streak span", DispatcherConfig{DisableAfter: FailureStreak{Duration: -time.Hour}}, "DisableAfter.Duration -1h0m0s is negative"},
+		{"bad retry policy", DispatcherConfig{Retry: RetryPolicy{Multiplier: 0.5}}, "Retry: retry multiplier 0.5 is below 1"},
+		{"negative retry attempts", DispatcherConfig{Retry: RetryPolicy{MaxAttempts: -1}}, "Retry: negative retry setting"},
+		{"lease shorter than two attempts", DispatcherConfig{Lease: 3 * time.Second, AttemptTimeout: 2 * time.Second},
+			"Lease 3s is shorter than twice the AttemptTimeout of 2s"},
+		{"lease shorter than two default attempts", DispatcherConfig{Lease: 20 * time.Second},
+			"Lease 20s is shorter than twice the AttemptTimeout of 15s"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if c.want == "" {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, ErrInvalidConfig)
+			assert.Contains(t, err.Error(), c.want)
+			// Run refuses it without starting.
+			d := NewDispatcher(c.cfg)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			assert.Equal(t, err, d.Run(ctx))
+		})
+	}
+}
+
+// TestDispatcherLeaseDefault: a zero Lease is the default, raised to cover
+// two attempts when the AttemptTimeout is long; a set Lease is kept.
+func TestDispatcherLeaseDefault(t *testing.T) {
+	for _, c := range []struct {
+		lease, timeout, want time.Duration
+	}{
+		{0, 0, DefaultLease},
+		{0, 10 * time.Second, DefaultLease},
+		{0, 10 * time.Minute, 20 * time.Minute},
+		{5 * time.Minute, 10 * time.Second, 5 * time.Minute},
+		{2 * time.Second, time.Second, 2 * time.Second},
+	} {
+		d := NewDispatcher(DispatcherConfig{Lease: c.lease, AttemptTimeout: c.timeout})
+		assert.Equal(t, c.want, d.lease, "Lease %v, AttemptTimeout %v", c.lease, c.timeout)
+	}
+}

@@ -9,8 +9,6 @@ import (
 	"strconv"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // process makes one attempt of a claimed delivery and hands the outcome to
@@ -225,9 +223,6 @@ func putBodyBuffer(b *bytes.Buffer) {
 	}
 }
 
-// deliveryEventNamespace derives the ids of the dispatcher's own events.
-var deliveryEventNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery-event"))
-
 // deliveryEvent builds one of the dispatcher's own events (source
 // webhooks) about cause; key makes its id deterministic.
 func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[string]any) Event {
@@ -263,8 +258,15 @@ type pendingRecord struct {
 	claim *Claim
 }
 
+// A batch of attempt records holds at most recordBatch records, and waits
+// at most recordFlush for more after its first.
+const (
+	recordBatch = 256
+	recordFlush = 2 * time.Millisecond
+)
+
 func newRecorder(d *Dispatcher) *recorder {
-	return &recorder{d: d, ch: make(chan pendingRecord, 4*DefaultRecordBatch), done: make(chan struct{})}
+	return &recorder{d: d, ch: make(chan pendingRecord, 4*recordBatch), done: make(chan struct{})}
 }
 
 // add hands a record to the recorder. It blocks only when the recorder is
@@ -276,15 +278,15 @@ func (r *recorder) add(rec AttemptRecord, c *Claim) { r.ch <- pendingRecord{rec,
 func (r *recorder) close() { close(r.done) }
 
 func (r *recorder) run() {
-	batch := make([]pendingRecord, 0, DefaultRecordBatch)
+	batch := make([]pendingRecord, 0, recordBatch)
 	for {
 		select {
 		case p := <-r.ch:
 			batch = append(batch[:0], p)
 			// Give concurrent workers a moment to join the batch.
-			t := time.NewTimer(DefaultRecordFlush)
+			t := time.NewTimer(recordFlush)
 		fill:
-			for len(batch) < DefaultRecordBatch {
+			for len(batch) < recordBatch {
 				select {
 				case p := <-r.ch:
 					batch = append(batch, p)
@@ -302,7 +304,7 @@ func (r *recorder) run() {
 			for {
 				batch = batch[:0]
 			drain:
-				for len(batch) < DefaultRecordBatch {
+				for len(batch) < recordBatch {
 					select {
 					case p := <-r.ch:
 						batch = append(batch, p)

@@ -6,11 +6,12 @@
 // # Normalizing
 //
 // [Normalize] (or a configured [Normalizer]) reads a carrier's tracking
-// payload (UPS, FedEx, DHL, USPS, Amazon Shipping, ...), an aggregator's
-// (EasyPost, AfterShip, Shippo, Karrio, ShipEngine) or a fulfilment event,
-// in one of the [Formats], and returns one [Event] per scan, oldest first, each with a deterministic id,
-// a canonical [Status], an event name from the catalogue ([EventNames]),
-// its notification group and a ref such as
+// payload (UPS, FedEx, DHL, USPS, Amazon Shipping, Parcel.One, SEKO,
+// Spring), an aggregator's (EasyPost, AfterShip, Shippo, Karrio, ShipEngine)
+// or a fulfilment event, in one of the [Formats], and returns one [Event]
+// per scan, oldest first, each with a deterministic id, a canonical
+// [Status], an event name from the catalogue ([EventNames]), its
+// notification group and a ref such as
 // shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved
 // by a [Mapper] over crosswalk tables embedded as data; a code no table
 // knows becomes [StatusUnknown] with the raw code kept. Hosts build their
@@ -21,13 +22,14 @@
 //
 // A [Dispatcher] stores published events in a [Store] together with one
 // delivery per matching [Subscription] (an outbox), keeps each shipment's
-// current status by the ordering rule ([Supersedes]), and runs workers
-// that claim deliveries with a lease, send them through a [Sender] (the
-// [HTTPSender], signing with Standard Webhooks, or in-process [Handler]s),
-// and record every attempt. Failures are retried by a [RetryPolicy]; what
-// cannot be delivered becomes a dead letter that can be listed and
-// replayed. Subscriptions select events with ref patterns ([MatchRef],
-// [RefIndex]), event groups, types and [Condition]s; each may cap its
+// current status by the ordering rule ([Supersedes], applied by stores
+// through [UpdateShipment]), and runs workers that claim deliveries with a
+// lease, send them through a [Sender] (the [HTTPSender], signing with
+// Standard Webhooks, or an in-process [Handler]), and record every
+// attempt. Failures are retried by a [RetryPolicy]; what cannot be
+// delivered becomes a dead letter that can be listed and replayed.
+// Subscriptions select events with ref patterns ([MatchRef], [RefIndex]),
+// event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
 // deactivated.
@@ -42,4 +44,6 @@
 //
 // Receivers of webhooks check requests with [Verify] and deduplicate on
 // the webhook-id header, which is the event id on every attempt.
+//
+// The README's code map says which file holds each part of the package.
 package shipevents

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/shipevents/shipevents/internal/jsondecode"
 )
 
 // eventDataFields are the typed keys of event_data; Extra never overrides them.
@@ -80,34 +82,21 @@ func (d *EventData) UnmarshalJSON(b []byte) error {
 // key keeps its last value); nil when there are none. b has been decoded
 // once already, so it is valid JSON.
 func eventDataExtra(b []byte) (map[string]any, error) {
-	d := jsonDecoder{data: b, maxDepth: maxJSONNesting}
-	d.skipSpace()
-	if d.pos >= len(b) || b[d.pos] != '{' {
-		return nil, nil // null
-	}
 	var extra map[string]any
-	done, err := d.open('}')
-	for !done && err == nil {
-		var key []byte
-		if key, err = d.key(); err != nil {
-			return nil, err
+	err := jsondecode.Members(b, func(key, value []byte) error {
+		if eventDataFields[string(key)] {
+			return nil
 		}
-		start := d.pos
-		if err = d.skipValue(); err != nil {
-			return nil, err
+		var v any
+		if err := json.Unmarshal(value, &v); err != nil {
+			return err
 		}
-		if !eventDataFields[string(key)] {
-			var v any
-			if err = json.Unmarshal(b[start:d.pos], &v); err != nil {
-				return nil, err
-			}
-			if extra == nil {
-				extra = make(map[string]any)
-			}
-			extra[string(key)] = v
+		if extra == nil {
+			extra = make(map[string]any)
 		}
-		done, err = d.next('}')
-	}
+		extra[string(key)] = v
+		return nil
+	})
 	return extra, err
 }
 

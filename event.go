@@ -48,7 +48,8 @@ var ErrInvalidEvent = errors.New("shipevents: invalid event")
 
 // Event is the canonical shipping event: one envelope for every carrier,
 // aggregator and host workflow. Its JSON form (version 1) is a public
-// contract; the key names are listed in the README and SPEC §1.
+// contract: the JSON keys are the field tags below, and the README shows a
+// whole event.
 //
 // Events are values. A copy shares the Data.Extra, Context and Metadata
 // maps; use [Event.Clone] before changing those on a shared event.
@@ -109,6 +110,21 @@ type Location struct {
 
 // IsZero reports whether no field of l is set.
 func (l Location) IsZero() bool { return l == Location{} }
+
+// newLocation returns a Location, or nil when every field is empty.
+func newLocation(city, state, postal, country, facility string) *Location {
+	l := locationOf(city, state, postal, country, facility)
+	if l.IsZero() {
+		return nil
+	}
+	return &l
+}
+
+// locationOf returns a Location with its fields trimmed.
+func locationOf(city, state, postal, country, facility string) Location {
+	return Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal),
+		Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
+}
 
 // Shipment timestamps can come with or without a zone; OccurredAtSource
 // records which, so consumers know how far to trust occurred_at.
@@ -222,6 +238,15 @@ func (e *Event) Shipment() ShipmentKey {
 		return ShipmentKey{}
 	}
 	return ShipmentKey{TenantID: e.TenantID, Carrier: e.Carrier, TrackingNumber: e.TrackingNumber}
+}
+
+// StatusKey returns the shipment whose current state e is ordered against
+// (see [UpdateShipment]), and false for an event that leaves every
+// shipment's state alone: one without a tracking number, or without a
+// status (record events, shipment.updated).
+func (e *Event) StatusKey() (ShipmentKey, bool) {
+	k := e.Shipment()
+	return k, !k.IsZero() && e.Status != ""
 }
 
 // Validate checks the envelope rules: an id, a type, a known source, a ref

@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // HostEvent holds what a host knows about something its own workflow did
@@ -31,8 +29,6 @@ type HostEvent struct {
 	Context       map[string]any
 	Metadata      map[string]string
 }
-
-var hostNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/host-event"))
 
 func (h *HostEvent) base(ref, typ string) (Event, error) {
 	if h.OccurredAt.IsZero() {

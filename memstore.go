@@ -154,29 +154,19 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 			results[i].Outcome = AppendDuplicate
 			continue
 		}
-		late := false
-		if key := r.Event.Shipment(); !key.IsZero() && r.Event.Status != "" {
-			cur := s.shipments[key]
-			next := StatusPoint{Status: r.Event.Status, OccurredAt: r.Event.OccurredAt}
-			if Supersedes(StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, next) {
-				s.shipments[key] = ShipmentState{Key: key, Status: r.Event.Status, EventName: r.Event.EventName,
-					EventID: id, OccurredAt: r.Event.OccurredAt, UpdatedAt: now}
-			} else {
-				late = true
+		var u ShipmentUpdate
+		if key, ok := r.Event.StatusKey(); ok {
+			cur, exists := s.shipments[key]
+			if u = UpdateShipment(cur, exists, &r.Event, now); u.Changed {
+				s.shipments[key] = u.State
 			}
 		}
-		me := &memEvent{stored: StoredEvent{Event: r.Event.Clone(), Seq: int64(len(s.eventLog) + 1), Late: late, StoredAt: now}}
+		me := &memEvent{stored: StoredEvent{Event: r.Event.Clone(), Seq: int64(len(s.eventLog) + 1), Late: u.Late, StoredAt: now}}
 		s.events[id] = me
 		s.eventLog = append(s.eventLog, me)
-		results[i].Outcome = AppendNew
-		if late {
-			results[i].Outcome = AppendLate
-		}
+		results[i].Outcome = u.Outcome()
 		for _, nd := range r.Deliveries {
-			if late && nd.OnlyIfCurrent {
-				continue
-			}
-			if s.addDeliveryLocked(me, nd, now) {
+			if u.Creates(nd) && s.addDeliveryLocked(me, nd, now) {
 				results[i].Deliveries++
 			}
 		}
@@ -358,36 +348,6 @@ func pageBySeq[T any](seqs []int64, after, before int64, limit int, get func(int
 	p.PageInfo.StartCursor = EncodeCursor(seqs[start])
 	p.PageInfo.EndCursor = EncodeCursor(seqs[end-1])
 	return p
-}
-
-// EventMatchesFilter reports whether e passes every set field of f
-// (cursors and limit aside). Adapters that filter in process can use it.
-func EventMatchesFilter(e *Event, f *EventFilter) bool {
-	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
-		return false
-	}
-	if f.RefPattern != "" && !MatchRef(f.RefPattern, e.Ref) {
-		return false
-	}
-	if f.TenantID != "" && e.TenantID != f.TenantID {
-		return false
-	}
-	if f.Carrier != "" && e.Carrier != f.Carrier {
-		return false
-	}
-	if f.TrackingNumber != "" && e.TrackingNumber != f.TrackingNumber {
-		return false
-	}
-	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
-		return false
-	}
-	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
-		return false
-	}
-	if !f.OccurredBefore.IsZero() && !e.OccurredAt.Before(f.OccurredBefore) {
-		return false
-	}
-	return true
 }
 
 // PutSubscription implements [SubscriptionStore].

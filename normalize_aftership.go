@@ -67,7 +67,7 @@ func parseAfterShip(b *batch, raw []byte) error {
 		trackingNumber: m.TrackingNumber,
 	}
 	base.data.Service = m.ShipmentType
-	base.data.EstimatedDelivery = aggOptionalTime(m.ExpectedDelivery)
+	base.data.EstimatedDelivery = estimateInstant(m.ExpectedDelivery)
 
 	if len(m.Checkpoints) == 0 {
 		b.at("msg.tag")

@@ -178,17 +178,3 @@ func fedexEstimatedDelivery(tr *fedexTrackResult) *time.Time {
 	}
 	return estimateInstant(v)
 }
-
-// estimateInstant parses a timestamp that is nice to have (an estimate):
-// nil when it is empty, unparseable or implausible.
-func estimateInstant(s string) *time.Time {
-	if strings.TrimSpace(s) == "" {
-		return nil
-	}
-	t, _, err := parseTimestamp(s)
-	if err != nil || checkInstant(t) != nil {
-		return nil
-	}
-	t = t.UTC()
-	return &t
-}

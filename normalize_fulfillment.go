@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Fulfillment: a fulfilment platform's shipment events {"id","kind","time",
@@ -38,10 +36,6 @@ var fulfillmentRecordRefs = map[string]string{
 	"shipment.items.assigned": "shipments/items_assigned",
 	"shipment.deleted":        "shipments/deleted",
 }
-
-// fulfillmentNamespace is the UUID namespace of record-event ids, fixed
-// forever: the same webhook delivery always gets the same id.
-var fulfillmentNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/fulfillment"))
 
 func parseFulfillment(b *batch, raw []byte) error {
 	trimmed := bytes.TrimLeft(raw, " \t\r\n")

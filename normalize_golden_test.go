@@ -6,6 +6,9 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
+	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,9 +50,6 @@ func TestNormalizeGolden(t *testing.T) {
 	n := goldenNormalizer()
 	all := fixtures(t)
 	for _, format := range Formats() {
-		if len(all[format]) < 3 {
-			t.Errorf("format %s has %d fixtures in testdata/%s, want at least 3", format, len(all[format]), format)
-		}
 		for _, path := range all[format] {
 			t.Run(strings.TrimPrefix(path, "testdata/"), func(t *testing.T) {
 				raw, err := os.ReadFile(path)
@@ -127,4 +127,125 @@ func firstDiff(got, want string) string {
 		}
 	}
 	return "(no line differs)"
+}
+
+// TestEveryFormatIsComplete checks, for every supported format, the places
+// README.md's "Adding a format" marks as checked: its fixtures and golden
+// files, their detection, its fuzz target, its payload type among the
+// decoder's targets, and its mentions in the READMEs.
+func TestEveryFormatIsComplete(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := readmeFormatRows(t, string(readme))
+	testdataReadme, err := os.ReadFile(filepath.Join("testdata", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := fixtures(t)
+	for _, format := range Formats() {
+		t.Run(format, func(t *testing.T) {
+			if len(all[format]) < 3 {
+				t.Errorf("%d payloads in testdata/%s, want at least 3", len(all[format]), format)
+			}
+			for _, path := range all[format] {
+				golden := strings.TrimSuffix(path, ".json") + ".golden.json"
+				if _, err := os.Stat(golden); err != nil {
+					t.Errorf("%s has no golden file (go test -run TestNormalizeGolden -update .): %v", path, err)
+				}
+				raw, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := DetectFormat(raw); got != format {
+					t.Errorf("%s is detected as %q (%v), want %q", path, got, err, format)
+				}
+			}
+			goldens, err := filepath.Glob(filepath.Join("testdata", format, "*.golden.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, golden := range goldens {
+				if _, err := os.Stat(strings.TrimSuffix(golden, ".golden.json") + ".json"); err != nil {
+					t.Errorf("%s is a golden file without its payload", golden)
+				}
+			}
+			if fuzz, ok := formatFuzzTargets[format]; !ok {
+				t.Errorf("no fuzz target in formatFuzzTargets")
+			} else if name := funcName(fuzz); !isFuzzNormalizeTarget(name) {
+				t.Errorf("formatFuzzTargets names %s, not a top-level FuzzNormalize<Name> function that go test -fuzz can run", name)
+			}
+			if typedTargets[format] == nil {
+				t.Errorf("no payload type in typedTargets (bench_test.go)")
+			}
+			if !rows[format] {
+				t.Errorf("no row in the Formats table of README.md")
+			}
+			if !strings.Contains(string(testdataReadme), "`"+format+"`") {
+				t.Errorf("testdata/README.md does not name the folder")
+			}
+		})
+	}
+	// Nothing left behind by a format that is gone.
+	for format := range formatFuzzTargets {
+		if !slices.Contains(Formats(), format) {
+			t.Errorf("formatFuzzTargets has %q, which is not a format", format)
+		}
+	}
+	for format := range rows {
+		if format != FormatDetect && !slices.Contains(Formats(), format) {
+			t.Errorf("README.md's Formats table has %q, which is not a format", format)
+		}
+	}
+	dirs, err := os.ReadDir("testdata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dirs {
+		if d.IsDir() && !slices.Contains(Formats(), d.Name()) {
+			t.Errorf("testdata/%s is not a format", d.Name())
+		}
+	}
+}
+
+// readmeFormatRows returns the formats named in the first column of the
+// table under README.md's "## Formats" heading ("" for the detection row).
+func readmeFormatRows(t *testing.T, readme string) map[string]bool {
+	t.Helper()
+	_, section, ok := strings.Cut(readme, "\n## Formats\n")
+	if !ok {
+		t.Fatal(`README.md has no "## Formats" section`)
+	}
+	section, _, _ = strings.Cut(section, "\n#")
+	rows := map[string]bool{}
+	for _, line := range strings.Split(section, "\n") {
+		cells := strings.Split(line, "|")
+		if len(cells) < 3 || !strings.HasPrefix(strings.TrimSpace(cells[1]), "`") {
+			continue
+		}
+		name := strings.Trim(strings.TrimSpace(cells[1]), "`")
+		if name == `""` {
+			name = FormatDetect
+		}
+		rows[name] = true
+	}
+	if len(rows) == 0 {
+		t.Fatal("README.md's Formats section has no table rows")
+	}
+	return rows
+}
+
+// funcName returns the name of the function fn within its package
+// ("FuzzNormalizeUPS", "init.func1").
+func funcName(fn any) string {
+	name := runtime.FuncForPC(reflect.ValueOf(fn).Pointer()).Name()
+	name = name[strings.LastIndex(name, "/")+1:]
+	return name[strings.Index(name, ".")+1:]
+}
+
+// isFuzzNormalizeTarget reports whether name is a top-level FuzzNormalize*
+// function rather than a closure or a helper.
+func isFuzzNormalizeTarget(name string) bool {
+	return strings.HasPrefix(name, "FuzzNormalize") && name != "FuzzNormalize" && !strings.Contains(name, ".")
 }

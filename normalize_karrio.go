@@ -207,7 +207,7 @@ func karrioTime(b *batch, s *scan, e *karrioEvent) error {
 // timestamp or date, or one of the event date forms (MM/DD/YYYY). Unreadable
 // values give nil.
 func karrioOptionalDate(s string) *time.Time {
-	if t := aggOptionalTime(s); t != nil || s == "" {
+	if t := estimateInstant(s); t != nil || s == "" {
 		return t
 	}
 	t, _, err := parseKarrioDateTime(s, "")

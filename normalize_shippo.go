@@ -70,7 +70,7 @@ func parseShippo(b *batch, raw []byte) error {
 		trackingNumber: tr.TrackingNumber,
 		testMode:       p.Test,
 	}
-	base.data.EstimatedDelivery = aggOptionalTime(tr.ETA)
+	base.data.EstimatedDelivery = estimateInstant(tr.ETA)
 	if tr.Servicelevel != nil {
 		base.data.Service = tr.Servicelevel.Name
 	}

@@ -205,15 +205,40 @@ func checkFuzzedEvent(t *testing.T, events []Event, i int) {
 	}
 }
 
-func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
-func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
-func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
-func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
-func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
-func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
-func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
-func FuzzNormalizeKarrio(f *testing.F)      { fuzzNormalize(f, FormatKarrio) }
-func FuzzNormalizeFulfillment(f *testing.F) { fuzzNormalize(f, FormatFulfillment) }
+// formatFuzzTargets maps each format to its fuzz target, so that
+// TestEveryFormatIsComplete can tell a format without one (go test does
+// not list them to the test binary).
+var formatFuzzTargets = map[string]func(*testing.F){
+	FormatUPS:            FuzzNormalizeUPS,
+	FormatFedEx:          FuzzNormalizeFedEx,
+	FormatDHL:            FuzzNormalizeDHL,
+	FormatUSPS:           FuzzNormalizeUSPS,
+	FormatAmazonShipping: FuzzNormalizeAmazonShipping,
+	FormatParcelOne:      FuzzNormalizeParcelOne,
+	FormatSEKO:           FuzzNormalizeSEKO,
+	FormatSpring:         FuzzNormalizeSpring,
+	FormatEasyPost:       FuzzNormalizeEasyPost,
+	FormatAfterShip:      FuzzNormalizeAfterShip,
+	FormatShippo:         FuzzNormalizeShippo,
+	FormatKarrio:         FuzzNormalizeKarrio,
+	FormatShipEngine:     FuzzNormalizeShipEngine,
+	FormatFulfillment:    FuzzNormalizeFulfillment,
+}
+
+func FuzzNormalizeUPS(f *testing.F)            { fuzzNormalize(f, FormatUPS) }
+func FuzzNormalizeFedEx(f *testing.F)          { fuzzNormalize(f, FormatFedEx) }
+func FuzzNormalizeDHL(f *testing.F)            { fuzzNormalize(f, FormatDHL) }
+func FuzzNormalizeUSPS(f *testing.F)           { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeAmazonShipping(f *testing.F) { fuzzNormalize(f, FormatAmazonShipping) }
+func FuzzNormalizeParcelOne(f *testing.F)      { fuzzNormalize(f, FormatParcelOne) }
+func FuzzNormalizeSEKO(f *testing.F)           { fuzzNormalize(f, FormatSEKO) }
+func FuzzNormalizeSpring(f *testing.F)         { fuzzNormalize(f, FormatSpring) }
+func FuzzNormalizeEasyPost(f *testing.F)       { fuzzNormalize(f, FormatEasyPost) }
+func FuzzNormalizeAfterShip(f *testing.F)      { fuzzNormalize(f, FormatAfterShip) }
+func FuzzNormalizeShippo(f *testing.F)         { fuzzNormalize(f, FormatShippo) }
+func FuzzNormalizeKarrio(f *testing.F)         { fuzzNormalize(f, FormatKarrio) }
+func FuzzNormalizeShipEngine(f *testing.F)     { fuzzNormalize(f, FormatShipEngine) }
+func FuzzNormalizeFulfillment(f *testing.F)    { fuzzNormalize(f, FormatFulfillment) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant

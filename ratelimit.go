@@ -3,6 +3,8 @@ package shipevents
 import (
 	"sync"
 	"time"
+
+	"github.com/shipevents/shipevents/internal/ratelimit"
 )
 
 // Per-subscription rate limits ([Subscription.MaxPerSecond]).
@@ -19,76 +21,13 @@ import (
 // the rate. A reservation made by one instance and claimed by another is
 // simply lost, which only ever slows the endpoint's deliveries down.
 
-// maxReservations bounds the deferred deliveries a limiter remembers; past
-// it a deferred delivery is re-checked when it comes back.
-const maxReservations = 1 << 16
-
-// rateLimiter spaces the requests to one subscription with the generic
-// cell rate algorithm: next is when the next request would conform with
-// no burst left, and a request conforms when it is at most the burst
-// allowance ahead of next.
-type rateLimiter struct {
-	next      time.Time
-	reserved  map[string]time.Time // delivery id -> slot it was deferred to
-	lastSweep time.Time
-}
-
-// admit decides whether delivery id may be attempted now at perSecond
-// requests per second (bursts of up to a second's worth). When it may
-// not, it returns the time its slot comes, reserved for it.
-func (l *rateLimiter) admit(id string, now time.Time, perSecond float64, forget time.Duration) (bool, time.Time) {
-	if slot, ok := l.reserved[id]; ok {
-		if now.Before(slot) { // back early: keep its place
-			return false, slot
-		}
-		delete(l.reserved, id)
-		return true, time.Time{}
-	}
-	interval := time.Duration(float64(time.Second) / perSecond)
-	burst := max(1, int(perSecond))
-	allowance := time.Duration(burst-1) * interval
-
-	base := l.next
-	if base.Before(now) {
-		base = now
-	}
-	l.next = base.Add(interval)
-	slot := base.Add(-allowance)
-	if !slot.After(now) {
-		return true, time.Time{}
-	}
-	l.sweep(now, forget)
-	if len(l.reserved) < maxReservations {
-		if l.reserved == nil {
-			l.reserved = make(map[string]time.Time)
-		}
-		l.reserved[id] = slot
-	}
-	return false, slot
-}
-
-// sweep forgets reservations whose slot passed more than forget ago: their
-// deliveries went to another instance, or were deleted.
-func (l *rateLimiter) sweep(now time.Time, forget time.Duration) {
-	if len(l.reserved) == 0 || now.Sub(l.lastSweep) < forget {
-		return
-	}
-	l.lastSweep = now
-	cutoff := now.Add(-forget)
-	for id, slot := range l.reserved {
-		if slot.Before(cutoff) {
-			delete(l.reserved, id)
-		}
-	}
-}
-
 // rateLimits holds a Dispatcher's limiters by subscription id.
 type rateLimits struct {
 	mu sync.Mutex
-	m  map[string]*rateLimiter
+	m  map[string]*ratelimit.Limiter
 }
 
-// admit applies sub's limit to delivery id; see rateLimiter.admit.
+// admit applies sub's limit to delivery id; see [ratelimit.Limiter.Admit].
 func (r *rateLimits) admit(sub *Subscription, id string, now time.Time, forget time.Duration) (bool, time.Time) {
 	if !(sub.MaxPerSecond > 0) {
 		return true, time.Time{}
@@ -98,10 +37,10 @@ func (r *rateLimits) admit(sub *Subscription, id string, now time.Time, forget t
 	l := r.m[sub.ID]
 	if l == nil {
 		if r.m == nil {
-			r.m = make(map[string]*rateLimiter)
+			r.m = make(map[string]*ratelimit.Limiter)
 		}
-		l = &rateLimiter{}
+		l = &ratelimit.Limiter{}
 		r.m[sub.ID] = l
 	}
-	return l.admit(id, now, sub.MaxPerSecond, forget)
+	return l.Admit(id, now, sub.MaxPerSecond, forget)
 }

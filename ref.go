@@ -19,13 +19,14 @@ const MaxPatternLen = 512
 // A ref is a slash-separated path: shipments/{phase}/{event_name} for
 // shipment events, {source}/{action} for the others. A pattern matches a
 // ref when its segments are a prefix of the ref's segments, compared whole
-// and case-sensitively, where a segment "*" matches any one segment:
+// and case-sensitively, where a segment "*" matches any one segment. So
+// these patterns match:
 //
-//   - every ref
-//     shipments                           every shipment event
-//     shipments/delivered                 every event in the delivered phase
-//     shipments/*/DELIVERY_ATTEMPT_FAILED that event name in any phase
-//     shipments/deliv                     nothing (segments are whole)
+//	shipments                            every shipment event
+//	shipments/delivered                  every event in the delivered phase
+//	shipments/*/DELIVERY_ATTEMPT_FAILED  that event name in any phase
+//	shipments/deliv                      nothing (segments are whole)
+//	*                                    every ref
 //
 // An empty pattern matches nothing. MatchRef does not allocate.
 func MatchRef(pattern, ref string) bool {

@@ -8,8 +8,8 @@ import (
 	"testing"
 )
 
-// matchRefReference is the rule of SPEC §1 written as plainly as possible,
-// to check MatchRef and RefIndex against.
+// matchRefReference is the rule of MatchRef's doc comment written as
+// plainly as possible, to check MatchRef and RefIndex against.
 func matchRefReference(pattern, ref string) bool {
 	if pattern == "" {
 		return false

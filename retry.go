@@ -191,35 +191,3 @@ func retryableStatus(code int) bool {
 	}
 	return false
 }
-
-// HTTPError is a non-2xx answer from an endpoint.
-type HTTPError struct {
-	StatusCode int
-	// RetryAfter is the endpoint's Retry-After, zero if absent.
-	RetryAfter time.Duration
-	// Body is the start of the response body.
-	Body string
-}
-
-// Error implements error.
-func (e *HTTPError) Error() string {
-	return fmt.Sprintf("shipevents: endpoint answered HTTP %d", e.StatusCode)
-}
-
-// PermanentError marks a failure that retrying cannot fix.
-type PermanentError struct{ Err error }
-
-// Error implements error.
-func (e *PermanentError) Error() string { return e.Err.Error() }
-
-// Unwrap returns the wrapped error.
-func (e *PermanentError) Unwrap() error { return e.Err }
-
-// Permanent wraps err so the dispatcher does not retry it; it returns nil
-// for nil. Senders and handlers use it for failures a retry cannot fix.
-func Permanent(err error) error {
-	if err == nil {
-		return nil
-	}
-	return &PermanentError{Err: err}
-}

@@ -2,6 +2,7 @@ package shipevents
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -41,6 +42,38 @@ type Response struct {
 // deadline) and must not retain m.
 type Sender interface {
 	Send(ctx context.Context, m *Message) (Response, error)
+}
+
+// HTTPError is a non-2xx answer from an endpoint.
+type HTTPError struct {
+	StatusCode int
+	// RetryAfter is the endpoint's Retry-After, zero if absent.
+	RetryAfter time.Duration
+	// Body is the start of the response body.
+	Body string
+}
+
+// Error implements error.
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("shipevents: endpoint answered HTTP %d", e.StatusCode)
+}
+
+// PermanentError marks a failure that retrying cannot fix.
+type PermanentError struct{ Err error }
+
+// Error implements error.
+func (e *PermanentError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the wrapped error.
+func (e *PermanentError) Unwrap() error { return e.Err }
+
+// Permanent wraps err so the dispatcher does not retry it; it returns nil
+// for nil. Senders and handlers use it for failures a retry cannot fix.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &PermanentError{Err: err}
 }
 
 // SenderFunc adapts a function to a [Sender].

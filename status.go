@@ -6,7 +6,7 @@ import (
 
 // Status is the canonical milestone of a shipment: the one field every
 // order-management system keeps in sync. The values are the upper-case
-// strings of SPEC §1 and are part of the wire contract.
+// strings below and are part of the wire contract.
 type Status string
 
 // The canonical statuses.
@@ -103,7 +103,7 @@ type StatusPoint struct {
 }
 
 // Supersedes reports whether next should become a shipment's current status
-// when current is the status it has now. The rule (SPEC §3):
+// when current is the status it has now. The ordering rule:
 //
 //   - anything supersedes the zero StatusPoint (no status yet);
 //   - a terminal status is never replaced by a non-terminal one;

@@ -5,10 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // Errors a Store returns; test with [errors.Is]. Adapters wrap them with
@@ -59,11 +58,19 @@ type EventStore interface {
 	//
 	// For a shipment status event (a tracking number and a Status), the
 	// store applies the ordering rule ([Supersedes]) to the shipment's
-	// current state, keyed by [Event.Shipment], in the same atomic step: if the event supersedes it, the state
-	// moves to the event (AppendNew); otherwise the event is stored marked
-	// late (AppendLate) and the deliveries with OnlyIfCurrent set are not
-	// created. Other events (no tracking number, or no status, as record
-	// events) leave shipment state alone and are always AppendNew.
+	// current state, keyed by [Event.StatusKey], in the same atomic step:
+	// if the event supersedes it, the state moves to the event
+	// (AppendNew); otherwise the event is stored marked late (AppendLate)
+	// and the deliveries with OnlyIfCurrent set are not created. Other
+	// events (no tracking number, or no status, as record events) leave
+	// shipment state alone and are always AppendNew. [UpdateShipment] is
+	// that step. For each record that is not a duplicate, in order (a
+	// record sees the states the records before it in the same call set),
+	// a store reads the shipment's state under the lock or transaction
+	// that writes the event, calls UpdateShipment, writes
+	// ShipmentUpdate.State when Changed, stores the event marked late when
+	// Late, reports its Outcome, and creates the deliveries Creates
+	// accepts.
 	//
 	// The results are in the order of records. The error is non-nil only
 	// when the call as a whole failed; records before the failure may have
@@ -246,6 +253,36 @@ type EventFilter struct {
 	Limit          int // default 50, at most 1000
 }
 
+// EventMatchesFilter reports whether e passes every set field of f
+// (cursors and limit aside). Adapters that filter in process can use it.
+func EventMatchesFilter(e *Event, f *EventFilter) bool {
+	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
+		return false
+	}
+	if f.RefPattern != "" && !MatchRef(f.RefPattern, e.Ref) {
+		return false
+	}
+	if f.TenantID != "" && e.TenantID != f.TenantID {
+		return false
+	}
+	if f.Carrier != "" && e.Carrier != f.Carrier {
+		return false
+	}
+	if f.TrackingNumber != "" && e.TrackingNumber != f.TrackingNumber {
+		return false
+	}
+	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
+		return false
+	}
+	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
+		return false
+	}
+	if !f.OccurredBefore.IsZero() && !e.OccurredAt.Before(f.OccurredBefore) {
+		return false
+	}
+	return true
+}
+
 // Page is one page of a list, with Relay-style page information.
 type Page[T any] struct {
 	Items    []T
@@ -393,6 +430,58 @@ type Attempt struct {
 // MaxStoredResponse bounds the response bytes kept per attempt.
 const MaxStoredResponse = 2048
 
+// ShipmentUpdate is what the ordering rule makes of one appended event;
+// see [UpdateShipment]. Changed and Late are never both set; an event that
+// leaves shipment state alone has neither.
+type ShipmentUpdate struct {
+	// Changed: the event supersedes the shipment's state, and State is
+	// the new state to write (an insert when the shipment had none).
+	Changed bool
+	// Late: the event does not supersede the state, which stays as it
+	// was; the event is stored marked late.
+	Late bool
+	// State is the shipment's state after the event.
+	State ShipmentState
+}
+
+// UpdateShipment is the ordering rule as AppendEvents applies it, the one
+// definition every Store shares. cur is the current state of the shipment
+// e is about (the key [Event.StatusKey] returns) and exists says whether
+// there is one; now is the store's clock, for UpdatedAt.
+//
+// When e supersedes cur ([Supersedes]; anything supersedes no state) the
+// update is Changed, with State holding e's key, status, event name, id and
+// occurred_at. Otherwise it is Late and State is cur. An event that leaves
+// shipment state alone (StatusKey reports false) is neither, and State is
+// cur.
+func UpdateShipment(cur ShipmentState, exists bool, e *Event, now time.Time) ShipmentUpdate {
+	key, ok := e.StatusKey()
+	if !ok {
+		return ShipmentUpdate{State: cur}
+	}
+	if !exists {
+		cur = ShipmentState{}
+	}
+	if !Supersedes(StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, StatusPoint{Status: e.Status, OccurredAt: e.OccurredAt}) {
+		return ShipmentUpdate{Late: true, State: cur}
+	}
+	return ShipmentUpdate{Changed: true, State: ShipmentState{Key: key, Status: e.Status, EventName: e.EventName,
+		EventID: e.ID, OccurredAt: e.OccurredAt, UpdatedAt: now}}
+}
+
+// Outcome is the AppendOutcome of the stored event: AppendLate for a late
+// one, AppendNew otherwise.
+func (u ShipmentUpdate) Outcome() AppendOutcome {
+	if u.Late {
+		return AppendLate
+	}
+	return AppendNew
+}
+
+// Creates reports whether nd is created with the event: every delivery,
+// except those with OnlyIfCurrent when the event is late.
+func (u ShipmentUpdate) Creates(nd NewDelivery) bool { return !u.Late || !nd.OnlyIfCurrent }
+
 // ShipmentState is a shipment's current status and the event that set it.
 type ShipmentState struct {
 	Key        ShipmentKey
@@ -401,14 +490,4 @@ type ShipmentState struct {
 	EventID    string
 	OccurredAt time.Time
 	UpdatedAt  time.Time
-}
-
-// deliveryNamespace is the UUID namespace of delivery ids; fixed forever.
-var deliveryNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
-
-// DeliveryID returns the deterministic id of the delivery of an event to a
-// subscription, so that appending the same event twice can never create
-// two deliveries to one subscription.
-func DeliveryID(eventID, subscriptionID string) string {
-	return nameUUID(deliveryNamespace, eventID, subscriptionID)
 }

@@ -20,7 +20,7 @@ type PayloadForm string
 
 // The payload forms.
 const (
-	FormNested      PayloadForm = "nested"      // the envelope as SPEC §1 (default)
+	FormNested      PayloadForm = "nested"      // the envelope as Event marshals it (default)
 	FormFlat        PayloadForm = "flat"        // event_data lifted to the root; see Event.MarshalFlat
 	FormCloudEvents PayloadForm = "cloudevents" // CloudEvents 1.0 structured JSON
 )

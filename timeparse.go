@@ -232,55 +232,29 @@ func parseCompactDateTime(date, clock string) (time.Time, error) {
 	return t, nil
 }
 
-// carrierAliases maps the names aggregators use to the envelope's slugs.
-var carrierAliases = map[string]string{
-	"fedex": "fedex", "fedex_ground": "fedex", "fdxg": "fedex", "fdxe": "fedex", "federal_express": "fedex",
-	"ups": "ups", "united_parcel_service": "ups", "upsn": "ups",
-	"usps": "usps", "united_states_postal_service": "usps", "stamps_com": "usps",
-	"dhl": "dhl", "dhl_express": "dhl", "dhlexpress": "dhl", "dhl_ecommerce": "dhl", "dhl_parcel": "dhl", "dhl_parcel_de": "dhl", "dhl_universal": "dhl",
-	"canada_post": "canadapost", "canadapost": "canadapost",
-	"royal_mail": "royalmail", "royalmail": "royalmail",
-	"australia_post": "australiapost", "australiapost": "australiapost",
-	"la_poste": "laposte", "laposte": "laposte", "la_poste_colissimo": "colissimo",
-	"dpd": "dpd", "gls": "gls", "hermes": "hermes", "evri": "hermes",
-	"purolator": "purolator", "ontrac": "ontrac", "lasership": "lasership", "amazon": "amazon_shipping",
+// Instants outside these bounds are treated as corrupt input.
+var (
+	minInstant = time.Date(1990, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxInstant = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func checkInstant(t time.Time) error {
+	if t.Before(minInstant) || t.After(maxInstant) {
+		return fmt.Errorf("time %s is outside the plausible range %d-%d", t.UTC().Format(time.RFC3339), minInstant.Year(), maxInstant.Year())
+	}
+	return nil
 }
 
-// CarrierSlug returns the envelope's lower-case slug for a carrier name as
-// an aggregator writes it ("FedEx", "UPS", "dhl-express", "Canada Post").
-// Names it does not know are lower-cased with spaces and hyphens turned
-// into underscores.
-func CarrierSlug(name string) string {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return ""
-	}
-	s := strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'A' && r <= 'Z':
-			return r + ('a' - 'A')
-		case r == ' ' || r == '-' || r == '.':
-			return '_'
-		}
-		return r
-	}, name)
-	if alias, ok := carrierAliases[s]; ok {
-		return alias
-	}
-	return s
-}
-
-// newLocation returns a Location, or nil when every field is empty.
-func newLocation(city, state, postal, country, facility string) *Location {
-	l := locationOf(city, state, postal, country, facility)
-	if l.IsZero() {
+// estimateInstant parses a timestamp that is nice to have (an estimate):
+// nil when it is empty, unparseable or implausible.
+func estimateInstant(s string) *time.Time {
+	if strings.TrimSpace(s) == "" {
 		return nil
 	}
-	return &l
-}
-
-// locationOf returns a Location with its fields trimmed.
-func locationOf(city, state, postal, country, facility string) Location {
-	return Location{City: strings.TrimSpace(city), State: strings.TrimSpace(state), PostalCode: strings.TrimSpace(postal),
-		Country: strings.TrimSpace(country), Facility: strings.TrimSpace(facility)}
+	t, _, err := parseTimestamp(s)
+	if err != nil || checkInstant(t) != nil {
+		return nil
+	}
+	t = t.UTC()
+	return &t
 }

@@ -35,7 +35,8 @@ type appendPlan struct {
 // transaction: advisory locks on the shipments it touches (taken in a
 // fixed order, so concurrent calls cannot deadlock on them), the events
 // inserted with ON CONFLICT DO NOTHING (idempotency), the shipments'
-// current states read and the ordering rule applied in Go, then the late
+// current states read and the ordering rule applied in Go
+// ([shipevents.UpdateShipment]), then the late
 // marks, the new states and the deliveries written in one pipelined batch.
 // A transaction aborted by a deadlock (two calls inserting the same new
 // event ids in opposite orders) is retried.
@@ -85,7 +86,7 @@ func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
 		p.tracking = append(p.tracking, e.TrackingNumber)
 		p.correlations = append(p.correlations, e.CorrelationID)
 		p.occurred = append(p.occurred, e.OccurredAt)
-		if k := e.Shipment(); !k.IsZero() && e.Status != "" {
+		if k, ok := e.StatusKey(); ok {
 			lk := lockKey(k)
 			if !keys[lk] {
 				keys[lk] = true
@@ -240,26 +241,22 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 			results[i].Outcome = shipevents.AppendDuplicate
 			continue
 		}
-		isLate := false
-		if k := e.Shipment(); !k.IsZero() && e.Status != "" {
+		var u shipevents.ShipmentUpdate
+		if k, ok := e.StatusKey(); ok {
 			lk := lockKey(k)
-			cur := states[lk]
-			next := shipevents.StatusPoint{Status: e.Status, OccurredAt: e.OccurredAt}
-			if shipevents.Supersedes(shipevents.StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, next) {
-				states[lk] = shipevents.ShipmentState{Key: k, Status: e.Status, EventName: e.EventName,
-					EventID: e.ID, OccurredAt: e.OccurredAt, UpdatedAt: now}
+			cur, exists := states[lk] // as read, or as set by an earlier record
+			u = shipevents.UpdateShipment(cur, exists, e, now)
+			switch {
+			case u.Changed:
+				states[lk] = u.State
 				changed[lk] = true
-			} else {
-				isLate = true
+			case u.Late:
 				late = append(late, e.ID)
 			}
 		}
-		results[i].Outcome = shipevents.AppendNew
-		if isLate {
-			results[i].Outcome = shipevents.AppendLate
-		}
+		results[i].Outcome = u.Outcome()
 		for _, nd := range r.Deliveries {
-			if isLate && nd.OnlyIfCurrent {
+			if !u.Creates(nd) {
 				continue
 			}
 			dIDs = append(dIDs, nd.ID)

@@ -11,7 +11,18 @@
 //
 // [Run] runs one subtest per rule, each on a fresh store. A failure names
 // the rule that broke and the file:line of the case that checks it, so the
-// author can read the rule next to the check.
+// author can read the rule next to the check. The cases are grouped one
+// file per part of the contract (events.go, ordering.go, claims.go,
+// attempts.go, deliverylog.go, pages.go, subscriptions.go, adder.go,
+// storewide.go).
+//
+// [Test] runs the same cases without a *testing.T and returns the broken
+// rules as one error (nil when there are none), for a command that vets a
+// store or a test harness of its own:
+//
+//	if err := storetest.Test(func() shipevents.Store { return mystore.New(...) }); err != nil {
+//		log.Fatal(err) // one error per broken rule, each naming its case and rule
+//	}
 //
 // The suite drives time only through the times it passes in
 // ([shipevents.ClaimRequest.Now], NextAttemptAt, lease expiries); it never
@@ -21,6 +32,6 @@
 // survive a JSON round trip (strings, float64, bool, nested maps and
 // slices), so a store that keeps them as JSON passes.
 //
-// The package depends on the standard library's testing package only (and
-// the shipevents module itself): no assertion library.
+// The package needs nothing beyond the standard library and the shipevents
+// module's own dependencies: no assertion library.
 package storetest

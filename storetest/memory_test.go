@@ -1,6 +1,10 @@
 package storetest_test
 
 import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/shipevents/shipevents"
@@ -13,4 +17,122 @@ func TestMemoryStore(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) shipevents.Store {
 		return shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})
 	})
+}
+
+func newMemoryStore() shipevents.Store {
+	return shipevents.NewMemoryStore(shipevents.MemoryStoreConfig{})
+}
+
+// TestTestMemoryStore: the error form finds nothing wrong with the
+// reference store.
+func TestTestMemoryStore(t *testing.T) {
+	if err := storetest.Test(newMemoryStore); err != nil {
+		t.Errorf("Test(MemoryStore) = %v", err)
+	}
+}
+
+// unsorted breaks one rule: it lists subscriptions in reverse id order.
+type unsorted struct{ shipevents.Store }
+
+func (s unsorted) ListSubscriptions(ctx context.Context) ([]shipevents.Subscription, error) {
+	subs, err := s.Store.ListSubscriptions(ctx)
+	slices.Reverse(subs)
+	return subs, err
+}
+
+// forgetful loses every event it stores, which stops many cases early.
+type forgetful struct{ shipevents.Store }
+
+func (forgetful) GetEvent(ctx context.Context, id string) (shipevents.StoredEvent, error) {
+	return shipevents.StoredEvent{}, fmt.Errorf("event %q: %w", id, shipevents.ErrNotFound)
+}
+
+// panicky panics when asked for a shipment's state.
+type panicky struct{ shipevents.Store }
+
+func (panicky) ShipmentState(context.Context, shipevents.ShipmentKey) (shipevents.ShipmentState, error) {
+	panic("shipment state unavailable")
+}
+
+// violations splits the error Test returns into its messages.
+func violations(t *testing.T, err error) []string {
+	t.Helper()
+	if err == nil {
+		t.Fatal("Test returned nil for a broken store")
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		t.Fatalf("Test's error %T does not join its violations", err)
+	}
+	var out []string
+	for _, e := range j.Unwrap() {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+// failedCases returns the case names the violations name.
+func failedCases(t *testing.T, msgs []string) []string {
+	t.Helper()
+	var names []string
+	for _, m := range msgs {
+		name, _, ok := strings.Cut(strings.TrimPrefix(m, "storetest: "), ":")
+		if !ok || !strings.HasPrefix(m, "storetest: ") {
+			t.Fatalf("violation %q does not start with storetest: <case>:", m)
+		}
+		if !slices.Contains(names, name) {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
+func TestTestNamesTheBrokenRule(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store { return unsorted{newMemoryStore()} }))
+	if got := failedCases(t, msgs); !slices.Equal(got, []string{"Subscriptions"}) {
+		t.Fatalf("failed cases %v, want [Subscriptions]:\n%s", got, strings.Join(msgs, "\n"))
+	}
+	if !strings.Contains(msgs[0], "rule: ListSubscriptions returns every subscription, sorted by id") ||
+		!strings.Contains(msgs[0], "subscriptions.go:") {
+		t.Errorf("the violation does not name the rule and where it is checked: %s", msgs[0])
+	}
+}
+
+func TestTestEndsFailedCases(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store { return forgetful{newMemoryStore()} }))
+	cases := failedCases(t, msgs)
+	for _, want := range []string{"AppendNew", "EventRoundTrip", "NoAliasingEvents"} {
+		if !slices.Contains(cases, want) {
+			t.Errorf("%s not reported broken; got %v", want, cases)
+		}
+	}
+	// Not finding anything keeps this rule.
+	if slices.Contains(cases, "GetEventNotFound") {
+		t.Errorf("GetEventNotFound reported broken by a store that keeps it")
+	}
+	for _, m := range msgs {
+		if !strings.Contains(m, "rule: ") {
+			t.Errorf("violation names no rule: %s", m)
+		}
+	}
+}
+
+func TestTestReportsPanics(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store { return panicky{newMemoryStore()} }))
+	var found bool
+	for _, m := range msgs {
+		if strings.Contains(m, "must not panic") && strings.Contains(m, "shipment state unavailable") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no violation reports the panic:\n%s", strings.Join(msgs, "\n"))
+	}
+}
+
+func TestTestNilStore(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store { return nil }))
+	if !strings.Contains(msgs[0], "newStore returned a nil Store") {
+		t.Errorf("first violation %q", msgs[0])
+	}
 }

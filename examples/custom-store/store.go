@@ -92,7 +92,7 @@ func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRec
 
 func (s *Store) appendLocked(r shipevents.AppendRecord, now time.Time) shipevents.AppendResult {
 	ev := r.Event
-	res := shipevents.AppendResult{EventID: ev.ID, Outcome: shipevents.AppendNew}
+	res := shipevents.AppendResult{EventID: ev.ID}
 
 	// Idempotency: an id seen before writes nothing.
 	if _, ok := s.eventByID[ev.ID]; ok {
@@ -103,32 +103,28 @@ func (s *Store) appendLocked(r shipevents.AppendRecord, now time.Time) shipevent
 	// The ordering rule, for events about a shipment's status. (An event
 	// with a tracking number but no status, such as shipment.updated, says
 	// nothing about the status and leaves the state alone.)
-	if key := ev.Shipment(); !key.IsZero() && ev.Status != "" {
-		cur := s.shipments[key] // the zero state when the shipment is new
-		next := shipevents.StatusPoint{Status: ev.Status, OccurredAt: ev.OccurredAt}
-		if shipevents.Supersedes(shipevents.StatusPoint{Status: cur.Status, OccurredAt: cur.OccurredAt}, next) {
-			s.shipments[key] = shipevents.ShipmentState{
-				Key: key, Status: ev.Status, EventName: ev.EventName, EventID: ev.ID,
-				OccurredAt: ev.OccurredAt, UpdatedAt: now,
-			}
-		} else {
-			res.Outcome = shipevents.AppendLate
+	var u shipevents.ShipmentUpdate
+	if key, ok := ev.StatusKey(); ok {
+		cur, exists := s.shipments[key]
+		if u = shipevents.UpdateShipment(cur, exists, &ev, now); u.Changed {
+			s.shipments[key] = u.State
 		}
 	}
-	late := res.Outcome == shipevents.AppendLate
+	res.Outcome = u.Outcome()
 
 	row := &eventRow{stored: shipevents.StoredEvent{
 		Event:    ev.Clone(), // the caller keeps its maps
 		Seq:      int64(len(s.events) + 1),
-		Late:     late,
+		Late:     u.Late,
 		StoredAt: now,
 	}}
 	s.events = append(s.events, row)
 	s.eventByID[ev.ID] = row
 
-	// The outbox: the deliveries are created in the same step.
+	// The outbox: the deliveries are created in the same step; a late
+	// event gets only those that do not need it to be current.
 	for _, nd := range r.Deliveries {
-		if late && nd.OnlyIfCurrent {
+		if !u.Creates(nd) {
 			continue
 		}
 		if _, ok := s.deliveryByID[nd.ID]; ok {

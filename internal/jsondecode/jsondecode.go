@@ -1,4 +1,26 @@
-package shipevents
+// Package jsondecode decodes JSON into plain Go structs the way
+// encoding/json does, in one pass.
+//
+// The format parsers decode into structs of strings, bools, numbers,
+// pointers, slices and json.RawMessage. encoding/json spends most of its
+// time in a byte-at-a-time state machine that it runs twice (once to
+// validate, once to decode), so for those types a single-pass decoder
+// does the same work in about a third of the time.
+//
+// Decode gives exactly the result json.Unmarshal gives for such types: the
+// same values on success (including its corner cases: case-insensitive key
+// matching, duplicate keys merging into what was decoded before, null
+// leaving strings alone and clearing pointers and slices), and an error
+// whenever json.Unmarshal returns one. Agreement tests check that, here on
+// a probe of every kind and in the library on every type it decodes.
+// Types outside that set (maps, interfaces, custom unmarshalers, ...) are
+// passed to json.Unmarshal.
+//
+// Errors are a *SyntaxError for malformed JSON, a *json.UnmarshalTypeError
+// (as encoding/json reports them, Field naming the path) for a value of the
+// wrong type, and a *DepthError or *SliceBudgetError for a document beyond
+// its Limits.
+package jsondecode
 
 import (
 	"encoding"
@@ -13,62 +35,56 @@ import (
 	"unicode/utf8"
 )
 
-// The format parsers decode into plain structs of strings, bools,
-// numbers, pointers, slices and json.RawMessage. encoding/json spends most
-// of its time in a byte-at-a-time state machine that it runs twice (once
-// to validate, once to decode), so for those types a single-pass decoder
-// of our own does the same work in about a third of the time.
-//
-// decodeJSON gives exactly the result json.Unmarshal gives for such types:
-// the same values on success (including its corner cases: case-insensitive
-// key matching, duplicate keys merging into what was decoded before, null
-// leaving strings alone and clearing pointers and slices), and an error
-// whenever json.Unmarshal returns one. FuzzDecodeJSONAgreement checks that
-// agreement on every parser type. Types outside that set (maps,
-// interfaces, custom unmarshalers, ...) are passed to json.Unmarshal.
-
-// jsonSyntaxError reports malformed JSON at a byte offset.
-type jsonSyntaxError struct {
+// SyntaxError reports malformed JSON at a byte offset.
+type SyntaxError struct {
 	msg    string
 	Offset int64
 }
 
-func (e *jsonSyntaxError) Error() string { return e.msg }
+func (e *SyntaxError) Error() string { return e.msg }
 
-// maxJSONNesting bounds recursion when no lower limit is asked for; it is
-// the limit encoding/json applies.
-const maxJSONNesting = 10000
-
-// decodeJSON decodes raw into v, which must be a non-nil pointer.
-func decodeJSON(raw []byte, v any) error {
-	return decodeJSONLimited(raw, v, jsonLimits{})
-}
-
-// jsonLimits bound what a document may cost beyond its own size. Zero
-// fields mean encoding/json's behaviour.
-type jsonLimits struct {
-	// maxDepth bounds the nesting of objects and arrays, counting the top
-	// level as 1; 0 means maxJSONNesting.
-	maxDepth int
-	// maxSliceBytes bounds the memory allocated for slices (each array
-	// allocated counts its capacity times its element size): a megabyte
-	// of "{}," decodes into a third of a million structs of a few hundred
-	// bytes each. 0 means no bound.
-	maxSliceBytes int
-}
-
-// limitError reports a document beyond a jsonLimits bound; it unwraps to
-// ErrPayloadTooDeep or ErrPayloadTooLarge.
-type limitError struct {
-	err    error
+// DepthError reports a document nesting deeper than Limits.MaxDepth (or
+// MaxNesting) at a byte offset.
+type DepthError struct {
+	Max    int
 	Offset int64
 }
 
-func (e *limitError) Error() string { return e.err.Error() }
-func (e *limitError) Unwrap() error { return e.err }
+func (e *DepthError) Error() string { return "deeper than " + strconv.Itoa(e.Max) }
 
-// decodeJSONLimited is decodeJSON within lim.
-func decodeJSONLimited(raw []byte, v any, lim jsonLimits) error {
+// SliceBudgetError reports a document whose arrays would take more than
+// Limits.MaxSliceBytes, at the byte offset of the array that went over.
+type SliceBudgetError struct {
+	Offset int64
+}
+
+func (e *SliceBudgetError) Error() string { return "its arrays hold too many elements" }
+
+// MaxNesting bounds recursion when no lower limit is asked for; it is
+// the limit encoding/json applies.
+const MaxNesting = 10000
+
+// Limits bound what a document may cost beyond its own size. Zero fields
+// mean encoding/json's behaviour.
+type Limits struct {
+	// MaxDepth bounds the nesting of objects and arrays, counting the top
+	// level as 1; 0 means MaxNesting.
+	MaxDepth int
+	// MaxSliceBytes bounds the memory allocated for slices (each array
+	// allocated counts its capacity times its element size): a megabyte
+	// of "{}," decodes into a third of a million structs of a few hundred
+	// bytes each. 0 means no bound.
+	MaxSliceBytes int
+}
+
+// Decode decodes raw into v, which must be a non-nil pointer, as
+// json.Unmarshal would.
+func Decode(raw []byte, v any) error {
+	return DecodeLimited(raw, v, Limits{})
+}
+
+// DecodeLimited is Decode within lim.
+func DecodeLimited(raw []byte, v any, lim Limits) error {
 	rv := reflect.ValueOf(v)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() {
 		return json.Unmarshal(raw, v) // reports the InvalidUnmarshalError
@@ -77,9 +93,9 @@ func decodeJSONLimited(raw []byte, v any, lim jsonLimits) error {
 	if p == nil {
 		return json.Unmarshal(raw, v)
 	}
-	d := jsonDecoder{data: raw, maxDepth: maxJSONNesting, sliceBudget: lim.maxSliceBytes, limitSlices: lim.maxSliceBytes > 0}
-	if lim.maxDepth > 0 {
-		d.maxDepth = min(lim.maxDepth, maxJSONNesting)
+	d := decoder{data: raw, maxDepth: MaxNesting, sliceBudget: lim.MaxSliceBytes, limitSlices: lim.MaxSliceBytes > 0}
+	if lim.MaxDepth > 0 {
+		d.maxDepth = min(lim.MaxDepth, MaxNesting)
 	}
 	d.skipSpace()
 	if err := d.value(p, rv.Elem()); err != nil {
@@ -93,6 +109,43 @@ func decodeJSONLimited(raw []byte, v any, lim jsonLimits) error {
 		return d.syntaxErr("after top-level value")
 	}
 	return nil
+}
+
+// Members calls fn with each member of the JSON object raw, in order: the
+// key unquoted (a view of raw when it has no escapes, valid only during
+// the call) and the value as raw JSON. When raw holds another value than
+// an object (null), fn is not called. raw should have been decoded once
+// already: Members validates only what it steps over.
+func Members(raw []byte, fn func(key, value []byte) error) error {
+	d := decoder{data: raw, maxDepth: MaxNesting}
+	d.skipSpace()
+	if d.pos >= len(raw) || raw[d.pos] != '{' {
+		return nil
+	}
+	done, err := d.open('}')
+	for !done && err == nil {
+		var key []byte
+		if key, err = d.key(); err != nil {
+			return err
+		}
+		start := d.pos
+		if err = d.skipValue(); err != nil {
+			return err
+		}
+		if err = fn(key, raw[start:d.pos]); err != nil {
+			return err
+		}
+		done, err = d.next('}')
+	}
+	return err
+}
+
+// LimitsApply reports whether Decode decodes every part of a value of type
+// t itself, so that Limits bound all of it: false when any part is handed
+// to encoding/json (maps, interfaces, custom unmarshalers, ...).
+func LimitsApply(t reflect.Type) bool {
+	p := planFor(t)
+	return p != nil && !p.usesStdlib()
 }
 
 type planKind uint8
@@ -142,7 +195,7 @@ var (
 	textUnmarshalerTyp = reflect.TypeFor[encoding.TextUnmarshaler]()
 )
 
-// planFor returns the plan for t, or nil when decodeJSON leaves the whole
+// planFor returns the plan for t, or nil when Decode leaves the whole
 // of t to encoding/json (types it cannot decode at all).
 func planFor(t reflect.Type) *decodePlan {
 	if p, ok := planCache.Load(t); ok {
@@ -383,8 +436,8 @@ func foldJSONName(dst, name []byte) []byte {
 	return dst
 }
 
-// jsonDecoder reads one JSON document, validating as it goes.
-type jsonDecoder struct {
+// decoder reads one JSON document, validating as it goes.
+type decoder struct {
 	data     []byte
 	pos      int
 	depth    int
@@ -395,11 +448,11 @@ type jsonDecoder struct {
 	limitSlices bool
 }
 
-func (d *jsonDecoder) syntaxErr(context string) error {
+func (d *decoder) syntaxErr(context string) error {
 	if d.pos >= len(d.data) {
-		return &jsonSyntaxError{msg: "unexpected end of JSON input", Offset: int64(len(d.data))}
+		return &SyntaxError{msg: "unexpected end of JSON input", Offset: int64(len(d.data))}
 	}
-	return &jsonSyntaxError{msg: fmt.Sprintf("invalid character %s %s", quoteJSONChar(d.data[d.pos]), context), Offset: int64(d.pos + 1)}
+	return &SyntaxError{msg: fmt.Sprintf("invalid character %s %s", quoteJSONChar(d.data[d.pos]), context), Offset: int64(d.pos + 1)}
 }
 
 func quoteJSONChar(c byte) string {
@@ -432,11 +485,11 @@ func inField(err error, name string) error {
 	return err
 }
 
-func (d *jsonDecoder) typeErr(what string, t reflect.Type, start int) error {
+func (d *decoder) typeErr(what string, t reflect.Type, start int) error {
 	return &json.UnmarshalTypeError{Value: what, Type: t, Offset: int64(start)}
 }
 
-func (d *jsonDecoder) skipSpace() {
+func (d *decoder) skipSpace() {
 	for d.pos < len(d.data) {
 		switch d.data[d.pos] {
 		case ' ', '\t', '\n', '\r':
@@ -448,7 +501,7 @@ func (d *jsonDecoder) skipSpace() {
 }
 
 // value decodes the value at d.pos (after white space) into v.
-func (d *jsonDecoder) value(p *decodePlan, v reflect.Value) error {
+func (d *decoder) value(p *decodePlan, v reflect.Value) error {
 	if d.pos >= len(d.data) {
 		return d.syntaxErr("")
 	}
@@ -544,14 +597,14 @@ func (d *jsonDecoder) value(p *decodePlan, v reflect.Value) error {
 }
 
 // mismatch skips a value that does not fit the target and reports it.
-func (d *jsonDecoder) mismatch(what string, p *decodePlan, v reflect.Value) error {
+func (d *decoder) mismatch(what string, p *decodePlan, v reflect.Value) error {
 	if err := d.skipValue(); err != nil {
 		return err
 	}
 	return d.typeErr(what, p.typ, d.pos)
 }
 
-func (d *jsonDecoder) storeNumber(p *decodePlan, v reflect.Value, item []byte) error {
+func (d *decoder) storeNumber(p *decodePlan, v reflect.Value, item []byte) error {
 	switch p.kind {
 	case planInt:
 		n, err := strconv.ParseInt(string(item), 10, 64)
@@ -577,16 +630,16 @@ func (d *jsonDecoder) storeNumber(p *decodePlan, v reflect.Value, item []byte) e
 	return nil
 }
 
-func (d *jsonDecoder) enter() error {
+func (d *decoder) enter() error {
 	d.depth++
 	if d.depth > d.maxDepth {
-		return &limitError{fmt.Errorf("%w: deeper than %d", ErrPayloadTooDeep, d.maxDepth), int64(d.pos)}
+		return &DepthError{Max: d.maxDepth, Offset: int64(d.pos)}
 	}
 	return nil
 }
 
 // object decodes an object into struct v; d.pos is at '{'.
-func (d *jsonDecoder) object(p *decodePlan, v reflect.Value) error {
+func (d *decoder) object(p *decodePlan, v reflect.Value) error {
 	done, err := d.open('}')
 	var foldBuf [64]byte
 	for !done && err == nil {
@@ -619,7 +672,7 @@ func (d *jsonDecoder) object(p *decodePlan, v reflect.Value) error {
 // array decodes an array into slice v; d.pos is at '['. Like
 // encoding/json it decodes into the elements already there and truncates
 // what is left over.
-func (d *jsonDecoder) array(p *decodePlan, v reflect.Value) error {
+func (d *decoder) array(p *decodePlan, v reflect.Value) error {
 	done, err := d.open(']')
 	i := 0
 	for !done && err == nil {
@@ -653,11 +706,11 @@ func (d *jsonDecoder) array(p *decodePlan, v reflect.Value) error {
 // allocates to the slice budget, and refusing before allocating one the
 // budget cannot pay for. Capacity doubles, starting at 4, so the arrays
 // allocated for a slice add up to at most about twice the last.
-func (d *jsonDecoder) grow(v reflect.Value, i int) error {
+func (d *decoder) grow(v reflect.Value, i int) error {
 	n := max(4-i, v.Cap())
 	size := int(v.Type().Elem().Size())
 	if d.limitSlices && (v.Cap()+n)*size > d.sliceBudget {
-		return &limitError{fmt.Errorf("%w: its arrays hold too many elements", ErrPayloadTooLarge), int64(d.pos)}
+		return &SliceBudgetError{Offset: int64(d.pos)}
 	}
 	v.Grow(n)
 	d.sliceBudget -= v.Cap() * size
@@ -666,7 +719,7 @@ func (d *jsonDecoder) grow(v reflect.Value, i int) error {
 
 // open consumes the '{' or '[' at d.pos; done reports an empty container,
 // whose closer is consumed too.
-func (d *jsonDecoder) open(closer byte) (done bool, err error) {
+func (d *decoder) open(closer byte) (done bool, err error) {
 	if err := d.enter(); err != nil {
 		return false, err
 	}
@@ -682,7 +735,7 @@ func (d *jsonDecoder) open(closer byte) (done bool, err error) {
 
 // next consumes what follows a member or element: a comma, or the closer
 // (done).
-func (d *jsonDecoder) next(closer byte) (done bool, err error) {
+func (d *decoder) next(closer byte) (done bool, err error) {
 	d.skipSpace()
 	if d.pos >= len(d.data) {
 		return false, d.syntaxErr("")
@@ -706,7 +759,7 @@ func (d *jsonDecoder) next(closer byte) (done bool, err error) {
 // key reads an object key and its colon, leaving d.pos at the value. The
 // key is a view of the input when it has no escapes, so that looking it
 // up costs no allocation.
-func (d *jsonDecoder) key() ([]byte, error) {
+func (d *decoder) key() ([]byte, error) {
 	if d.pos >= len(d.data) || d.data[d.pos] != '"' {
 		return nil, d.syntaxErr("looking for beginning of object key string")
 	}
@@ -727,7 +780,7 @@ func (d *jsonDecoder) key() ([]byte, error) {
 }
 
 // literal consumes lit (true, false or null) at d.pos.
-func (d *jsonDecoder) literal(lit string) error {
+func (d *decoder) literal(lit string) error {
 	for i := 0; i < len(lit); i++ {
 		if d.pos >= len(d.data) || d.data[d.pos] != lit[i] {
 			return d.syntaxErr("in literal " + lit + " (expecting '" + lit[i:i+1] + "')")
@@ -738,7 +791,7 @@ func (d *jsonDecoder) literal(lit string) error {
 }
 
 // skipValue validates and steps over the value at d.pos.
-func (d *jsonDecoder) skipValue() error {
+func (d *decoder) skipValue() error {
 	if d.pos >= len(d.data) {
 		return d.syntaxErr("")
 	}
@@ -779,7 +832,7 @@ func (d *jsonDecoder) skipValue() error {
 
 // skipNumber steps over a number, enforcing the JSON grammar:
 // -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?
-func (d *jsonDecoder) skipNumber() error {
+func (d *decoder) skipNumber() error {
 	data := d.data
 	if data[d.pos] == '-' {
 		d.pos++
@@ -830,7 +883,7 @@ func (d *jsonDecoder) skipNumber() error {
 // scanString validates the string starting at d.pos (its opening quote)
 // and moves past it. It returns the raw contents between the quotes and
 // whether they need unquoting (escapes or invalid UTF-8).
-func (d *jsonDecoder) scanString() (raw []byte, plain bool, err error) {
+func (d *decoder) scanString() (raw []byte, plain bool, err error) {
 	data := d.data
 	start := d.pos + 1
 	i := start
@@ -891,13 +944,13 @@ func isHex(c byte) bool {
 	return ('0' <= c && c <= '9') || ('a' <= c && c <= 'f') || ('A' <= c && c <= 'F')
 }
 
-func (d *jsonDecoder) skipString() error {
+func (d *decoder) skipString() error {
 	_, _, err := d.scanString()
 	return err
 }
 
 // readString returns the string at d.pos, unquoted.
-func (d *jsonDecoder) readString() (string, error) {
+func (d *decoder) readString() (string, error) {
 	raw, plain, err := d.scanString()
 	if err != nil {
 		return "", err
