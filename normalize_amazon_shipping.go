@@ -14,7 +14,9 @@ import (
 // means the same status as that event's code refines its event name
 // (Delivered with DeliveredToNeighbor is DELIVERED_TO_NEIGHBOR). Events
 // whose shipmentType is RETURNS belong to the return leg and carry the
-// return direction. eventTime is an ISO 8601 instant with a zone.
+// return direction. eventTime is an ISO 8601 instant with a zone. Events
+// come oldest first or newest first; when the first is later than the
+// last, equal instants are ordered as in a newest-first list.
 
 type amazonShippingPayload struct {
 	amazonShippingResult
@@ -114,6 +116,11 @@ func parseAmazonShipping(b *batch, raw []byte) error {
 		if err := b.add(&s); err != nil {
 			return err
 		}
+	}
+	// Amazon's own example lists the events oldest first, other responses
+	// newest first: reading the order from the ends spares the batch a sort.
+	if k := len(b.events); k > 1 && b.events[0].OccurredAt.After(b.events[k-1].OccurredAt) {
+		b.newestFirst = true
 	}
 	amazonDetailCodes(b, DirectionForward, r.Summary.TrackingDetailCodes.Forward)
 	amazonDetailCodes(b, DirectionReturn, r.Summary.TrackingDetailCodes.Returns)
