@@ -26,6 +26,10 @@ var typedTargets = map[string]func() any{
 	FormatFedEx:          func() any { return new(fedexPayload) },
 	FormatDHL:            func() any { return new(dhlPayload) },
 	FormatUSPS:           func() any { return new(uspsPayload) },
+	FormatDHLExpress:     func() any { return new(dhlExpressPayload) },
+	FormatGLS:            func() any { return new(glsPayload) },
+	FormatLaPoste:        func() any { return new([]laposteResponse) }, // its largest fixture is a multi-item array
+	FormatHermes:         func() any { return new(hermesPayload) },
 	FormatAmazonShipping: func() any { return new(amazonShippingPayload) },
 	FormatParcelOne:      func() any { return new(parcelonePayload) },
 	FormatSEKO:           func() any { return new([]sekoConsignment) }, // its largest fixture is a list
@@ -40,7 +44,7 @@ var typedTargets = map[string]func() any{
 
 // largestFixture returns the biggest fixture of a format (the UPS one is
 // the 2 KB, 10-activity benchmark payload).
-func largestFixture(b *testing.B, format string) []byte {
+func largestFixture(b testing.TB, format string) []byte {
 	b.Helper()
 	if format == FormatUPS {
 		raw, err := os.ReadFile(filepath.Join("testdata", "ups", "track_2k.json"))
@@ -64,8 +68,9 @@ func largestFixture(b *testing.B, format string) []byte {
 
 // BenchmarkNormalize measures Normalize on each format against, in the
 // same run, a generic decode of the same bytes into map[string]any and a
-// bare decode into the parser's own typed struct. Compare the three with
-// benchstat or the ratios in BENCHMARKS.md.
+// bare decode into the parser's own typed struct (for the XML formats, see
+// normalizeBaselines). Compare them with benchstat or the ratios in
+// BENCHMARKS.md.
 func BenchmarkNormalize(b *testing.B) {
 	n := NewNormalizer(NormalizerConfig{})
 	for _, format := range Formats() {
@@ -79,12 +84,12 @@ func BenchmarkNormalize(b *testing.B) {
 				}
 			}
 		})
+		generic, typed, own := normalizeBaselines(format)
 		b.Run(format+"/unmarshal_map", func(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				var m any // map[string]any for an object, []any of them for a batch
-				if err := json.Unmarshal(raw, &m); err != nil {
+				if err := generic(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -93,7 +98,7 @@ func BenchmarkNormalize(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := json.Unmarshal(raw, typedTargets[format]()); err != nil {
+				if err := typed(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -102,7 +107,7 @@ func BenchmarkNormalize(b *testing.B) {
 			b.SetBytes(int64(len(raw)))
 			b.ReportAllocs()
 			for b.Loop() {
-				if err := decodeJSON(raw, typedTargets[format]()); err != nil {
+				if err := own(raw); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -357,14 +362,17 @@ func BenchmarkDispatchLoopback(b *testing.B) {
 
 // BenchmarkNormalizeInterleaved runs Normalize, the map[string]any decode,
 // the typed json.Unmarshal and the library's own typed decode (the part of
-// Normalize that parses) one after the other inside every iteration, and
-// reports each one's ns/op and the ratios. On a shared, noisy machine,
+// Normalize that parses; for the XML formats, the baselines of
+// normalizeBaselines) one after the other inside every iteration, and
+// reports each one's ns/op and the ratios, and the ratio of the process CPU
+// time of Normalize to that of the typed decode. On a shared, noisy machine,
 // bursts of load then hit all four alike, which separate sub-benchmarks
 // cannot promise.
 func BenchmarkNormalizeInterleaved(b *testing.B) {
 	n := NewNormalizer(NormalizerConfig{})
 	for _, format := range Formats() {
 		raw := largestFixture(b, format)
+		generic, typed, own := normalizeBaselines(format)
 		b.Run(format, func(b *testing.B) {
 			var tn, tm, tt, td, cn, ct time.Duration
 			for b.Loop() {
@@ -376,20 +384,19 @@ func BenchmarkNormalizeInterleaved(b *testing.B) {
 				t1 := time.Now()
 				c1 := processCPU()
 				t1b := time.Now()
-				var m any // map[string]any for an object, []any of them for a batch
-				if err := json.Unmarshal(raw, &m); err != nil {
+				if err := generic(raw); err != nil {
 					b.Fatal(err)
 				}
 				t2 := time.Now()
 				c2 := processCPU()
 				t2b := time.Now()
-				if err := json.Unmarshal(raw, typedTargets[format]()); err != nil {
+				if err := typed(raw); err != nil {
 					b.Fatal(err)
 				}
 				t3 := time.Now()
 				c3 := processCPU()
 				t3b := time.Now()
-				if err := decodeJSON(raw, typedTargets[format]()); err != nil {
+				if err := own(raw); err != nil {
 					b.Fatal(err)
 				}
 				t4 := time.Now()
@@ -405,7 +412,7 @@ func BenchmarkNormalizeInterleaved(b *testing.B) {
 			b.ReportMetric(float64(td.Nanoseconds())/iters, "decode-ns")
 			b.ReportMetric(float64(tn)/float64(td), "x-decode")
 			// Process CPU time of the Normalize and typed parts: time the
-			// host spends on other processes is not in it.
+			// host gives other processes is not in it.
 			b.ReportMetric(float64(cn)/float64(ct), "x-typed-cpu")
 			b.ReportMetric(float64(len(raw)), "bytes")
 		})

@@ -5,13 +5,14 @@
 //
 // # Normalizing
 //
-// [Normalize] (or a configured [Normalizer]) reads a carrier's tracking
-// payload (UPS, FedEx, DHL, USPS, Amazon Shipping, Parcel.One, SEKO,
-// Spring), an aggregator's (EasyPost, AfterShip, Shippo, Karrio, ShipEngine)
-// or a fulfilment event, in one of the [Formats], and returns one [Event]
-// per scan, oldest first, each with a deterministic id, a canonical
-// [Status], an event name from the catalogue ([EventNames]), its
-// notification group and a ref such as
+// [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
+// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes, Amazon
+// Shipping, Parcel.One, SEKO, Spring, EasyPost, AfterShip, Shippo, Karrio,
+// ShipEngine or fulfilment payload (JSON), or a Canada Post, Purolator, DHL
+// Parcel DE or bpost one (XML) ([Formats]), and returns one [Event] per
+// scan, oldest first, each with a deterministic id, a canonical [Status],
+// an event name from the catalogue ([EventNames]), its notification group
+// and a ref such as
 // shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved
 // by a [Mapper] over crosswalk tables embedded as data; a code no table
 // knows becomes [StatusUnknown] with the raw code kept. Hosts build their

@@ -17,6 +17,10 @@ const (
 	FormatFedEx          = "fedex"           // FedEx Track API response
 	FormatDHL            = "dhl"             // DHL Shipment Tracking, Unified API
 	FormatUSPS           = "usps"            // USPS Tracking v3
+	FormatDHLExpress     = "dhl_express"     // DHL Express MyDHL API tracking response
+	FormatGLS            = "gls"             // GLS Track And Trace API v1
+	FormatLaPoste        = "laposte"         // La Poste Suivi API v2 (Colissimo, Chronopost, Courrier)
+	FormatHermes         = "hermes"          // Hermes Germany HSI shipment info
 	FormatAmazonShipping = "amazon_shipping" // Amazon Shipping API v2 getTracking response
 	FormatParcelOne      = "parcelone"       // Parcel.One TrackLMC response
 	FormatSEKO           = "seko"            // SEKO Logistics (OmniParcel) tracking response
@@ -28,6 +32,14 @@ const (
 	FormatShipEngine     = "shipengine"      // ShipEngine tracking webhook (API_TRACK) or track response
 	FormatFulfillment    = "fulfillment"     // kind/time/transactionId shipment events
 	FormatDetect         = ""                // detect the format from the payload's shape
+)
+
+// XML payload formats accepted by [Normalize].
+const (
+	FormatCanadaPost  = "canadapost"    // Canada Post Get Tracking Details (tracking-detail)
+	FormatPurolator   = "purolator"     // Purolator TrackPackagesByPin SOAP response
+	FormatDHLParcelDE = "dhl_parcel_de" // DHL Parcel DE Tracking d-get-piece-detail (piece-shipment-list)
+	FormatBpost       = "bpost"         // bpost track and trace (itemTracking)
 )
 
 // Limits applied when a [NormalizerConfig] leaves them zero.
@@ -44,7 +56,8 @@ type NormalizerConfig struct {
 	Mapper *Mapper
 	// MaxPayloadBytes bounds the input size (default 1 MiB).
 	MaxPayloadBytes int
-	// MaxDepth bounds object/array nesting (default 32).
+	// MaxDepth bounds object/array nesting, or element nesting in XML
+	// (default 32).
 	MaxDepth int
 	// MaxEvents bounds the events one payload may produce (default 10,000).
 	MaxEvents int
@@ -98,10 +111,18 @@ var parsers = map[string]formatParser{
 	FormatFedEx:          parseFedEx,
 	FormatDHL:            parseDHL,
 	FormatUSPS:           parseUSPS,
+	FormatDHLExpress:     parseDHLExpress,
+	FormatGLS:            parseGLS,
+	FormatLaPoste:        parseLaPoste,
+	FormatHermes:         parseHermes,
 	FormatAmazonShipping: parseAmazonShipping,
 	FormatParcelOne:      parseParcelOne,
 	FormatSEKO:           parseSEKO,
 	FormatSpring:         parseSpring,
+	FormatCanadaPost:     parseCanadaPost,
+	FormatPurolator:      parsePurolator,
+	FormatDHLParcelDE:    parseDHLParcelDE,
+	FormatBpost:          parseBpost,
 	FormatEasyPost:       parseEasyPost,
 	FormatAfterShip:      parseAfterShip,
 	FormatShippo:         parseShippo,
@@ -145,7 +166,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 		return nil, err
 	}
 	if format == FormatDetect {
-		format = detect(top)
+		format = detect(top, raw)
 		if format == "" {
 			return nil, fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
 		}
@@ -165,7 +186,7 @@ func DetectFormat(raw []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if f := detect(top); f != "" {
+	if f := detect(top, raw); f != "" {
 		return f, nil
 	}
 	return "", fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
@@ -173,17 +194,22 @@ func DetectFormat(raw []byte) (string, error) {
 
 // topLevel records the top-level keys of a JSON object, and the values of
 // the short string-valued ones, as seen by the precheck scan. For a
-// top-level array (a batch) they are those of its first element.
+// top-level array (a batch) they are those of its first element. For an
+// XML payload, xml holds its root instead.
 type topLevel struct {
 	isObject bool
 	isArray  bool // the keys are the first element's
 	keys     []string
 	strs     map[string]string
+	xml      *xmlRoot
 }
 
 func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
 func (t *topLevel) keyList() string {
+	if t.xml != nil {
+		return t.xml.describe()
+	}
 	if !t.isObject {
 		return "none: not a JSON object or an array of objects"
 	}
@@ -195,11 +221,12 @@ func (t *topLevel) keyList() string {
 	return strings.Join(k, ", ")
 }
 
-// precheck enforces the size and UTF-8 rules. When asked for the top
-// level (to detect the format) it scans the document once more, without
-// allocating for it, recording the top-level keys and enforcing the depth
-// limit; otherwise the decoder enforces that limit as it goes. Neither
-// validates the JSON grammar: the decoder does that.
+// precheck enforces the size and UTF-8 rules; an XML payload goes on to
+// precheckXML. When asked for the top level (to detect the format) it
+// scans the document once more, without allocating for it, recording the
+// top-level keys and enforcing the depth limit; otherwise the decoder
+// enforces that limit as it goes. Neither validates the JSON grammar: the
+// decoder does that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -212,6 +239,9 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	if !utf8.Valid(raw) {
 		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
+	}
+	if isXMLPayload(raw) {
+		return n.precheckXML(format, raw, wantTop)
 	}
 	if !wantTop {
 		return nil, nil
@@ -292,14 +322,20 @@ func stringEnd(raw []byte, from int) int {
 }
 
 // detect names the format whose shape the top level matches, or "".
-func detect(t *topLevel) string {
+// raw is read beyond the top level only where two JSON formats share it.
+func detect(t *topLevel, raw []byte) string {
+	if t != nil && t.xml != nil {
+		return detectXML(t.xml)
+	}
 	if t == nil || !t.isObject {
 		return ""
 	}
-	if t.isArray { // fulfillment event batches and SEKO consignment lists
+	if t.isArray { // fulfillment batches, multi-item La Poste responses, SEKO consignment lists
 		switch {
 		case fulfillmentShape(t):
 			return FormatFulfillment
+		case laposteShape(t):
+			return FormatLaPoste
 		case sekoShape(t):
 			return FormatSEKO
 		}
@@ -313,7 +349,16 @@ func detect(t *topLevel) string {
 	case t.has("output") && (t.has("transactionId") || t.has("customerTransactionId")):
 		return FormatFedEx
 	case t.has("shipments") && !t.has("kind"):
+		if firstElementHas(raw, "shipments", "shipmentTrackingNumber") {
+			return FormatDHLExpress // MyDHL names the waybill; the Unified API has id
+		}
 		return FormatDHL
+	case t.has("parcels") && firstElementHas(raw, "parcels", "unitno", "requested"):
+		return FormatGLS
+	case laposteShape(t):
+		return FormatLaPoste
+	case t.has("shipmentinfo"):
+		return FormatHermes
 	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
 		return FormatUSPS
 	case t.has("trackingId") && t.has("eventHistory"), len(t.keys) == 1 && t.has("payload"):
@@ -341,6 +386,11 @@ func detect(t *topLevel) string {
 		return FormatKarrio
 	}
 	return ""
+}
+
+// laposteShape reports whether the keys are a La Poste Suivi response's.
+func laposteShape(t *topLevel) bool {
+	return t.has("returnCode") && (t.has("shipment") || t.has("returnMessage"))
 }
 
 // fulfillmentShape reports whether the keys are a fulfillment event's.

@@ -140,6 +140,22 @@ func TestParseOffsetAndTimestamps(t *testing.T) {
 	}
 }
 
+// TestCarrierSlugsMatchNativeFormats: the names aggregators give carriers
+// that also have a native format resolve to the slug that format puts in
+// the envelope, so a shipment reads the same whichever way it arrives.
+func TestCarrierSlugsMatchNativeFormats(t *testing.T) {
+	for name, want := range map[string]string{
+		"DHL Express": "dhl", "dhl_express": "dhl", "MyDHL": "dhl", "DHL": "dhl",
+		"GLS": "gls", "GLS Group": "gls",
+		"La Poste": "laposte", "Colissimo": "colissimo", "la_poste_colissimo": "colissimo", "Chronopost": "chronopost",
+		"Hermes": "hermes", "Hermes Germany": "hermes",
+	} {
+		if got := CarrierSlug(name); got != want {
+			t.Errorf("CarrierSlug(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // fuzzNormalize fuzzes one format, seeded with its fixtures. Properties:
 // no panic; errors are ErrInvalidPayload; on success every event is valid,
 // events are sorted oldest first, ids are deterministic (a second call
@@ -213,6 +229,10 @@ var formatFuzzTargets = map[string]func(*testing.F){
 	FormatFedEx:          FuzzNormalizeFedEx,
 	FormatDHL:            FuzzNormalizeDHL,
 	FormatUSPS:           FuzzNormalizeUSPS,
+	FormatDHLExpress:     FuzzNormalizeDHLExpress,
+	FormatGLS:            FuzzNormalizeGLS,
+	FormatLaPoste:        FuzzNormalizeLaPoste,
+	FormatHermes:         FuzzNormalizeHermes,
 	FormatAmazonShipping: FuzzNormalizeAmazonShipping,
 	FormatParcelOne:      FuzzNormalizeParcelOne,
 	FormatSEKO:           FuzzNormalizeSEKO,
@@ -223,12 +243,20 @@ var formatFuzzTargets = map[string]func(*testing.F){
 	FormatKarrio:         FuzzNormalizeKarrio,
 	FormatShipEngine:     FuzzNormalizeShipEngine,
 	FormatFulfillment:    FuzzNormalizeFulfillment,
+	FormatCanadaPost:     FuzzNormalizeCanadaPost,
+	FormatPurolator:      FuzzNormalizePurolator,
+	FormatDHLParcelDE:    FuzzNormalizeDHLParcelDE,
+	FormatBpost:          FuzzNormalizeBpost,
 }
 
 func FuzzNormalizeUPS(f *testing.F)            { fuzzNormalize(f, FormatUPS) }
 func FuzzNormalizeFedEx(f *testing.F)          { fuzzNormalize(f, FormatFedEx) }
 func FuzzNormalizeDHL(f *testing.F)            { fuzzNormalize(f, FormatDHL) }
 func FuzzNormalizeUSPS(f *testing.F)           { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)     { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)            { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)        { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)         { fuzzNormalize(f, FormatHermes) }
 func FuzzNormalizeAmazonShipping(f *testing.F) { fuzzNormalize(f, FormatAmazonShipping) }
 func FuzzNormalizeParcelOne(f *testing.F)      { fuzzNormalize(f, FormatParcelOne) }
 func FuzzNormalizeSEKO(f *testing.F)           { fuzzNormalize(f, FormatSEKO) }
@@ -239,6 +267,10 @@ func FuzzNormalizeShippo(f *testing.F)         { fuzzNormalize(f, FormatShippo) 
 func FuzzNormalizeKarrio(f *testing.F)         { fuzzNormalize(f, FormatKarrio) }
 func FuzzNormalizeShipEngine(f *testing.F)     { fuzzNormalize(f, FormatShipEngine) }
 func FuzzNormalizeFulfillment(f *testing.F)    { fuzzNormalize(f, FormatFulfillment) }
+func FuzzNormalizeCanadaPost(f *testing.F)     { fuzzNormalize(f, FormatCanadaPost) }
+func FuzzNormalizePurolator(f *testing.F)      { fuzzNormalize(f, FormatPurolator) }
+func FuzzNormalizeDHLParcelDE(f *testing.F)    { fuzzNormalize(f, FormatDHLParcelDE) }
+func FuzzNormalizeBpost(f *testing.F)          { fuzzNormalize(f, FormatBpost) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant
