@@ -114,7 +114,8 @@ func parseSEKO(b *batch, raw []byte) error {
 // the country when it is a two-letter code, a two-letter part before it a
 // state, and the text before those the city, as written ("SAN
 // BERNARDINO,CA,US", "Essen, DE", "Egham, Surrey,GB"). Text it cannot read
-// is kept verbatim in Extra["location_text"].
+// is kept verbatim in Extra["location_text"]. It runs once per scan, so it
+// slices the text instead of splitting it.
 func sekoLocation(text string) (Location, map[string]any) {
 	text = strings.TrimSpace(text)
 	if text == "" {
@@ -128,19 +129,32 @@ func sekoLocation(text string) (Location, map[string]any) {
 	if before, last := sekoLastPart(rest); before != "" && aggUpperLetters(last, 2, 2) {
 		city, state = before, last
 	}
-	if strings.ContainsAny(city, "0123456789") {
-		return Location{}, map[string]any{"location_text": text}
+	for i := 0; i < len(city); i++ {
+		if city[i] >= '0' && city[i] <= '9' {
+			return Location{}, map[string]any{"location_text": text}
+		}
 	}
-	return locationOf(city, state, "", country, ""), nil
+	return Location{City: city, State: state, Country: country}, nil
 }
 
 // sekoLastPart splits s at its last comma that has text after it: the
-// text before (trimmed of spaces and trailing commas) and the last part.
+// text before (without trailing commas and spaces) and the last part,
+// trimmed.
 func sekoLastPart(s string) (before, last string) {
-	s = strings.TrimRight(s, ", ")
+	s = trimCommaSpace(s)
 	i := strings.LastIndexByte(s, ',')
 	if i < 0 {
-		return "", strings.TrimSpace(s)
+		return "", s
 	}
-	return strings.TrimRight(s[:i], ", "), strings.TrimSpace(s[i+1:])
+	return trimCommaSpace(s[:i]), strings.TrimSpace(s[i+1:])
+}
+
+// trimCommaSpace drops trailing commas and white space, and leading white
+// space.
+func trimCommaSpace(s string) string {
+	end := len(s)
+	for end > 0 && (s[end-1] == ',' || s[end-1] == ' ' || s[end-1] == '\t') {
+		end--
+	}
+	return strings.TrimSpace(s[:end])
 }
