@@ -847,6 +847,8 @@ func TestShipEngineErrors(t *testing.T) {
 			[]string{"data.tracking_number", "missing tracking number"}},
 		{"no events", `{"tracking_number":"T1","status_code":"NY","events":[]}`, []string{"events", "no tracking events", `"NY"`}},
 		{"bad time", `{"tracking_number":"T1","events":[{"occurred_at":"soon"}]}`, []string{"events[0]", "occurred_at", "soon"}},
+		{"bad time in the webhook", `{"resource_type":"API_TRACK","data":{"tracking_number":"T1","events":[{"occurred_at":"2025-06-03T06:44:10Z"},{"occurred_at":"soon"}]}}`,
+			[]string{"data.events[1]", "soon"}},
 		{"wrong type", `{"tracking_number":"T1","events":[{"occurred_at":"2025-06-03T06:44:10Z","status_code":4}]}`, []string{"events[0].status_code"}},
 	}
 	for _, tc := range tests {

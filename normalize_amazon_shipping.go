@@ -61,9 +61,11 @@ func parseAmazonShipping(b *batch, raw []byte) error {
 	if err := b.decode(raw, &p); err != nil {
 		return err
 	}
-	r, prefix := &p.amazonShippingResult, ""
+	// The paths of errors; each event's is a constant format, so that
+	// recording it per event boxes no string.
+	r, prefix, eventPath := &p.amazonShippingResult, "", "eventHistory[%d]"
 	if p.Payload != nil {
-		r, prefix = p.Payload, "payload."
+		r, prefix, eventPath = p.Payload, "payload.", "payload.eventHistory[%d]"
 	}
 	if r.TrackingID == "" && len(r.EventHistory) == 0 && len(p.Errors) > 0 {
 		e := p.Errors[0]
@@ -87,7 +89,7 @@ func parseAmazonShipping(b *batch, raw []byte) error {
 	}
 	for i := range r.EventHistory {
 		ev := &r.EventHistory[i]
-		b.at("%seventHistory[%d]", prefix, i)
+		b.at(eventPath, i)
 		s := scan{carrier: FormatAmazonShipping, trackingNumber: tn}
 		code := strings.TrimSpace(ev.EventCode)
 		if code == "" {

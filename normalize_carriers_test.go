@@ -1165,6 +1165,8 @@ func TestAmazonShippingErrors(t *testing.T) {
 		{"no events", `{"trackingId":"Q1","eventHistory":[],"summary":{"status":"PreTransit"}}`, []string{"eventHistory", "no tracking events"}},
 		{"no event code", `{"trackingId":"Q1","eventHistory":[{"eventTime":"2025-02-13T04:09:05Z"}]}`, []string{"eventHistory[0]", "no eventCode"}},
 		{"no event time", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered"}]}`, []string{"eventHistory[0]", "no eventTime"}},
+		{"no event time in the response body", `{"payload":{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered"},{"eventCode":"Lost"}]}}`,
+			[]string{"payload.eventHistory[0]", "no eventTime"}},
 		{"bad event time", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered","eventTime":"yesterday"}]}`, []string{"eventTime", "yesterday"}},
 		{"wrong type", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered","eventTime":"2025-02-13T04:09:05Z","location":{"postalCode":98402}}]}`,
 			[]string{"postalCode"}},

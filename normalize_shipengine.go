@@ -79,6 +79,12 @@ func parseShipEngine(b *batch, raw []byte) error {
 		}
 		tr, prefix = p.Data, "data."
 	}
+	// Each event's path is a constant format, so that recording it per
+	// event boxes no string.
+	eventPath := "events[%d]"
+	if prefix != "" {
+		eventPath = "data.events[%d]"
+	}
 	b.at("%stracking_number", prefix)
 	tn := strings.TrimSpace(tr.TrackingNumber)
 	if tn == "" {
@@ -98,7 +104,7 @@ func parseShipEngine(b *batch, raw []byte) error {
 	eta := estimateInstant(tr.EstimatedDeliveryDate)
 	for i := range tr.Events {
 		ev := &tr.Events[i]
-		b.at("%sevents[%d]", prefix, i)
+		b.at(eventPath, i)
 		s := scan{carrier: carrier, trackingNumber: tn}
 		detail := strings.TrimSpace(ev.StatusDetailCode)
 		status := strings.TrimSpace(ev.StatusCode)
