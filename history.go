@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Event returns a stored event by id, with its late mark and the number of
-// its deliveries still pending.
-func (d *Dispatcher) Event(ctx context.Context, id string) (StoredEvent, error) {
-	return d.store.GetEvent(ctx, id)
+// Event returns a stored event by key (tenant and id; the tenant is ""
+// for an event without one), with its late mark and the number of its
+// deliveries still pending.
+func (d *Dispatcher) Event(ctx context.Context, key EventKey) (StoredEvent, error) {
+	return d.store.GetEvent(ctx, key)
 }
 
 // Events lists stored events, newest first; see [EventFilter].
@@ -24,7 +25,8 @@ func (d *Dispatcher) Events(ctx context.Context, f EventFilter) (Page[StoredEven
 	return d.store.ListEvents(ctx, f)
 }
 
-// Deliveries lists deliveries (of an event, a subscription, a state).
+// Deliveries lists deliveries (of an event, a tenant, a subscription, a
+// state; see [DeliveryFilter]).
 // Dead letters are Deliveries(ctx, DeliveryFilter{State: DeliveryDead}).
 func (d *Dispatcher) Deliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error) {
 	return d.store.ListDeliveries(ctx, f)
@@ -50,14 +52,15 @@ func (d *Dispatcher) ReplayDelivery(ctx context.Context, deliveryID string) erro
 	return nil
 }
 
-// ReplayEvent sends an event again to every subscription it was delivered
-// (or was to be delivered) to, and returns how many deliveries it
-// requeued.
-func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, error) {
-	if _, err := d.store.GetEvent(ctx, eventID); err != nil {
+// ReplayEvent sends the event with the given key (tenant and id) again to
+// every subscription it was delivered (or was to be delivered) to, and
+// returns how many deliveries it requeued. Another tenant's event with
+// the same id is left alone.
+func (d *Dispatcher) ReplayEvent(ctx context.Context, key EventKey) (int, error) {
+	if _, err := d.store.GetEvent(ctx, key); err != nil {
 		return 0, err
 	}
-	return d.requeueAll(ctx, DeliveryFilter{EventID: eventID})
+	return d.requeueAll(ctx, DeliveryFilter{TenantID: key.TenantID, EventID: key.ID})
 }
 
 // Backfill sends stored events to a subscription that did not receive
@@ -65,7 +68,7 @@ func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, erro
 // event that matches f and the subscription (its patterns and filters;
 // late events only with IncludeLate) gets a delivery to it, unless it has
 // one already, so a backfill can be repeated or resumed. It returns how
-// many deliveries it created. The subscription must exist and be active,
+// many deliveries it created. The subscription must exist and be enabled,
 // and the store must implement [DeliveryAdder] (otherwise the error wraps
 // [ErrNotSupported]). f.After, f.Before and f.Limit are ignored: every
 // page is read.
@@ -80,9 +83,9 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 	sub := d.subs.Load().byID[subscriptionID]
 	switch {
 	case sub == nil:
-		return 0, fmt.Errorf("shipevents: backfill: subscription %q: %w", subscriptionID, ErrNotFound)
-	case !sub.Active:
-		return 0, fmt.Errorf("shipevents: backfill: subscription %q is inactive", subscriptionID)
+		return 0, fmt.Errorf("shipevents: backfill: subscription %s: %w", quote(subscriptionID), ErrNotFound)
+	case sub.Disabled:
+		return 0, fmt.Errorf("shipevents: backfill: subscription %s is disabled", quote(subscriptionID))
 	}
 	f.After, f.Before, f.Limit = "", "", MaxPageSize
 	created := 0
@@ -102,8 +105,9 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 			if !sub.wants(&se.Event, se.Late) {
 				continue
 			}
-			nd := NewDelivery{ID: DeliveryID(se.Event.ID, sub.ID), SubscriptionID: sub.ID, NextAttemptAt: now}
-			n, err := adder.AddDeliveries(ctx, se.Event.ID, []NewDelivery{nd})
+			key := se.Event.Key()
+			nd := NewDelivery{ID: DeliveryID(key, sub.ID), SubscriptionID: sub.ID, NextAttemptAt: now}
+			n, err := adder.AddDeliveries(ctx, key, []NewDelivery{nd})
 			switch {
 			case errors.Is(err, ErrNotFound):
 				continue // deleted meanwhile (retention)
@@ -120,8 +124,13 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 }
 
 // ReplayDeadLetters requeues every dead delivery of a subscription (after
-// its endpoint has been fixed) and returns how many.
+// its endpoint has been fixed) and returns how many. A subscription the
+// store does not hold is an error wrapping ErrNotFound, as an unknown
+// delivery is for ReplayDelivery.
 func (d *Dispatcher) ReplayDeadLetters(ctx context.Context, subscriptionID string) (int, error) {
+	if _, err := d.Subscription(ctx, subscriptionID); err != nil {
+		return 0, fmt.Errorf("shipevents: replay dead letters: %w", err)
+	}
 	return d.requeueAll(ctx, DeliveryFilter{SubscriptionID: subscriptionID, State: DeliveryDead})
 }
 

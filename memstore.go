@@ -25,9 +25,22 @@ type MemoryStoreConfig struct {
 	// letters are kept whatever their age. A forgotten event is no longer
 	// recognised as a duplicate, so choose a Retention longer than the
 	// time within which carriers re-send a history (days, not minutes).
-	// Zero keeps everything.
+	// Zero keeps everything (but dead letters beyond MaxDeadLetters).
 	Retention time.Duration
+	// MaxDeadLetters bounds the dead letters kept, which Retention does
+	// not forget: an endpoint that fails everything would otherwise grow
+	// memory without end. Beyond it the oldest dead letters (by the time
+	// they died) are forgotten with their attempts, and counted
+	// ([MemoryStore.DroppedDeadLetters]); their events stay, and are then
+	// forgotten under Retention like any other. A dead letter keeps its
+	// attempts, each at most MaxStoredResponse plus MaxStoredError bytes
+	// of text. Zero means DefaultMaxDeadLetters; negative keeps every one.
+	MaxDeadLetters int
 }
+
+// DefaultMaxDeadLetters is the MemoryStore's bound on dead letters when
+// MemoryStoreConfig.MaxDeadLetters is zero.
+const DefaultMaxDeadLetters = 10_000
 
 // MemoryStore is the embedded [Store]: everything in process memory, safe
 // for concurrent use, and fast (claims are served from a heap of due
@@ -40,7 +53,7 @@ type MemoryStore struct {
 	retention time.Duration
 
 	mu         sync.Mutex
-	events     map[string]*memEvent
+	events     map[EventKey]*memEvent
 	eventLog   []*memEvent // append order; Seq = index+1
 	subs       map[string]Subscription
 	deliveries map[string]*memDelivery
@@ -55,6 +68,22 @@ type MemoryStore struct {
 	// eventLog index that may still hold something to forget.
 	sincePrune int
 	pruneFrom  int
+	// Dead letters in the order they died, for MaxDeadLetters: an entry
+	// is live while deadSeqs holds its seq for its delivery; entries whose
+	// delivery was replayed (or died again since) are stale and skipped.
+	// The seqs live in a map of their own, not in memDelivery: only dead
+	// letters need one.
+	maxDead     int
+	deadOrder   []deadEntry
+	deadHead    int
+	deadSeq     uint64
+	deadSeqs    map[*memDelivery]uint64
+	deadDropped int64
+}
+
+type deadEntry struct {
+	md  *memDelivery
+	seq uint64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -126,10 +155,16 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
+	maxDead := cfg.MaxDeadLetters
+	if maxDead == 0 {
+		maxDead = DefaultMaxDeadLetters
+	}
 	return &MemoryStore{
 		now:        now,
 		retention:  cfg.Retention,
-		events:     map[string]*memEvent{},
+		maxDead:    maxDead,
+		deadSeqs:   map[*memDelivery]uint64{},
+		events:     map[EventKey]*memEvent{},
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
 		shipments:  map[ShipmentKey]ShipmentState{},
@@ -148,21 +183,21 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 	defer s.mu.Unlock()
 	for i := range records {
 		r := &records[i]
-		id := r.Event.ID
-		results[i].EventID = id
-		if _, dup := s.events[id]; dup {
+		key := r.Event.Key()
+		results[i].TenantID, results[i].EventID = key.TenantID, key.ID
+		if _, dup := s.events[key]; dup {
 			results[i].Outcome = AppendDuplicate
 			continue
 		}
 		var u ShipmentUpdate
-		if key, ok := r.Event.StatusKey(); ok {
-			cur, exists := s.shipments[key]
+		if sk, ok := r.Event.StatusKey(); ok {
+			cur, exists := s.shipments[sk]
 			if u = UpdateShipment(cur, exists, &r.Event, now); u.Changed {
-				s.shipments[key] = u.State
+				s.shipments[sk] = u.State
 			}
 		}
 		me := &memEvent{stored: StoredEvent{Event: r.Event.Clone(), Seq: int64(len(s.eventLog) + 1), Late: u.Late, StoredAt: now}}
-		s.events[id] = me
+		s.events[key] = me
 		s.eventLog = append(s.eventLog, me)
 		results[i].Outcome = u.Outcome()
 		for _, nd := range r.Deliveries {
@@ -187,7 +222,8 @@ func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.T
 	if _, exists := s.deliveries[nd.ID]; exists {
 		return false
 	}
-	md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, EventID: me.stored.Event.ID, SubscriptionID: nd.SubscriptionID,
+	ev := &me.stored.Event
+	md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, TenantID: ev.TenantID, EventID: ev.ID, SubscriptionID: nd.SubscriptionID,
 		State: DeliveryPending, NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
 	s.deliveries[nd.ID] = md
 	s.delivLog = append(s.delivLog, md)
@@ -200,16 +236,16 @@ func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.T
 }
 
 // AddDeliveries implements [DeliveryAdder].
-func (s *MemoryStore) AddDeliveries(ctx context.Context, eventID string, deliveries []NewDelivery) (int, error) {
+func (s *MemoryStore) AddDeliveries(ctx context.Context, key EventKey, deliveries []NewDelivery) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	now := s.now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	me := s.events[eventID]
+	me := s.events[key]
 	if me == nil {
-		return 0, fmt.Errorf("event %q: %w", eventID, ErrNotFound)
+		return 0, fmt.Errorf("event %s: %w", key, ErrNotFound)
 	}
 	n := 0
 	for _, nd := range deliveries {
@@ -248,7 +284,7 @@ func (s *MemoryStore) prune(cutoff time.Time) {
 				delete(s.deliveries, id)
 			}
 		}
-		delete(s.events, me.stored.Event.ID)
+		delete(s.events, me.stored.Event.Key())
 		s.eventLog[i] = nil
 	}
 	s.pruneFrom = next
@@ -276,15 +312,15 @@ func (s *MemoryStore) storedCopy(me *memEvent) StoredEvent {
 }
 
 // GetEvent implements [EventStore].
-func (s *MemoryStore) GetEvent(ctx context.Context, id string) (StoredEvent, error) {
+func (s *MemoryStore) GetEvent(ctx context.Context, key EventKey) (StoredEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return StoredEvent{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	me, ok := s.events[id]
+	me, ok := s.events[key]
 	if !ok {
-		return StoredEvent{}, fmt.Errorf("event %q: %w", id, ErrNotFound)
+		return StoredEvent{}, fmt.Errorf("event %s: %w", key, ErrNotFound)
 	}
 	return s.storedCopy(me), nil
 }
@@ -414,7 +450,7 @@ func (s *MemoryStore) ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]
 		md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
 		md.d.UpdatedAt = req.Now
 		heap.Push(&s.leased, md)
-		ev := s.events[md.d.EventID]
+		ev := s.events[md.d.EventKey()]
 		out = append(out, Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
 			Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}})
 	}
@@ -481,9 +517,10 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 			if a.Number == 0 {
 				a.Number = md.d.Attempts + 1
 			}
-			if len(a.Response) > MaxStoredResponse {
-				a.Response = a.Response[:MaxStoredResponse]
-			}
+			// Copies: the caller's strings may be slices of much larger
+			// ones, which a slice kept here would keep alive.
+			a.Response = strings.Clone(a.Response[:min(len(a.Response), MaxStoredResponse)])
+			a.Error = strings.Clone(a.Error)
 			md.attempts = append(md.attempts, a)
 			md.d.Attempts++
 			md.d.LastError = a.Error
@@ -497,8 +534,11 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 				md.d.State = DeliveryDead
 			}
 			unqueue(md)
-			if me := s.events[md.d.EventID]; me != nil {
+			if me := s.events[md.d.EventKey()]; me != nil {
 				me.pending--
+			}
+			if r.Outcome == OutcomeDead {
+				s.addDeadLocked(md)
 			}
 		case OutcomeRetry, OutcomeReleased:
 			md.d.State = DeliveryPending
@@ -534,8 +574,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Pag
 		}
 		seq := int64(i + 1)
 		d := &md.d
-		if (f.EventID != "" && d.EventID != f.EventID) || (f.SubscriptionID != "" && d.SubscriptionID != f.SubscriptionID) ||
-			(f.State != "" && d.State != f.State) {
+		if !DeliveryMatchesFilter(d, &f) {
 			continue
 		}
 		p.PageInfo.Count++
@@ -585,10 +624,11 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 			continue
 		}
 		if md.d.State == DeliverySucceeded || md.d.State == DeliveryDead {
-			if me := s.events[md.d.EventID]; me != nil {
+			if me := s.events[md.d.EventKey()]; me != nil {
 				me.pending++
 			}
 		}
+		delete(s.deadSeqs, md) // its entry in deadOrder is stale now
 		md.token = ""
 		md.d.State = DeliveryPending
 		md.d.NextAttemptAt = at
@@ -599,6 +639,52 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 		n++
 	}
 	return n, nil
+}
+
+// addDeadLocked records that md just died, and forgets the oldest dead
+// letters beyond MaxDeadLetters. s.mu must be held.
+func (s *MemoryStore) addDeadLocked(md *memDelivery) {
+	s.deadSeq++
+	s.deadSeqs[md] = s.deadSeq
+	s.deadOrder = append(s.deadOrder, deadEntry{md, s.deadSeq})
+	for s.maxDead >= 0 && len(s.deadSeqs) > s.maxDead {
+		e := s.deadOrder[s.deadHead]
+		s.deadOrder[s.deadHead] = deadEntry{}
+		s.deadHead++
+		if !s.liveDead(e) {
+			continue
+		}
+		delete(s.deadSeqs, e.md)
+		delete(s.deliveries, e.md.d.ID)
+		s.delivLog[e.md.logIdx] = nil
+		s.deadDropped++
+	}
+	// Compact once the consumed head or the stale entries (replayed dead
+	// letters) outweigh the live ones.
+	if n := len(s.deadOrder) - s.deadHead; s.deadHead > 1024 && s.deadHead > n || n > 2*len(s.deadSeqs)+1024 {
+		live := make([]deadEntry, 0, len(s.deadSeqs))
+		for _, e := range s.deadOrder[s.deadHead:] {
+			if s.liveDead(e) {
+				live = append(live, e)
+			}
+		}
+		s.deadOrder, s.deadHead = live, 0
+	}
+}
+
+// liveDead reports whether e still stands for a dead letter the store
+// holds: neither replayed nor dead again since.
+func (s *MemoryStore) liveDead(e deadEntry) bool {
+	seq, ok := s.deadSeqs[e.md]
+	return ok && seq == e.seq
+}
+
+// DroppedDeadLetters returns how many dead letters the store has
+// forgotten to stay within MemoryStoreConfig.MaxDeadLetters.
+func (s *MemoryStore) DroppedDeadLetters() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadDropped
 }
 
 // ShipmentState implements [ShipmentStore].

@@ -70,7 +70,7 @@ func parseAmazonShipping(b *batch, raw []byte) error {
 	if r.TrackingID == "" && len(r.EventHistory) == 0 && len(p.Errors) > 0 {
 		e := p.Errors[0]
 		b.at("errors[0]")
-		return b.fail("Amazon Shipping error %.40q: %.120q", strings.TrimSpace(e.Code), pickNonBlank(e.Details, e.Message))
+		return b.fail("Amazon Shipping error %s: %s", quote(strings.TrimSpace(e.Code)), quote(pickNonBlank(e.Details, e.Message)))
 	}
 	b.at("%strackingId", prefix)
 	tn := strings.TrimSpace(r.TrackingID)

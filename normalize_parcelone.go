@@ -48,7 +48,7 @@ func parseParcelOne(b *batch, raw []byte) error {
 	}
 	if p.P1Trackno == "" && len(p.TrackingEvents) == 0 && p.Error != "" {
 		b.at("Error")
-		return b.fail("Parcel.One error: %.120q", strings.TrimSpace(p.Error))
+		return b.fail("Parcel.One error: %s", quote(strings.TrimSpace(p.Error)))
 	}
 	b.at("P1Trackno")
 	tn := strings.TrimSpace(p.P1Trackno)

@@ -56,7 +56,7 @@ func parseSEKO(b *batch, raw []byte) error {
 		if one.ConsignmentNo == "" && len(one.Events) == 0 && len(one.Errors) > 0 {
 			e := one.Errors[0]
 			b.at("Errors[0]")
-			return b.fail("SEKO error at %.60q: %.120q", strings.TrimSpace(e.Property), strings.TrimSpace(e.Message))
+			return b.fail("SEKO error at %s: %s", quote(strings.TrimSpace(e.Property)), quote(strings.TrimSpace(e.Message)))
 		}
 		list = []sekoConsignment{one.sekoConsignment}
 	} else if err := b.decode(raw, &list); err != nil {

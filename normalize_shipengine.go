@@ -71,7 +71,7 @@ func parseShipEngine(b *batch, raw []byte) error {
 	if p.ResourceType != "" || p.Data != nil {
 		b.at("resource_type")
 		if p.ResourceType != "API_TRACK" {
-			return b.fail("webhook resource_type %.40q is not a tracking event (API_TRACK)", p.ResourceType)
+			return b.fail("webhook resource_type %s is not a tracking event (API_TRACK)", quote(p.ResourceType))
 		}
 		b.at("data")
 		if p.Data == nil {
@@ -92,7 +92,7 @@ func parseShipEngine(b *batch, raw []byte) error {
 	}
 	if len(tr.Events) == 0 {
 		b.at("%sevents", prefix)
-		return b.fail("no tracking events (status %.40q has no scan time)", tr.StatusCode)
+		return b.fail("no tracking events (status %s has no scan time)", quote(tr.StatusCode))
 	}
 	b.newestFirst = true
 	reserveEvents(b, len(tr.Events))

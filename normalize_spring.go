@@ -54,7 +54,7 @@ func parseSpring(b *batch, raw []byte) error {
 	b.at("Shipment")
 	if p.Shipment == nil {
 		if p.ErrorLevel != 0 || p.Error != "" {
-			return b.fail("Spring error level %d: %.120q", p.ErrorLevel, strings.TrimSpace(p.Error))
+			return b.fail("Spring error level %d: %s", p.ErrorLevel, quote(strings.TrimSpace(p.Error)))
 		}
 		return b.fail("no shipment")
 	}

@@ -42,6 +42,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"unknown format", "royalmail", `{}`, ErrUnknownFormat},
 		{"no scans", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[]}]}]}}`, ErrInvalidPayload},
 		{"null", FormatDHL, `null`, ErrInvalidPayload},
+		{"tracking number too long for an index", FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` +
+			strings.Repeat("9", MaxIdentifierBytes+1) + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`, ErrInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -294,14 +296,63 @@ func TestScanIDStable(t *testing.T) {
 	}
 }
 
+// DeliveryID of an event without a tenant is the id it always was, so
+// stored delivery ids stay valid; with a tenant, the tenant is part of the
+// name, in a namespace of its own.
 func TestDeliveryIDMatchesUUIDv5(t *testing.T) {
 	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
 	want := uuid.NewSHA1(ns, []byte("evt-1\x00sub-1")).String()
-	if got := DeliveryID("evt-1", "sub-1"); got != want {
+	if got := DeliveryID(EventKey{ID: "evt-1"}, "sub-1"); got != want {
 		t.Errorf("DeliveryID = %s, want %s", got, want)
 	}
-	if DeliveryID("evt-1", "sub-2") == want {
+	if DeliveryID(EventKey{ID: "evt-1"}, "sub-2") == want {
 		t.Error("different pairs share an id")
+	}
+	tns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/tenant-delivery"))
+	wantTenant := uuid.NewSHA1(tns, []byte("acme\x00evt-1\x00sub-1")).String()
+	if got := DeliveryID(EventKey{TenantID: "acme", ID: "evt-1"}, "sub-1"); got != wantTenant {
+		t.Errorf("DeliveryID with a tenant = %s, want %s", got, wantTenant)
+	}
+	ids := map[string]EventKey{}
+	for _, k := range []EventKey{{ID: "evt-1"}, {TenantID: "acme", ID: "evt-1"}, {TenantID: "globex", ID: "evt-1"}, {TenantID: "acme", ID: "evt-2"}} {
+		id := DeliveryID(k, "sub-1")
+		if prev, dup := ids[id]; dup {
+			t.Errorf("events %s and %s share the delivery id %s to one subscription", prev, k, id)
+		}
+		ids[id] = k
+	}
+}
+
+// MessageID, the webhook-id, is the event id without a tenant and a
+// version-5 UUID of tenant and id with one, so one scan published by two
+// tenants reaches a receiver of both under two ids.
+func TestMessageID(t *testing.T) {
+	if got := MessageID(EventKey{ID: "evt-1"}); got != "evt-1" {
+		t.Errorf("MessageID without a tenant = %q, want the event id", got)
+	}
+	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/message"))
+	want := uuid.NewSHA1(ns, []byte("acme\x00evt-1")).String()
+	if got := MessageID(EventKey{TenantID: "acme", ID: "evt-1"}); got != want {
+		t.Errorf("MessageID with a tenant = %s, want %s", got, want)
+	}
+	if MessageID(EventKey{TenantID: "globex", ID: "evt-1"}) == want {
+		t.Error("two tenants' copies of one event share a message id")
+	}
+	if strings.Contains(want, ".") {
+		t.Errorf("message id %q contains a '.', which Standard Webhooks reserves", want)
+	}
+}
+
+func TestEventKeyString(t *testing.T) {
+	for k, want := range map[EventKey]string{
+		{ID: "evt-1"}:                      `"evt-1"`,
+		{TenantID: "acme", ID: "evt-1"}:    `"acme"/"evt-1"`,
+		{TenantID: "a\nb", ID: "x\x00\"y"}: `"a\nb"/"x\x00\"y"`,
+		{ID: strings.Repeat("x", 5000)}:    `"` + strings.Repeat("x", maxQuoted) + `"... (5000 bytes)`,
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("EventKey%+v.String() = %s, want %s", k, got, want)
+		}
 	}
 }
 
@@ -417,5 +468,83 @@ func TestNormalizeLargeRealHistory(t *testing.T) {
 	}
 	if len(events) != n {
 		t.Errorf("%d events, want %d", len(events), n)
+	}
+}
+
+// TestNormalizeRefusesEscapedNUL: a JSON-escaped NUL decodes into a NUL
+// byte, which no PostgreSQL text column takes: a payload holding one in any
+// string is refused, saying where, while an escaped backslash followed by
+// "u0000" is ordinary text.
+func TestNormalizeRefusesEscapedNUL(t *testing.T) {
+	payload := func(tracking, note string) []byte {
+		return []byte(`{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` + tracking +
+			`","note":"` + note + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`)
+	}
+	for name, raw := range map[string][]byte{
+		"in the tracking number":     payload(`9400\u0000`, "x"),
+		"in a field no parser reads": payload("9400", `a\u0000b`),
+		"after an escaped backslash": payload(`9400\\\u0000`, "x"),
+	} {
+		for _, format := range []string{FormatShippo, FormatDetect} {
+			_, err := Normalize(format, raw)
+			var pe *PayloadError
+			if !errors.Is(err, ErrInvalidPayload) || !errors.As(err, &pe) {
+				t.Errorf("%s (format %q): Normalize = %v, want a PayloadError", name, format, err)
+				continue
+			}
+			if pe.Offset < 0 || !bytes.HasPrefix(raw[pe.Offset:], []byte(`\u0000`)) {
+				t.Errorf("%s: offset %d does not point at the escape", name, pe.Offset)
+			}
+		}
+	}
+	events, err := Normalize(FormatShippo, payload(`9400\\u0000`, "x"))
+	if err != nil {
+		t.Fatalf("a literal backslash before u0000 refused: %v", err)
+	}
+	if got := events[0].TrackingNumber; got != `9400\u0000` {
+		t.Errorf("tracking number %q", got)
+	}
+}
+
+// TestNormalizeErrorsQuoteHostileText: a format name, a payload's keys and
+// the values parsers quote in their errors come from outside, so messages
+// quote them (no raw newline can forge a log line) and bound them.
+func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
+	huge := strings.Repeat("k", 500_000)
+	forged := `x\nlevel=ERROR msg=forged`
+	cases := map[string]struct{ format, raw string }{
+		"unknown format name":      {huge + "\nlevel=ERROR", `{}`},
+		"keys of an unknown shape": {FormatDetect, `{"` + huge + `":1,"` + forged + `":2}`},
+		"UPS error response":       {FormatUPS, `{"response":{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}}`},
+		"FedEx errors":             {FormatFedEx, `{"transactionId":"t","output":{"completeTrackResults":[]},"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"EasyPost object":          {FormatEasyPost, `{"object":"` + huge + forged + `"}`},
+		"EasyPost result":          {FormatEasyPost, `{"object":"Event","result":{"object":"` + huge + forged + `"}}`},
+		"Shippo event":             {FormatShippo, `{"event":"` + huge + forged + `","data":{}}`},
+		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
+		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
+		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"Amazon Shipping errors":   {FormatAmazonShipping, `{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"Amazon Shipping time":     {FormatAmazonShipping, `{"trackingId":"Q","eventHistory":[{"eventCode":"Delivered","eventTime":"` + forged + huge + `"}]}`},
+		"Parcel.One error":         {FormatParcelOne, `{"Error":"` + forged + huge + `"}`},
+		"Spring error":             {FormatSpring, `{"ErrorLevel":10,"Error":"` + forged + huge + `"}`},
+		"SEKO errors":              {FormatSEKO, `{"Errors":[{"Property":"` + forged + `","Message":"` + huge + `"}]}`},
+		"SEKO time":                {FormatSEKO, `[{"ConsignmentNo":"A","Events":[{"EventDT":"` + forged + huge + `","OmniCode":"OP-1"}]}]`},
+		"ShipEngine resource type": {FormatShipEngine, `{"resource_type":"` + huge + forged + `","data":{}}`},
+		"ShipEngine status":        {FormatShipEngine, `{"tracking_number":"T","status_code":"` + forged + huge + `","events":[]}`},
+		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
+	}
+	for name, c := range cases {
+		_, err := Normalize(c.format, []byte(c.raw))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: message holds a raw newline: %.300q", name, msg)
+		}
+		if len(msg) > 1000 {
+			t.Errorf("%s: message of %d bytes: %.200q...", name, len(msg), msg)
+		}
 	}
 }

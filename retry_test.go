@@ -100,7 +100,7 @@ func TestRetryTimingSynctest(t *testing.T) {
 			Sender: sender, DisableDeliveryEvents: true, PollInterval: time.Second, Workers: 2,
 			Retry: RetryPolicy{Schedule: []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}, NoJitter: true},
 		})
-		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true},
+		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}},
 			shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
 		mu.Lock()
 		defer mu.Unlock()
@@ -116,7 +116,7 @@ func TestRetryTimingSynctest(t *testing.T) {
 				t.Errorf("gap %d = %v, want %v (+ at most one poll interval)", i+1, gaps[i], w)
 			}
 		}
-		atts, err := d.Attempts(context.Background(), DeliveryID("e1", "s"))
+		atts, err := d.Attempts(context.Background(), DeliveryID(EventKey{ID: "e1"}, "s"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package shipevents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,6 +59,11 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("shipevents: endpoint answered HTTP %d", e.StatusCode)
 }
 
+// ErrPermanent is matched (errors.Is) by every error wrapped with
+// [Permanent]: a failure that retrying cannot fix, from a sender, a
+// handler or a store.
+var ErrPermanent = errors.New("shipevents: permanent failure")
+
 // PermanentError marks a failure that retrying cannot fix.
 type PermanentError struct{ Err error }
 
@@ -67,8 +73,12 @@ func (e *PermanentError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// Is reports whether target is ErrPermanent.
+func (e *PermanentError) Is(target error) bool { return target == ErrPermanent }
+
 // Permanent wraps err so the dispatcher does not retry it; it returns nil
-// for nil. Senders and handlers use it for failures a retry cannot fix.
+// for nil. Senders and handlers use it for failures a retry cannot fix,
+// and stores for data they can never take (see [Store]).
 func Permanent(err error) error {
 	if err == nil {
 		return nil
@@ -98,5 +108,6 @@ func Chain(s Sender, mw ...Middleware) Sender {
 // names it. Returning nil acknowledges the event; an error is retried like
 // a failed webhook (wrap it with [Permanent] to dead-letter at once). A
 // Handler may be called concurrently and more than once for the same event
-// (delivery is at least once; Event.ID is the idempotency key).
+// (delivery is at least once; the event's key, [Event.Key], is the
+// idempotency key: its tenant and id).
 type Handler func(ctx context.Context, e Event) error
