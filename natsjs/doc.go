@@ -4,22 +4,21 @@
 //
 // # Wiring
 //
-// A [Publisher] is registered with the dispatcher as an in-process
-// handler, and a subscription names that handler; its EnabledEvents,
+// A [Publisher] is a [shipevents.Sender] registered with the dispatcher
+// under a handler name, and a subscription names it; its EnabledEvents,
 // event groups, types, conditions and tenant select what goes to the
-// stream, as for a webhook:
+// stream, its Form and Secrets shape and sign the messages, as for a
+// webhook:
 //
-//	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: "SHIPEVENTS", Secrets: secrets})
-//	d.Handle("jetstream", pub.Handle)
+//	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: "SHIPEVENTS"})
+//	d.HandleSender("jetstream", pub)
 //	d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream",
-//		EnabledEvents: []string{"*"}, Active: true})
+//		EnabledEvents: []string{"*"}, Secrets: secrets, Active: true})
 //
-// Each delivery is one JetStream publish; the stream's acknowledgement is
+// Each attempt is one JetStream publish; the stream's acknowledgement is
 // the attempt's success, and failures are classified for the
 // subscription's retry policy (see [ErrNoStream] and the other publish
-// errors). Publisher is also a [shipevents.Sender], for code that routes
-// Messages itself: Send publishes the body in the subscription's form,
-// signed with the subscription's secrets.
+// errors).
 //
 // # Subjects
 //

@@ -68,13 +68,15 @@ func Example() {
 
 	// The dispatcher publishes every event to the stream, signed.
 	secret, _ := shipevents.GenerateSecret()
-	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: "SHIPEVENTS", Secrets: []string{secret}})
+	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: "SHIPEVENTS"})
 	if err != nil {
 		panic(err)
 	}
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true})
-	d.Handle("jetstream", pub.Handle)
-	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Active: true}); err != nil {
+	d.HandleSender("jetstream", pub)
+	if err := d.Subscribe(ctx, shipevents.Subscription{
+		ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret}, Active: true,
+	}); err != nil {
 		panic(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)

@@ -2,7 +2,6 @@ package natsjs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -38,7 +37,7 @@ const (
 )
 
 // The publish errors; test them with errors.Is. Those marked permanent
-// are wrapped with [shipevents.Permanent] by Send and Handle, so the
+// are wrapped with [shipevents.Permanent] by Send, so the
 // dispatcher dead-letters the delivery at once; the others are retried
 // on the subscription's schedule.
 var (
@@ -62,14 +61,14 @@ var (
 	ErrNoAck = errors.New("natsjs: no publish acknowledgement")
 	// ErrUnpublishable (permanent): the message cannot be sent at all
 	// (a subject over MaxSubjectLen, a payload over the server's
-	// max_payload, an event that cannot be encoded).
+	// max_payload, a Message without an event).
 	ErrUnpublishable = errors.New("natsjs: message cannot be published")
 	// ErrInvalidConfig: a [PublisherConfig] NewPublisher refuses.
 	ErrInvalidConfig = errors.New("natsjs: invalid publisher configuration")
 )
 
 // PublisherConfig configures [NewPublisher]. The zero value publishes
-// unsigned nested events under DefaultPrefix.
+// under DefaultPrefix to whichever stream captures the subjects.
 type PublisherConfig struct {
 	// Prefix starts every subject ([Subject]); default DefaultPrefix.
 	Prefix string
@@ -77,25 +76,16 @@ type PublisherConfig struct {
 	// carries Nats-Expected-Stream, so a subject captured by another
 	// stream is refused (ErrRejected, permanent) instead of stored there.
 	Stream string
-	// Form is the payload form of the events [Publisher.Handle]
-	// publishes (default nested). [Publisher.Send] publishes
-	// Message.Body, already in the subscription's form.
-	Form shipevents.PayloadForm
-	// Secrets sign the messages Handle publishes, and those Send
-	// publishes for a subscription without secrets of its own
-	// (Standard Webhooks, "whsec_" secrets). Empty: unsigned.
-	Secrets []string
 	// AckTimeout bounds the wait for each publish acknowledgement, within
 	// the context's deadline; default DefaultAckTimeout.
 	AckTimeout time.Duration
-	// Now is the signing clock of Handle; nil means time.Now.
-	Now func() time.Time
 }
 
 // Publisher publishes shipevents deliveries to NATS JetStream: one
-// message per delivery, on the subject of the event's tenant and ref
-// ([Subject]), with the event as the body and the Standard Webhooks
-// headers, so consumers verify it as webhook receivers do ([Verify]).
+// message per attempt, on the subject of the event's tenant and ref
+// ([Subject]), with the body in the subscription's form and the Standard
+// Webhooks headers signed with the subscription's secrets, so consumers
+// verify it as webhook receivers do ([Verify]).
 //
 // Each message carries Nats-Msg-Id: the event's idempotency key, the same
 // value as webhook-id. A retried delivery (say, after an acknowledgement
@@ -103,28 +93,26 @@ type PublisherConfig struct {
 // stream's duplicate window. The stream's acknowledgement is the
 // attempt's success.
 //
-// A Publisher is both a [shipevents.Handler] (its Handle method) and a
-// [shipevents.Sender]. The usual wiring is a handler subscription:
+// A Publisher is a [shipevents.Sender] for handler subscriptions: register
+// it under a name with [shipevents.Dispatcher.HandleSender], and the
+// subscriptions whose Handler names it deliver to the stream:
 //
-//	d.Handle("jetstream", pub.Handle)
+//	d.HandleSender("jetstream", pub)
 //	d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream",
-//		EnabledEvents: []string{"*"}, Active: true})
+//		EnabledEvents: []string{"*"}, Secrets: secrets, Active: true})
 //
 // It is safe for concurrent use; create one per connection and share it.
 type Publisher struct {
-	js      jetstream.JetStream
-	prefix  string
-	stream  string
-	form    shipevents.PayloadForm
-	secrets []string
-	now     func() time.Time
-	denied  *denials
+	js     jetstream.JetStream
+	prefix string
+	stream string
+	denied *denials
 }
 
 var _ shipevents.Sender = (*Publisher)(nil)
 
 // NewPublisher returns a Publisher on nc. It fails, wrapping
-// ErrInvalidConfig, for an invalid prefix, form or secret.
+// ErrInvalidConfig, for an invalid prefix or stream name.
 //
 // To tell a refused publish permission from a lost acknowledgement, the
 // Publisher watches the connection's asynchronous errors: it installs an
@@ -143,33 +131,17 @@ func NewPublisher(nc *nats.Conn, cfg PublisherConfig) (*Publisher, error) {
 	if strings.ContainsAny(cfg.Stream, " \t\r\n.*>") {
 		return nil, bad("stream name %q is not a valid name", truncate(cfg.Stream, 64))
 	}
-	switch cfg.Form {
-	case "", shipevents.FormNested, shipevents.FormFlat, shipevents.FormCloudEvents:
-	default:
-		return nil, bad("unknown form %q", truncate(string(cfg.Form), 64))
-	}
-	if len(cfg.Secrets) > 0 {
-		if _, err := shipevents.Sign("check", time.Unix(0, 0), nil, cfg.Secrets...); err != nil {
-			return nil, bad("%v", err)
-		}
-	}
 	if cfg.AckTimeout < 0 {
 		return nil, bad("negative AckTimeout")
 	}
 	if cfg.AckTimeout == 0 {
 		cfg.AckTimeout = DefaultAckTimeout
 	}
-	if cfg.Now == nil {
-		cfg.Now = time.Now
-	}
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncTimeout(cfg.AckTimeout))
 	if err != nil {
 		return nil, bad("%v", err)
 	}
-	p := &Publisher{
-		js: js, prefix: prefixOrDefault(cfg.Prefix), stream: cfg.Stream, form: cfg.Form,
-		secrets: cfg.Secrets, now: cfg.Now, denied: newDenials(),
-	}
+	p := &Publisher{js: js, prefix: prefixOrDefault(cfg.Prefix), stream: cfg.Stream, denied: newDenials()}
 	prev := nc.ErrorHandler()
 	nc.SetErrorHandler(func(c *nats.Conn, s *nats.Subscription, err error) {
 		p.denied.observe(err)
@@ -194,52 +166,28 @@ func StreamConfig(name, prefix string) jetstream.StreamConfig {
 	}
 }
 
-// Handle publishes e, encoded in the configured form and signed with the
-// configured secrets; it is a [shipevents.Handler], for subscriptions
-// whose Handler names the name it was registered under with
-// [shipevents.Dispatcher.Handle]. The error is one of the publish errors
-// above, wrapped with [shipevents.Permanent] when a retry cannot help.
-func (p *Publisher) Handle(ctx context.Context, e shipevents.Event) error {
-	body, err := encodeEvent(&e, p.form)
-	if err != nil {
-		return shipevents.Permanent(fmt.Errorf("%w: encoding event %s: %w", ErrUnpublishable, truncate(EscapeHeader(e.ID), 64), err))
-	}
-	_, err = p.publish(ctx, &e, body, p.form, p.secrets, p.now())
-	return err
-}
-
-// Send publishes m.Body (in the subscription's form) for m.Event, signed
-// with the subscription's secrets, or the configured ones when it has
-// none, at m.Timestamp. On success the Response body says where the
-// stream stored the message ("stream EVENTS seq 42", with "duplicate"
-// when it already had it); the error is one of the publish errors above,
-// wrapped with [shipevents.Permanent] when a retry cannot help.
+// Send publishes m.Body for m.Event, signed with the subscription's
+// secrets at m.Timestamp (unsigned when it has none). On success the
+// Response body says where the stream stored the message ("stream EVENTS
+// seq 42", with "duplicate" when it already had it); the error is one of
+// the publish errors above, wrapped with [shipevents.Permanent] when a
+// retry cannot help.
 func (p *Publisher) Send(ctx context.Context, m *shipevents.Message) (shipevents.Response, error) {
 	if m.Event == nil {
 		return shipevents.Response{}, shipevents.Permanent(fmt.Errorf("%w: message without an event", ErrUnpublishable))
 	}
-	form, secrets := p.form, p.secrets
+	form, secrets := shipevents.FormNested, []string(nil)
 	if s := m.Subscription; s != nil {
-		form = s.Form
-		if len(s.Secrets) > 0 {
-			secrets = s.Secrets
+		if s.Form != "" {
+			form = s.Form
 		}
+		secrets = s.Secrets
 	}
 	ts := m.Timestamp
 	if ts.IsZero() {
-		ts = p.now()
+		ts = time.Now()
 	}
 	return p.publish(ctx, m.Event, m.Body, form, secrets, ts)
-}
-
-func encodeEvent(e *shipevents.Event, form shipevents.PayloadForm) ([]byte, error) {
-	switch form {
-	case shipevents.FormFlat:
-		return e.MarshalFlat()
-	case shipevents.FormCloudEvents:
-		return e.MarshalCloudEvent()
-	}
-	return json.Marshal(e)
 }
 
 func contentType(form shipevents.PayloadForm) string {
@@ -270,9 +218,6 @@ func (p *Publisher) publish(ctx context.Context, e *shipevents.Event, body []byt
 	subject := Subject(p.prefix, e.TenantID, e.Ref)
 	if len(subject) > MaxSubjectLen {
 		return shipevents.Response{}, shipevents.Permanent(fmt.Errorf("%w: subject of %d bytes, limit %d", ErrUnpublishable, len(subject), MaxSubjectLen))
-	}
-	if form == "" {
-		form = shipevents.FormNested
 	}
 	id := EscapeHeader(messageID(e))
 	h := make(nats.Header, 9)

@@ -23,14 +23,14 @@ func TestPublishedMessageVerifiesAndDecodes(t *testing.T) {
 	s := runServer(t, t.TempDir(), 0)
 	nc := connect(t, s.ClientURL())
 	st := createStream(t, jetStream(t, nc), natsjs.StreamConfig("EVENTS", ""))
-	pub := newPublisher(t, nc, natsjs.PublisherConfig{Stream: "EVENTS", Secrets: []string{testSecret}})
+	pub := newPublisher(t, nc, natsjs.PublisherConfig{Stream: "EVENTS"})
 	ctx := context.Background()
 
 	e := shipmentEvent(t, 1, "acme", "SUCCESSFULLY_DELIVERED")
-	if err := pub.Handle(ctx, e); err != nil {
+	if _, err := pub.Send(ctx, message(t, e, &shipevents.Subscription{ID: "s", Secrets: []string{testSecret}})); err != nil {
 		t.Fatal(err)
 	}
-	// Through Send, the subscription's form and secret apply.
+	// The subscription's form and secrets apply.
 	other, err := shipevents.GenerateSecret()
 	if err != nil {
 		t.Fatal(err)
@@ -89,7 +89,7 @@ func TestPublishedMessageVerifiesAndDecodes(t *testing.T) {
 			t.Errorf("message %d with another secret: %v, want ErrInvalidSignature", i, err)
 		}
 		// With options, the age counts as for webhooks: these were signed
-		// long ago (Handle signs now; Send at the message's timestamp).
+		// at the messages' timestamp, long ago.
 		late := &shipevents.VerifyOptions{Now: func() time.Time { return time.Now().Add(time.Hour) }}
 		if err := natsjs.Verify([]string{c.secret}, got.header, got.data, late); !errors.Is(err, shipevents.ErrTimestampOutOfRange) {
 			t.Errorf("message %d verified an hour later with the default tolerance: %v, want ErrTimestampOutOfRange", i, err)
@@ -121,12 +121,12 @@ func TestHostileEventFieldsStayInTheirHeaders(t *testing.T) {
 	s := runServer(t, t.TempDir(), 0)
 	nc := connect(t, s.ClientURL())
 	st := createStream(t, jetStream(t, nc), natsjs.StreamConfig("EVENTS", ""))
-	pub := newPublisher(t, nc, natsjs.PublisherConfig{Secrets: []string{testSecret}})
+	pub := newPublisher(t, nc, natsjs.PublisherConfig{})
 	e := shipevents.Event{
 		ID: "id\r\nNats-Msg-Id: forged", Type: "t\r\nX: y", Source: "orders", Ref: "orders/a b\r\n/%",
 		TenantID: "te.n*ant\x00", Version: shipevents.EnvelopeVersion, OccurredAt: baseTime,
 	}
-	if err := pub.Handle(context.Background(), e); err != nil {
+	if _, err := pub.Send(context.Background(), message(t, e, &shipevents.Subscription{ID: "s", Secrets: []string{testSecret}})); err != nil {
 		t.Fatal(err)
 	}
 	msgs := readAll(t, st)
@@ -175,13 +175,13 @@ func TestRetriedDeliveryIsStoredOnce(t *testing.T) {
 		DisableDeliveryEvents: true, PollInterval: 5 * time.Millisecond,
 		Retry: shipevents.RetryPolicy{Schedule: []time.Duration{time.Millisecond}, NoJitter: true},
 	})
-	d.Handle("jetstream", func(ctx context.Context, e shipevents.Event) error {
-		err := pub.Handle(ctx, e)
+	d.HandleSender("jetstream", shipevents.SenderFunc(func(ctx context.Context, m *shipevents.Message) (shipevents.Response, error) {
+		resp, err := pub.Send(ctx, m)
 		if calls.Add(1) == 1 && err == nil {
-			return errors.New("acknowledgement lost")
+			return shipevents.Response{}, errors.New("acknowledgement lost")
 		}
-		return err
-	})
+		return resp, err
+	}))
 	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Active: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -234,7 +234,7 @@ func TestServerRestartLosesNothing(t *testing.T) {
 		// Retries come fast and never give up within the test.
 		Retry: shipevents.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond}, NoJitter: true, MaxAttempts: 1 << 20},
 	})
-	d.Handle("jetstream", pub.Handle)
+	d.HandleSender("jetstream", pub)
 	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"shipments"}, Active: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -446,8 +446,7 @@ func TestNewPublisherRefusesBadConfig(t *testing.T) {
 	s := runServer(t, t.TempDir(), 0)
 	nc := connect(t, s.ClientURL())
 	for _, cfg := range []natsjs.PublisherConfig{
-		{Prefix: "a.*"}, {Prefix: "a..b"}, {Stream: "a.b"}, {Stream: "a b"}, {Form: "xml"},
-		{Secrets: []string{"whsec_short"}}, {AckTimeout: -time.Second},
+		{Prefix: "a.*"}, {Prefix: "a..b"}, {Stream: "a.b"}, {Stream: "a b"}, {AckTimeout: -time.Second},
 	} {
 		if _, err := natsjs.NewPublisher(nc, cfg); !errors.Is(err, natsjs.ErrInvalidConfig) {
 			t.Errorf("NewPublisher(%+v) = %v, want ErrInvalidConfig", cfg, err)

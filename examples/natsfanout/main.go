@@ -131,13 +131,15 @@ func run(ctx context.Context, w io.Writer, shipments int, dir string) error {
 	if err != nil {
 		return err
 	}
-	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: streamName, Secrets: []string{secret}})
+	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: streamName})
 	if err != nil {
 		return err
 	}
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true})
-	d.Handle("jetstream", pub.Handle)
-	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "jetstream", Handler: "jetstream", EnabledEvents: []string{"*"}, Active: true}); err != nil {
+	d.HandleSender("jetstream", pub)
+	if err := d.Subscribe(ctx, shipevents.Subscription{
+		ID: "jetstream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret}, Active: true,
+	}); err != nil {
 		return err
 	}
 	runCtx, stop := context.WithCancel(ctx)
