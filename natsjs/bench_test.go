@@ -44,7 +44,7 @@ func BenchmarkDispatch(b *testing.B) {
 	pub := newPublisher(b, nc, natsjs.PublisherConfig{Stream: "EVENTS"})
 	js := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true, Workers: benchWorkers})
 	js.HandleSender("jetstream", pub)
-	jsSide := startSide(b, js, shipevents.Subscription{ID: "s", Handler: "jetstream", EnabledEvents: []string{"*"}, Active: true, Secrets: []string{testSecret}})
+	jsSide := startSide(b, js, shipevents.Subscription{ID: "s", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{testSecret}})
 
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -54,7 +54,7 @@ func BenchmarkDispatch(b *testing.B) {
 	loopback := shipevents.AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
 	sender := shipevents.NewHTTPSender(shipevents.HTTPSenderConfig{Policy: loopback, MaxIdleConnsPerHost: benchWorkers})
 	hd := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true, Workers: benchWorkers, Sender: sender})
-	httpSide := startSide(b, hd, shipevents.Subscription{ID: "s", URL: srv.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{testSecret}})
+	httpSide := startSide(b, hd, shipevents.Subscription{ID: "s", URL: srv.URL, EnabledEvents: []string{"*"}, Secrets: []string{testSecret}})
 
 	// The destinations alone, in the same turns: the same Messages sent
 	// from as many goroutines, without the dispatcher.
@@ -66,7 +66,7 @@ func BenchmarkDispatch(b *testing.B) {
 	nd.HandleSender("noop", shipevents.SenderFunc(func(context.Context, *shipevents.Message) (shipevents.Response, error) {
 		return shipevents.Response{}, nil
 	}))
-	noop := startSide(b, nd, shipevents.Subscription{ID: "s", Handler: "noop", EnabledEvents: []string{"*"}, Active: true, Secrets: []string{testSecret}})
+	noop := startSide(b, nd, shipevents.Subscription{ID: "s", Handler: "noop", EnabledEvents: []string{"*"}, Secrets: []string{testSecret}})
 	sides := []*side{jsSide, httpSide, jsOnly, httpOnly, noop}
 
 	const chunk = 1000

@@ -13,7 +13,7 @@
 //	pub, err := natsjs.NewPublisher(nc, natsjs.PublisherConfig{Stream: "SHIPEVENTS"})
 //	d.HandleSender("jetstream", pub)
 //	d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream",
-//		EnabledEvents: []string{"*"}, Secrets: secrets, Active: true})
+//		EnabledEvents: []string{"*"}, Secrets: secrets})
 //
 // Each attempt is one JetStream publish; the stream's acknowledgement is
 // the attempt's success, and failures are classified for the

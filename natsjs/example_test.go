@@ -75,7 +75,7 @@ func Example() {
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true})
 	d.HandleSender("jetstream", pub)
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret}, Active: true,
+		ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret},
 	}); err != nil {
 		panic(err)
 	}

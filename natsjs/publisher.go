@@ -99,7 +99,7 @@ type PublisherConfig struct {
 //
 //	d.HandleSender("jetstream", pub)
 //	d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream",
-//		EnabledEvents: []string{"*"}, Secrets: secrets, Active: true})
+//		EnabledEvents: []string{"*"}, Secrets: secrets})
 //
 // It is safe for concurrent use; create one per connection and share it.
 type Publisher struct {

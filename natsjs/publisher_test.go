@@ -182,7 +182,7 @@ func TestRetriedDeliveryIsStoredOnce(t *testing.T) {
 		}
 		return resp, err
 	}))
-	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}, Active: true}); err != nil {
+	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"*"}}); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
@@ -235,7 +235,7 @@ func TestServerRestartLosesNothing(t *testing.T) {
 		Retry: shipevents.RetryPolicy{Schedule: []time.Duration{10 * time.Millisecond}, NoJitter: true, MaxAttempts: 1 << 20},
 	})
 	d.HandleSender("jetstream", pub)
-	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"shipments"}, Active: true}); err != nil {
+	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "stream", Handler: "jetstream", EnabledEvents: []string{"shipments"}}); err != nil {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)

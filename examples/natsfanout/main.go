@@ -138,7 +138,7 @@ func run(ctx context.Context, w io.Writer, shipments int, dir string) error {
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{DisableDeliveryEvents: true})
 	d.HandleSender("jetstream", pub)
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "jetstream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret}, Active: true,
+		ID: "jetstream", Handler: "jetstream", EnabledEvents: []string{"*"}, Secrets: []string{secret},
 	}); err != nil {
 		return err
 	}
