@@ -38,9 +38,11 @@
 //
 // # Messages
 //
-// The body is the event (nested by default). The headers: Nats-Msg-Id and
-// webhook-id, both the event's idempotency key; webhook-timestamp;
-// webhook-signature when there are secrets; Content-Type; and
+// The body is the event in the subscription's form. The headers:
+// Nats-Msg-Id and webhook-id, both the event's message id
+// ([shipevents.MessageID]: its id, or a UUID of tenant and id), as
+// webhooks carry it; webhook-timestamp; webhook-signature when the
+// subscription has secrets; Content-Type; and
 // Shipevents-Form, Shipevents-Type and Shipevents-Ref. Consumers check
 // a message with [Verify] and read it with [Decode].
 //

@@ -5,30 +5,7 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats.go"
-
-	"github.com/shipevents/shipevents"
 )
-
-func TestMessageID(t *testing.T) {
-	plain := &shipevents.Event{ID: "evt-1"}
-	if got := messageID(plain); got != "evt-1" {
-		t.Errorf("without a tenant: %q, want the event id", got)
-	}
-	a := messageID(&shipevents.Event{ID: "evt-1", TenantID: "acme"})
-	if a == "evt-1" || a != messageID(&shipevents.Event{ID: "evt-1", TenantID: "acme"}) {
-		t.Errorf("with a tenant: %q, want a stable key other than the id", a)
-	}
-	for _, e := range []shipevents.Event{
-		{ID: "evt-1", TenantID: "globex"}, {ID: "evt-2", TenantID: "acme"},
-		// The parts are separated, so shifting a byte from one to the
-		// other makes another key.
-		{ID: "1", TenantID: "acmeevt-"}, {ID: "cmeevt-1", TenantID: "a"},
-	} {
-		if got := messageID(&e); got == a {
-			t.Errorf("tenant %q, id %q has the key of acme's evt-1", e.TenantID, e.ID)
-		}
-	}
-}
 
 func TestDenialsNameTheRefusedSubject(t *testing.T) {
 	d := newDenials()

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -87,8 +86,9 @@ type PublisherConfig struct {
 // Webhooks headers signed with the subscription's secrets, so consumers
 // verify it as webhook receivers do ([Verify]).
 //
-// Each message carries Nats-Msg-Id: the event's idempotency key, the same
-// value as webhook-id. A retried delivery (say, after an acknowledgement
+// Each message carries Nats-Msg-Id: the event's message id
+// ([shipevents.MessageID]), the same value as webhook-id, as webhooks
+// carry it. A retried delivery (say, after an acknowledgement
 // was lost) is therefore stored once if the retry comes within the
 // stream's duplicate window. The stream's acknowledgement is the
 // attempt's success.
@@ -197,29 +197,12 @@ func contentType(form shipevents.PayloadForm) string {
 	return "application/json"
 }
 
-// messageNamespace is the name space of the idempotency keys of events
-// with a tenant.
-var messageNamespace = uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/message"))
-
-// messageID is the event's idempotency key, sent as webhook-id and
-// Nats-Msg-Id: the event id when it has no tenant, else the version-5
-// UUID of tenant and id, so that two tenants' events with one id are two
-// messages.
-func messageID(e *shipevents.Event) string {
-	if e.TenantID == "" {
-		return e.ID
-	}
-	b := make([]byte, 0, len(e.TenantID)+1+len(e.ID))
-	b = append(append(append(b, e.TenantID...), 0), e.ID...)
-	return uuid.NewSHA1(messageNamespace, b).String()
-}
-
 func (p *Publisher) publish(ctx context.Context, e *shipevents.Event, body []byte, form shipevents.PayloadForm, secrets []string, ts time.Time) (shipevents.Response, error) {
 	subject := Subject(p.prefix, e.TenantID, e.Ref)
 	if len(subject) > MaxSubjectLen {
 		return shipevents.Response{}, shipevents.Permanent(fmt.Errorf("%w: subject of %d bytes, limit %d", ErrUnpublishable, len(subject), MaxSubjectLen))
 	}
-	id := EscapeHeader(messageID(e))
+	id := EscapeHeader(shipevents.MessageID(e.Key()))
 	h := make(nats.Header, 9)
 	h.Set(jetstream.MsgIDHeader, id)
 	if p.stream != "" {

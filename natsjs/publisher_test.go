@@ -66,8 +66,10 @@ func TestPublishedMessageVerifiesAndDecodes(t *testing.T) {
 		if got.subject != c.subject {
 			t.Errorf("message %d on %q, want %q", i, got.subject, c.subject)
 		}
-		if id := got.header.Get(jetstream.MsgIDHeader); id == "" || id != got.header.Get(shipevents.HeaderWebhookID) {
-			t.Errorf("message %d: Nats-Msg-Id %q, webhook-id %q: want the same key", i, id, got.header.Get(shipevents.HeaderWebhookID))
+		// Both ids are the event's message id, as webhooks carry it.
+		key := shipevents.MessageID(c.event.Key())
+		if id, wid := got.header.Get(jetstream.MsgIDHeader), got.header.Get(shipevents.HeaderWebhookID); id != key || wid != key {
+			t.Errorf("message %d: Nats-Msg-Id %q, webhook-id %q: want %q", i, id, wid, key)
 		}
 		if got.header.Get(natsjs.HeaderEventType) != c.event.Type || got.header.Get(natsjs.HeaderEventRef) != c.event.Ref {
 			t.Errorf("message %d: type/ref headers %q %q", i, got.header.Get(natsjs.HeaderEventType), got.header.Get(natsjs.HeaderEventRef))
