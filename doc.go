@@ -26,8 +26,9 @@
 // current status by the ordering rule ([Supersedes], applied by stores
 // through [UpdateShipment]), and runs workers that claim deliveries with a
 // lease, send them through a [Sender] (the [HTTPSender], signing with
-// Standard Webhooks, or an in-process [Handler]), and record every
-// attempt. Failures are retried by a [RetryPolicy]; what cannot be
+// Standard Webhooks, an in-process [Handler], or a Sender registered with
+// [Dispatcher.HandleSender], such as the natsjs module's JetStream
+// publisher), and record every attempt. Failures are retried by a [RetryPolicy]; what cannot be
 // delivered becomes a dead letter that can be listed and replayed.
 // Subscriptions select events with ref patterns ([MatchRef], [RefIndex]),
 // event groups, types and conditions (see [Condition]); each may cap its
