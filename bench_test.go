@@ -26,6 +26,10 @@ var typedTargets = map[string]func() any{
 	FormatFedEx:       func() any { return new(fedexPayload) },
 	FormatDHL:         func() any { return new(dhlPayload) },
 	FormatUSPS:        func() any { return new(uspsPayload) },
+	FormatDHLExpress:  func() any { return new(dhlExpressPayload) },
+	FormatGLS:         func() any { return new(glsPayload) },
+	FormatLaPoste:     func() any { return new([]laposteResponse) }, // its largest fixture is a multi-item array
+	FormatHermes:      func() any { return new(hermesPayload) },
 	FormatEasyPost:    func() any { return new(easypostPayload) },
 	FormatAfterShip:   func() any { return new(aftershipPayload) },
 	FormatShippo:      func() any { return new(shippoPayload) },

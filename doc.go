@@ -6,8 +6,9 @@
 // # Normalizing
 //
 // [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
-// USPS, EasyPost, AfterShip, Shippo, Karrio or fulfilment payload (JSON),
-// or a Canada Post, Purolator, DHL Parcel DE or bpost one (XML), and
+// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes,
+// EasyPost, AfterShip, Shippo, Karrio or fulfilment payload (JSON), or a
+// Canada Post, Purolator, DHL Parcel DE or bpost one (XML) ([Formats]), and
 // returns one [Event] per scan, oldest first, each with a deterministic id,
 // a canonical [Status], an event name from the catalogue ([EventNames]),
 // its notification group and a ref such as

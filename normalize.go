@@ -17,6 +17,10 @@ const (
 	FormatFedEx       = "fedex"       // FedEx Track API response
 	FormatDHL         = "dhl"         // DHL Shipment Tracking, Unified API
 	FormatUSPS        = "usps"        // USPS Tracking v3
+	FormatDHLExpress  = "dhl_express" // DHL Express MyDHL API tracking response
+	FormatGLS         = "gls"         // GLS Track And Trace API v1
+	FormatLaPoste     = "laposte"     // La Poste Suivi API v2 (Colissimo, Chronopost, Courrier)
+	FormatHermes      = "hermes"      // Hermes Germany HSI shipment info
 	FormatEasyPost    = "easypost"    // EasyPost Event (tracker.*) or Tracker
 	FormatAfterShip   = "aftership"   // AfterShip tracking webhook
 	FormatShippo      = "shippo"      // Shippo track_updated webhook or Track
@@ -102,6 +106,10 @@ var parsers = map[string]formatParser{
 	FormatFedEx:       parseFedEx,
 	FormatDHL:         parseDHL,
 	FormatUSPS:        parseUSPS,
+	FormatDHLExpress:  parseDHLExpress,
+	FormatGLS:         parseGLS,
+	FormatLaPoste:     parseLaPoste,
+	FormatHermes:      parseHermes,
 	FormatCanadaPost:  parseCanadaPost,
 	FormatPurolator:   parsePurolator,
 	FormatDHLParcelDE: parseDHLParcelDE,
@@ -148,7 +156,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 		return nil, err
 	}
 	if format == FormatDetect {
-		format = detect(top)
+		format = detect(top, raw)
 		if format == "" {
 			return nil, fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
 		}
@@ -168,7 +176,7 @@ func DetectFormat(raw []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if f := detect(top); f != "" {
+	if f := detect(top, raw); f != "" {
 		return f, nil
 	}
 	return "", fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
@@ -304,16 +312,20 @@ func stringEnd(raw []byte, from int) int {
 }
 
 // detect names the format whose shape the top level matches, or "".
-func detect(t *topLevel) string {
+// raw is read beyond the top level only where two JSON formats share it.
+func detect(t *topLevel, raw []byte) string {
 	if t != nil && t.xml != nil {
 		return detectXML(t.xml)
 	}
 	if t == nil || !t.isObject {
 		return ""
 	}
-	if t.isArray { // only fulfillment events come in batches
-		if fulfillmentShape(t) {
+	if t.isArray { // fulfillment batches and multi-item La Poste responses
+		switch {
+		case fulfillmentShape(t):
 			return FormatFulfillment
+		case laposteShape(t):
+			return FormatLaPoste
 		}
 		return ""
 	}
@@ -325,7 +337,16 @@ func detect(t *topLevel) string {
 	case t.has("output") && (t.has("transactionId") || t.has("customerTransactionId")):
 		return FormatFedEx
 	case t.has("shipments") && !t.has("kind"):
+		if firstElementHas(raw, "shipments", "shipmentTrackingNumber") {
+			return FormatDHLExpress // MyDHL names the waybill; the Unified API has id
+		}
 		return FormatDHL
+	case t.has("parcels") && firstElementHas(raw, "parcels", "unitno", "requested"):
+		return FormatGLS
+	case laposteShape(t):
+		return FormatLaPoste
+	case t.has("shipmentinfo"):
+		return FormatHermes
 	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
 		return FormatUSPS
 	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
@@ -342,6 +363,11 @@ func detect(t *topLevel) string {
 		return FormatKarrio
 	}
 	return ""
+}
+
+// laposteShape reports whether the keys are a La Poste Suivi response's.
+func laposteShape(t *topLevel) bool {
+	return t.has("returnCode") && (t.has("shipment") || t.has("returnMessage"))
 }
 
 // fulfillmentShape reports whether the keys are a fulfillment event's.

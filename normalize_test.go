@@ -140,6 +140,22 @@ func TestParseOffsetAndTimestamps(t *testing.T) {
 	}
 }
 
+// TestCarrierSlugsMatchNativeFormats: the names aggregators give carriers
+// that also have a native format resolve to the slug that format puts in
+// the envelope, so a shipment reads the same whichever way it arrives.
+func TestCarrierSlugsMatchNativeFormats(t *testing.T) {
+	for name, want := range map[string]string{
+		"DHL Express": "dhl", "dhl_express": "dhl", "MyDHL": "dhl", "DHL": "dhl",
+		"GLS": "gls", "GLS Group": "gls",
+		"La Poste": "laposte", "Colissimo": "colissimo", "la_poste_colissimo": "colissimo", "Chronopost": "chronopost",
+		"Hermes": "hermes", "Hermes Germany": "hermes",
+	} {
+		if got := CarrierSlug(name); got != want {
+			t.Errorf("CarrierSlug(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // fuzzNormalize fuzzes one format, seeded with its fixtures. Properties:
 // no panic; errors are ErrInvalidPayload; on success every event is valid,
 // events are sorted oldest first, ids are deterministic (a second call
@@ -213,6 +229,10 @@ var formatFuzzTargets = map[string]func(*testing.F){
 	FormatFedEx:       FuzzNormalizeFedEx,
 	FormatDHL:         FuzzNormalizeDHL,
 	FormatUSPS:        FuzzNormalizeUSPS,
+	FormatDHLExpress:  FuzzNormalizeDHLExpress,
+	FormatGLS:         FuzzNormalizeGLS,
+	FormatLaPoste:     FuzzNormalizeLaPoste,
+	FormatHermes:      FuzzNormalizeHermes,
 	FormatEasyPost:    FuzzNormalizeEasyPost,
 	FormatAfterShip:   FuzzNormalizeAfterShip,
 	FormatShippo:      FuzzNormalizeShippo,
@@ -228,6 +248,10 @@ func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
 func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
 func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
 func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)  { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)         { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)     { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)      { fuzzNormalize(f, FormatHermes) }
 func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
 func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
 func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
