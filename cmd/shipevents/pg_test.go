@@ -400,6 +400,27 @@ func TestPostgresListAndReplay(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("pending deliveries before any replay:\n%s", r.stdout)
 		}
+		// The other filters, and every page of two.
+		event := eventOf(t, s, wantDead[2])
+		r = pg(t, dsn, schema, "deliveries", "-event", event, "-o", "json")
+		wantExit(t, r, 0)
+		if lines := jsonLines[deliveryLine](t, r.stdout); len(lines) != 1 || lines[0].ID != wantDead[2] || lines[0].EventID != event {
+			t.Errorf("deliveries -event %s: %+v, want only %s", event, lines, wantDead[2])
+		}
+		r = pg(t, dsn, schema, "deliveries", "-subscription", "billing", "-o", "json")
+		wantExit(t, r, 0)
+		if r.stdout != "" || r.stderr != "0 of 0 deliveries\n" {
+			t.Errorf("deliveries of a subscription that has none:\n%s", r)
+		}
+		r = pg(t, dsn, schema, "deliveries", "-subscription", "oms", "-limit", "2", "-all", "-o", "json")
+		wantExit(t, r, 0)
+		var all []string
+		for _, l := range jsonLines[deliveryLine](t, r.stdout) {
+			all = append(all, l.ID)
+		}
+		if !sameSet(all, wantDead) {
+			t.Errorf("deliveries -all in pages of 2: %v, want %v", all, wantDead)
+		}
 	})
 
 	t.Run("replay", func(t *testing.T) {
