@@ -208,7 +208,7 @@ func BenchmarkPublish(b *testing.B) {
 	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true})
 	for i := range 100 {
 		pattern := []string{"shipments", "shipments/in_transit", "*", "shipments/*/IN_TRANSIT"}[i%4]
-		if err := d.Subscribe(ctx, Subscription{ID: fmt.Sprintf("sub-%03d", i), URL: "https://example.com/hook", EnabledEvents: []string{pattern}, Active: true}); err != nil {
+		if err := d.Subscribe(ctx, Subscription{ID: fmt.Sprintf("sub-%03d", i), URL: "https://example.com/hook", EnabledEvents: []string{pattern}}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -246,7 +246,7 @@ func BenchmarkDispatchLoopback(b *testing.B) {
 		defer reportCPU(b)()
 		ctx := context.Background()
 		d := NewDispatcher(DispatcherConfig{Sender: sender, DisableDeliveryEvents: true, Workers: 64})
-		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: srv.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{dispatchSecret}}); err != nil {
+		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: srv.URL, EnabledEvents: []string{"*"}, Secrets: []string{dispatchSecret}}); err != nil {
 			b.Fatal(err)
 		}
 		runCtx, stop := context.WithCancel(ctx)
@@ -299,7 +299,7 @@ func BenchmarkDispatchLoopback(b *testing.B) {
 		}))
 		defer srv2.Close()
 		d := NewDispatcher(DispatcherConfig{Sender: sender, DisableDeliveryEvents: true})
-		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: srv2.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{dispatchSecret}}); err != nil {
+		if err := d.Subscribe(ctx, Subscription{ID: "s", URL: srv2.URL, EnabledEvents: []string{"*"}, Secrets: []string{dispatchSecret}}); err != nil {
 			b.Fatal(err)
 		}
 		runCtx, stop := context.WithCancel(ctx)

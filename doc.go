@@ -32,7 +32,7 @@
 // event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
-// deactivated.
+// disabled ([Subscription.Disabled]).
 //
 // # Stores
 //

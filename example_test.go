@@ -137,7 +137,7 @@ func ExampleDispatcher() {
 		return nil
 	})
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"}, Active: true,
+		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"},
 	}); err != nil {
 		log.Fatal(err)
 	}

@@ -148,7 +148,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 	if format != FormatDetect {
 		parse = parsers[format]
 		if parse == nil {
-			return nil, fmt.Errorf("%w: %q (supported: %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
+			return nil, fmt.Errorf("%w: %s (supported: %s)", ErrUnknownFormat, quote(format), strings.Join(Formats(), ", "))
 		}
 	}
 	top, err := n.precheck(format, raw, format == FormatDetect)
@@ -196,6 +196,8 @@ type topLevel struct {
 
 func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
+// keyList names the top-level keys for an error message: the payload's
+// own text, so each key is quoted and bounded, and at most 12 are named.
 func (t *topLevel) keyList() string {
 	if t.xml != nil {
 		return t.xml.describe()
@@ -205,18 +207,16 @@ func (t *topLevel) keyList() string {
 	}
 	k := slices.Clone(t.keys)
 	slices.Sort(k)
-	if len(k) > 12 {
-		k = append(k[:12], "...")
-	}
-	return strings.Join(k, ", ")
+	return quoteList(k, 12)
 }
 
-// precheck enforces the size and UTF-8 rules; an XML payload goes on to
-// precheckXML. When asked for the top level (to detect the format) it
-// scans the document once more, without allocating for it, recording the
-// top-level keys and enforcing the depth limit; otherwise the decoder
-// enforces that limit as it goes. Neither validates the JSON grammar: the
-// decoder does that.
+// precheck enforces the size and text rules (valid UTF-8, and for JSON
+// no NUL byte, escaped or not); an XML payload goes on to precheckXML.
+// When asked for the top level (to detect the format) it scans the
+// document once more, without allocating for it, recording the top-level
+// keys and enforcing the depth limit; otherwise the decoder enforces that
+// limit as it goes. Neither validates the JSON grammar: the decoder does
+// that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -232,6 +232,10 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	if isXMLPayload(raw) {
 		return n.precheckXML(format, raw, wantTop)
+	}
+	if i := escapedNUL(raw); i >= 0 {
+		// It would decode into a NUL byte, which no store can keep.
+		return nil, perr(i, errors.New(`a string holds an escaped NUL (\u0000)`))
 	}
 	if !wantTop {
 		return nil, nil

@@ -296,7 +296,7 @@ func addDHLDEEvent(b *batch, base *scan, ev *dhlDEEvent) error {
 func dhlDETime(v string) (time.Time, error) {
 	date, clock, _ := strings.Cut(v, " ")
 	if len(date) != 10 || date[2] != '.' || date[5] != '.' {
-		return time.Time{}, fmt.Errorf("%q is not DD.MM.YYYY HH:MM", v)
+		return time.Time{}, fmt.Errorf("%s is not DD.MM.YYYY HH:MM", quote(v))
 	}
 	clock = strings.ReplaceAll(clock, ":", "")
 	if len(clock) == 0 || len(clock) == 4 || len(clock) == 6 {
@@ -304,7 +304,7 @@ func dhlDETime(v string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("%q is not DD.MM.YYYY HH:MM", v)
+	return time.Time{}, fmt.Errorf("%s is not DD.MM.YYYY HH:MM", quote(v))
 }
 
 // dhlDEEstimate reads delivery-date (DD.MM.YYYY), nil when it does not

@@ -312,7 +312,7 @@ func purolatorInstant(sc *purolatorScan) (time.Time, error) {
 	date := strings.ReplaceAll(sc.date, "-", "")
 	t, err := parseCompactDateTime(date, clock)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("ScanDate and ScanTime %q %q: %v", sc.date, sc.clock, err)
+		return time.Time{}, fmt.Errorf("ScanDate and ScanTime %s %s: %v", quote(sc.date), quote(sc.clock), err)
 	}
 	return t, nil
 }

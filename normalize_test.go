@@ -42,6 +42,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"unknown format", "royalmail", `{}`, ErrUnknownFormat},
 		{"no scans", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[]}]}]}}`, ErrInvalidPayload},
 		{"null", FormatDHL, `null`, ErrInvalidPayload},
+		{"tracking number too long for an index", FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` +
+			strings.Repeat("9", MaxIdentifierBytes+1) + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`, ErrInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -407,5 +409,75 @@ func TestNormalizeLargeRealHistory(t *testing.T) {
 	}
 	if len(events) != n {
 		t.Errorf("%d events, want %d", len(events), n)
+	}
+}
+
+// TestNormalizeRefusesEscapedNUL: a JSON-escaped NUL decodes into a NUL
+// byte, which no PostgreSQL text column takes: a payload holding one in any
+// string is refused, saying where, while an escaped backslash followed by
+// "u0000" is ordinary text.
+func TestNormalizeRefusesEscapedNUL(t *testing.T) {
+	payload := func(tracking, note string) []byte {
+		return []byte(`{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` + tracking +
+			`","note":"` + note + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`)
+	}
+	for name, raw := range map[string][]byte{
+		"in the tracking number":     payload(`9400\u0000`, "x"),
+		"in a field no parser reads": payload("9400", `a\u0000b`),
+		"after an escaped backslash": payload(`9400\\\u0000`, "x"),
+	} {
+		for _, format := range []string{FormatShippo, FormatDetect} {
+			_, err := Normalize(format, raw)
+			var pe *PayloadError
+			if !errors.Is(err, ErrInvalidPayload) || !errors.As(err, &pe) {
+				t.Errorf("%s (format %q): Normalize = %v, want a PayloadError", name, format, err)
+				continue
+			}
+			if pe.Offset < 0 || !bytes.HasPrefix(raw[pe.Offset:], []byte(`\u0000`)) {
+				t.Errorf("%s: offset %d does not point at the escape", name, pe.Offset)
+			}
+		}
+	}
+	events, err := Normalize(FormatShippo, payload(`9400\\u0000`, "x"))
+	if err != nil {
+		t.Fatalf("a literal backslash before u0000 refused: %v", err)
+	}
+	if got := events[0].TrackingNumber; got != `9400\u0000` {
+		t.Errorf("tracking number %q", got)
+	}
+}
+
+// TestNormalizeErrorsQuoteHostileText: a format name, a payload's keys and
+// the values parsers quote in their errors come from outside, so messages
+// quote them (no raw newline can forge a log line) and bound them.
+func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
+	huge := strings.Repeat("k", 500_000)
+	forged := `x\nlevel=ERROR msg=forged`
+	cases := map[string]struct{ format, raw string }{
+		"unknown format name":      {huge + "\nlevel=ERROR", `{}`},
+		"keys of an unknown shape": {FormatDetect, `{"` + huge + `":1,"` + forged + `":2}`},
+		"UPS error response":       {FormatUPS, `{"response":{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}}`},
+		"FedEx errors":             {FormatFedEx, `{"transactionId":"t","output":{"completeTrackResults":[]},"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"EasyPost object":          {FormatEasyPost, `{"object":"` + huge + forged + `"}`},
+		"EasyPost result":          {FormatEasyPost, `{"object":"Event","result":{"object":"` + huge + forged + `"}}`},
+		"Shippo event":             {FormatShippo, `{"event":"` + huge + forged + `","data":{}}`},
+		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
+		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
+		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
+	}
+	for name, c := range cases {
+		_, err := Normalize(c.format, []byte(c.raw))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: message holds a raw newline: %.300q", name, msg)
+		}
+		if len(msg) > 1000 {
+			t.Errorf("%s: message of %d bytes: %.200q...", name, len(msg), msg)
+		}
 	}
 }
