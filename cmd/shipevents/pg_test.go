@@ -199,7 +199,7 @@ func TestPostgresListAndReplay(t *testing.T) {
 		DisableDeliveryEvents: true, PollInterval: 20 * time.Millisecond})
 	secret, _ := shipevents.GenerateSecret()
 	sub := shipevents.Subscription{ID: "oms", URL: "https://oms.example.com/hooks", EnabledEvents: []string{"shipments/in_transit"},
-		Secrets: []string{secret}, Active: true}
+		Secrets: []string{secret}}
 	if err := d.Subscribe(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
