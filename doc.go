@@ -6,12 +6,13 @@
 // # Normalizing
 //
 // [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
-// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes,
-// EasyPost, AfterShip, Shippo, Karrio or fulfilment payload (JSON), or a
-// Canada Post, Purolator, DHL Parcel DE or bpost one (XML) ([Formats]), and
-// returns one [Event] per scan, oldest first, each with a deterministic id,
-// a canonical [Status], an event name from the catalogue ([EventNames]),
-// its notification group and a ref such as
+// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes, Amazon
+// Shipping, Parcel.One, SEKO, Spring, EasyPost, AfterShip, Shippo, Karrio,
+// ShipEngine or fulfilment payload (JSON), or a Canada Post, Purolator, DHL
+// Parcel DE or bpost one (XML) ([Formats]), and returns one [Event] per
+// scan, oldest first, each with a deterministic id, a canonical [Status],
+// an event name from the catalogue ([EventNames]), its notification group
+// and a ref such as
 // shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved
 // by a [Mapper] over crosswalk tables embedded as data; a code no table
 // knows becomes [StatusUnknown] with the raw code kept. Hosts build their
@@ -43,7 +44,18 @@
 // # Receiving
 //
 // Receivers of webhooks check requests with [Verify] and deduplicate on
-// the webhook-id header, which is the event id on every attempt.
+// the webhook-id header, the same on every attempt: the event id, or for
+// an event with a tenant a UUID of tenant and id ([MessageID]), so that
+// two tenants' copies of one scan arrive under two ids.
+//
+// # Tenants
+//
+// An event's identity is its tenant and id together ([EventKey]): two
+// tenants tracking the same parcel get the same scan id from [Normalize],
+// and once each sets its TenantID and publishes, each copy is an event of
+// its own, with its own deliveries; within a tenant a re-sent scan is a
+// duplicate. History and replay take the key ([Dispatcher.Event],
+// [Dispatcher.ReplayEvent]).
 //
 // The README's code map says which file holds each part of the package.
 package shipevents

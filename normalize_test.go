@@ -227,42 +227,52 @@ func checkFuzzedEvent(t *testing.T, events []Event, i int) {
 // TestEveryFormatIsComplete can tell a format without one (go test does
 // not list them to the test binary).
 var formatFuzzTargets = map[string]func(*testing.F){
-	FormatUPS:         FuzzNormalizeUPS,
-	FormatFedEx:       FuzzNormalizeFedEx,
-	FormatDHL:         FuzzNormalizeDHL,
-	FormatUSPS:        FuzzNormalizeUSPS,
-	FormatDHLExpress:  FuzzNormalizeDHLExpress,
-	FormatGLS:         FuzzNormalizeGLS,
-	FormatLaPoste:     FuzzNormalizeLaPoste,
-	FormatHermes:      FuzzNormalizeHermes,
-	FormatEasyPost:    FuzzNormalizeEasyPost,
-	FormatAfterShip:   FuzzNormalizeAfterShip,
-	FormatShippo:      FuzzNormalizeShippo,
-	FormatKarrio:      FuzzNormalizeKarrio,
-	FormatFulfillment: FuzzNormalizeFulfillment,
-	FormatCanadaPost:  FuzzNormalizeCanadaPost,
-	FormatPurolator:   FuzzNormalizePurolator,
-	FormatDHLParcelDE: FuzzNormalizeDHLParcelDE,
-	FormatBpost:       FuzzNormalizeBpost,
+	FormatUPS:            FuzzNormalizeUPS,
+	FormatFedEx:          FuzzNormalizeFedEx,
+	FormatDHL:            FuzzNormalizeDHL,
+	FormatUSPS:           FuzzNormalizeUSPS,
+	FormatDHLExpress:     FuzzNormalizeDHLExpress,
+	FormatGLS:            FuzzNormalizeGLS,
+	FormatLaPoste:        FuzzNormalizeLaPoste,
+	FormatHermes:         FuzzNormalizeHermes,
+	FormatAmazonShipping: FuzzNormalizeAmazonShipping,
+	FormatParcelOne:      FuzzNormalizeParcelOne,
+	FormatSEKO:           FuzzNormalizeSEKO,
+	FormatSpring:         FuzzNormalizeSpring,
+	FormatEasyPost:       FuzzNormalizeEasyPost,
+	FormatAfterShip:      FuzzNormalizeAfterShip,
+	FormatShippo:         FuzzNormalizeShippo,
+	FormatKarrio:         FuzzNormalizeKarrio,
+	FormatShipEngine:     FuzzNormalizeShipEngine,
+	FormatFulfillment:    FuzzNormalizeFulfillment,
+	FormatCanadaPost:     FuzzNormalizeCanadaPost,
+	FormatPurolator:      FuzzNormalizePurolator,
+	FormatDHLParcelDE:    FuzzNormalizeDHLParcelDE,
+	FormatBpost:          FuzzNormalizeBpost,
 }
 
-func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
-func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
-func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
-func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
-func FuzzNormalizeDHLExpress(f *testing.F)  { fuzzNormalize(f, FormatDHLExpress) }
-func FuzzNormalizeGLS(f *testing.F)         { fuzzNormalize(f, FormatGLS) }
-func FuzzNormalizeLaPoste(f *testing.F)     { fuzzNormalize(f, FormatLaPoste) }
-func FuzzNormalizeHermes(f *testing.F)      { fuzzNormalize(f, FormatHermes) }
-func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
-func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
-func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
-func FuzzNormalizeKarrio(f *testing.F)      { fuzzNormalize(f, FormatKarrio) }
-func FuzzNormalizeFulfillment(f *testing.F) { fuzzNormalize(f, FormatFulfillment) }
-func FuzzNormalizeCanadaPost(f *testing.F)  { fuzzNormalize(f, FormatCanadaPost) }
-func FuzzNormalizePurolator(f *testing.F)   { fuzzNormalize(f, FormatPurolator) }
-func FuzzNormalizeDHLParcelDE(f *testing.F) { fuzzNormalize(f, FormatDHLParcelDE) }
-func FuzzNormalizeBpost(f *testing.F)       { fuzzNormalize(f, FormatBpost) }
+func FuzzNormalizeUPS(f *testing.F)            { fuzzNormalize(f, FormatUPS) }
+func FuzzNormalizeFedEx(f *testing.F)          { fuzzNormalize(f, FormatFedEx) }
+func FuzzNormalizeDHL(f *testing.F)            { fuzzNormalize(f, FormatDHL) }
+func FuzzNormalizeUSPS(f *testing.F)           { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)     { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)            { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)        { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)         { fuzzNormalize(f, FormatHermes) }
+func FuzzNormalizeAmazonShipping(f *testing.F) { fuzzNormalize(f, FormatAmazonShipping) }
+func FuzzNormalizeParcelOne(f *testing.F)      { fuzzNormalize(f, FormatParcelOne) }
+func FuzzNormalizeSEKO(f *testing.F)           { fuzzNormalize(f, FormatSEKO) }
+func FuzzNormalizeSpring(f *testing.F)         { fuzzNormalize(f, FormatSpring) }
+func FuzzNormalizeEasyPost(f *testing.F)       { fuzzNormalize(f, FormatEasyPost) }
+func FuzzNormalizeAfterShip(f *testing.F)      { fuzzNormalize(f, FormatAfterShip) }
+func FuzzNormalizeShippo(f *testing.F)         { fuzzNormalize(f, FormatShippo) }
+func FuzzNormalizeKarrio(f *testing.F)         { fuzzNormalize(f, FormatKarrio) }
+func FuzzNormalizeShipEngine(f *testing.F)     { fuzzNormalize(f, FormatShipEngine) }
+func FuzzNormalizeFulfillment(f *testing.F)    { fuzzNormalize(f, FormatFulfillment) }
+func FuzzNormalizeCanadaPost(f *testing.F)     { fuzzNormalize(f, FormatCanadaPost) }
+func FuzzNormalizePurolator(f *testing.F)      { fuzzNormalize(f, FormatPurolator) }
+func FuzzNormalizeDHLParcelDE(f *testing.F)    { fuzzNormalize(f, FormatDHLParcelDE) }
+func FuzzNormalizeBpost(f *testing.F)          { fuzzNormalize(f, FormatBpost) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant
@@ -286,14 +296,63 @@ func TestScanIDStable(t *testing.T) {
 	}
 }
 
+// DeliveryID of an event without a tenant is the id it always was, so
+// stored delivery ids stay valid; with a tenant, the tenant is part of the
+// name, in a namespace of its own.
 func TestDeliveryIDMatchesUUIDv5(t *testing.T) {
 	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
 	want := uuid.NewSHA1(ns, []byte("evt-1\x00sub-1")).String()
-	if got := DeliveryID("evt-1", "sub-1"); got != want {
+	if got := DeliveryID(EventKey{ID: "evt-1"}, "sub-1"); got != want {
 		t.Errorf("DeliveryID = %s, want %s", got, want)
 	}
-	if DeliveryID("evt-1", "sub-2") == want {
+	if DeliveryID(EventKey{ID: "evt-1"}, "sub-2") == want {
 		t.Error("different pairs share an id")
+	}
+	tns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/tenant-delivery"))
+	wantTenant := uuid.NewSHA1(tns, []byte("acme\x00evt-1\x00sub-1")).String()
+	if got := DeliveryID(EventKey{TenantID: "acme", ID: "evt-1"}, "sub-1"); got != wantTenant {
+		t.Errorf("DeliveryID with a tenant = %s, want %s", got, wantTenant)
+	}
+	ids := map[string]EventKey{}
+	for _, k := range []EventKey{{ID: "evt-1"}, {TenantID: "acme", ID: "evt-1"}, {TenantID: "globex", ID: "evt-1"}, {TenantID: "acme", ID: "evt-2"}} {
+		id := DeliveryID(k, "sub-1")
+		if prev, dup := ids[id]; dup {
+			t.Errorf("events %s and %s share the delivery id %s to one subscription", prev, k, id)
+		}
+		ids[id] = k
+	}
+}
+
+// MessageID, the webhook-id, is the event id without a tenant and a
+// version-5 UUID of tenant and id with one, so one scan published by two
+// tenants reaches a receiver of both under two ids.
+func TestMessageID(t *testing.T) {
+	if got := MessageID(EventKey{ID: "evt-1"}); got != "evt-1" {
+		t.Errorf("MessageID without a tenant = %q, want the event id", got)
+	}
+	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/message"))
+	want := uuid.NewSHA1(ns, []byte("acme\x00evt-1")).String()
+	if got := MessageID(EventKey{TenantID: "acme", ID: "evt-1"}); got != want {
+		t.Errorf("MessageID with a tenant = %s, want %s", got, want)
+	}
+	if MessageID(EventKey{TenantID: "globex", ID: "evt-1"}) == want {
+		t.Error("two tenants' copies of one event share a message id")
+	}
+	if strings.Contains(want, ".") {
+		t.Errorf("message id %q contains a '.', which Standard Webhooks reserves", want)
+	}
+}
+
+func TestEventKeyString(t *testing.T) {
+	for k, want := range map[EventKey]string{
+		{ID: "evt-1"}:                      `"evt-1"`,
+		{TenantID: "acme", ID: "evt-1"}:    `"acme"/"evt-1"`,
+		{TenantID: "a\nb", ID: "x\x00\"y"}: `"a\nb"/"x\x00\"y"`,
+		{ID: strings.Repeat("x", 5000)}:    `"` + strings.Repeat("x", maxQuoted) + `"... (5000 bytes)`,
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("EventKey%+v.String() = %s, want %s", k, got, want)
+		}
 	}
 }
 
@@ -464,6 +523,14 @@ func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
 		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
 		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
 		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"Amazon Shipping errors":   {FormatAmazonShipping, `{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"Amazon Shipping time":     {FormatAmazonShipping, `{"trackingId":"Q","eventHistory":[{"eventCode":"Delivered","eventTime":"` + forged + huge + `"}]}`},
+		"Parcel.One error":         {FormatParcelOne, `{"Error":"` + forged + huge + `"}`},
+		"Spring error":             {FormatSpring, `{"ErrorLevel":10,"Error":"` + forged + huge + `"}`},
+		"SEKO errors":              {FormatSEKO, `{"Errors":[{"Property":"` + forged + `","Message":"` + huge + `"}]}`},
+		"SEKO time":                {FormatSEKO, `[{"ConsignmentNo":"A","Events":[{"EventDT":"` + forged + huge + `","OmniCode":"OP-1"}]}]`},
+		"ShipEngine resource type": {FormatShipEngine, `{"resource_type":"` + huge + forged + `","data":{}}`},
+		"ShipEngine status":        {FormatShipEngine, `{"tracking_number":"T","status_code":"` + forged + huge + `","events":[]}`},
 		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
 	}
 	for name, c := range cases {
