@@ -11,9 +11,9 @@ var commandFlags = map[string][]string{
 	"verify":       {"-secret-file", "-request", "-id", "-timestamp", "-signature", "-body", "-at", "-tolerance"},
 	"migrate":      {"-dsn", "-schema", "-status"},
 	"events":       {"-dsn", "-schema", "-type", "-ref", "-tenant", "-carrier", "-tracking", "-correlation", "-since", "-until", "-after", "-before", "-limit", "-all", "-o"},
-	"deliveries":   {"-dsn", "-schema", "-state", "-event", "-subscription", "-after", "-limit", "-all", "-o"},
-	"dead-letters": {"-dsn", "-schema", "-event", "-subscription", "-after", "-limit", "-all", "-o"},
-	"replay":       {"-dsn", "-schema", "-delivery", "-event", "-subscription"},
+	"deliveries":   {"-dsn", "-schema", "-state", "-tenant", "-event", "-subscription", "-after", "-limit", "-all", "-o"},
+	"dead-letters": {"-dsn", "-schema", "-tenant", "-event", "-subscription", "-after", "-limit", "-all", "-o"},
+	"replay":       {"-dsn", "-schema", "-delivery", "-event", "-tenant", "-subscription"},
 	"version":      nil,
 }
 

@@ -38,7 +38,7 @@ Examples:
 	})
 	register(&command{
 		name:     "deliveries",
-		synopsis: "[-state STATE] [-event ID] [-subscription ID] [-limit N] [-after CURSOR | -all] [-o table|json]",
+		synopsis: "[-state STATE] [-tenant ID] [-event ID] [-subscription ID] [-limit N] [-after CURSOR | -all] [-o table|json]",
 		summary:  "list deliveries by state, event or subscription",
 		details: `
 Deliveries lists the deliveries matching every filter given, oldest first (creation
@@ -47,20 +47,25 @@ succeeded, dead), the attempts made, and the last error. After the page, standar
 error says how many match and the flag that shows the next page (-after CURSOR);
 -all reads every page.
 
+An event is known by its tenant and id together: -event names the event without a
+tenant, and with -tenant that tenant's event; -tenant alone selects the deliveries
+of every event of the tenant.
+
 Examples:
 
 	shipevents deliveries -state pending -subscription oms
-	shipevents deliveries -event 6f1c0e0a-4b0e-5d3a-9a57-1b8f0c2d3e4f -o json`,
+	shipevents deliveries -tenant acme -event 6f1c0e0a-4b0e-5d3a-9a57-1b8f0c2d3e4f -o json`,
 		define: func(fs *flag.FlagSet) runFunc { return defineDeliveries(fs, "") },
 	})
 	register(&command{
 		name:     "dead-letters",
-		synopsis: "[-event ID] [-subscription ID] [-limit N] [-after CURSOR | -all] [-o table|json]",
+		synopsis: "[-tenant ID] [-event ID] [-subscription ID] [-limit N] [-after CURSOR | -all] [-o table|json]",
 		summary:  "list dead letters (deliveries that gave up)",
 		details: `
 Dead-letters lists the dead deliveries (retries exhausted, or a failure no retry
 can fix), oldest first, with their last error: deliveries -state dead. Send them
-again with shipevents replay once the endpoint is fixed.
+again with shipevents replay once the endpoint is fixed. The filters are those of
+shipevents deliveries.
 
 Examples:
 
@@ -70,20 +75,22 @@ Examples:
 	})
 	register(&command{
 		name:     "replay",
-		synopsis: "(-delivery ID | -event ID | -subscription ID) [-dsn DSN] [-schema NAME]",
+		synopsis: "(-delivery ID | -event ID [-tenant ID] | -subscription ID) [-dsn DSN] [-schema NAME]",
 		summary:  "send a delivery, an event or dead letters again",
 		details: `
 Replay makes deliveries pending again, due now, whatever their state: one delivery
-(-delivery), every delivery of an event (-event), or every dead letter of a
-subscription (-subscription). Their attempt history is kept and receivers see the
-same webhook-id as before. The dispatchers running on the database send them at
-their next poll. It prints how many deliveries it requeued; an unknown delivery or
-event exits 1.
+(-delivery), every delivery of an event (-event, with -tenant for a tenant's event:
+an event is known by its tenant and id together, and another tenant's event with
+the same id is left alone), or every dead letter of a subscription
+(-subscription). Their attempt history is kept and receivers see the same
+webhook-id as before. The dispatchers running on the database send them at their
+next poll. It prints how many deliveries it requeued; an unknown delivery or event
+exits 1.
 
 Examples:
 
 	shipevents replay -delivery 0c7d2f6e-1a2b-5c3d-8e4f-5a6b7c8d9e0f
-	shipevents replay -event 6f1c0e0a-4b0e-5d3a-9a57-1b8f0c2d3e4f
+	shipevents replay -event 6f1c0e0a-4b0e-5d3a-9a57-1b8f0c2d3e4f -tenant acme
 	shipevents replay -subscription oms`,
 		define: defineReplay,
 	})
@@ -244,6 +251,7 @@ func flushOutput(lines *lineWriter, tab *table) error {
 // deliveryLine is the JSON line of a delivery.
 type deliveryLine struct {
 	ID             string                   `json:"id"`
+	TenantID       string                   `json:"tenant_id,omitempty"`
 	EventID        string                   `json:"event_id"`
 	SubscriptionID string                   `json:"subscription_id"`
 	State          shipevents.DeliveryState `json:"state"`
@@ -267,7 +275,8 @@ func defineDeliveries(fs *flag.FlagSet, fixed shipevents.DeliveryState) runFunc 
 	if fixed == "" {
 		state = fs.String("state", "", "only deliveries in this `state`: pending, in_flight, succeeded or dead")
 	}
-	event := fs.String("event", "", "only the deliveries of this event `id`")
+	tenant := fs.String("tenant", "", "only the deliveries of the events of this tenant `id`; with -event, of that tenant's event")
+	event := fs.String("event", "", "only the deliveries of the event with this `id` (and the tenant of -tenant, none without it)")
 	sub := fs.String("subscription", "", "only the deliveries to this subscription `id`")
 	page := definePage(fs)
 	output := outputFlag(fs)
@@ -288,7 +297,8 @@ func defineDeliveries(fs *flag.FlagSet, fixed shipevents.DeliveryState) runFunc 
 		if st != "" && !isState(st) {
 			return usageError("-state %q: want pending, in_flight, succeeded or dead", st)
 		}
-		f := shipevents.DeliveryFilter{EventID: *event, SubscriptionID: *sub, State: st, After: *page.after, Limit: *page.limit}
+		f := shipevents.DeliveryFilter{TenantID: *tenant, EventID: *event, SubscriptionID: *sub, State: st,
+			After: *page.after, Limit: *page.limit}
 		db, err := dbf.open(ctx, e, true)
 		if err != nil {
 			return err
@@ -301,7 +311,7 @@ func defineDeliveries(fs *flag.FlagSet, fixed shipevents.DeliveryState) runFunc 
 		if *output == "json" {
 			lines = newLineWriter(e.stdout)
 		} else {
-			tab = newTable(e.stdout, "ID", "EVENT", "SUBSCRIPTION", "STATE", "ATTEMPTS", "NEXT_ATTEMPT_AT", "UPDATED_AT", "LAST_STATUS", "LAST_ERROR")
+			tab = newTable(e.stdout, "ID", "TENANT", "EVENT", "SUBSCRIPTION", "STATE", "ATTEMPTS", "NEXT_ATTEMPT_AT", "UPDATED_AT", "LAST_STATUS", "LAST_ERROR")
 		}
 		shown := 0
 		var info shipevents.PageInfo
@@ -312,7 +322,7 @@ func defineDeliveries(fs *flag.FlagSet, fixed shipevents.DeliveryState) runFunc 
 			}
 			for _, del := range p.Items {
 				if lines != nil {
-					if err := lines.write(deliveryLine{ID: del.ID, EventID: del.EventID, SubscriptionID: del.SubscriptionID,
+					if err := lines.write(deliveryLine{ID: del.ID, TenantID: del.TenantID, EventID: del.EventID, SubscriptionID: del.SubscriptionID,
 						State: del.State, Attempts: del.Attempts, NextAttemptAt: del.NextAttemptAt, CreatedAt: del.CreatedAt,
 						UpdatedAt: del.UpdatedAt, LastError: del.LastError, LastStatusCode: del.LastStatusCode,
 						LeaseExpiresAt: del.LeaseExpiresAt}); err != nil {
@@ -327,7 +337,7 @@ func defineDeliveries(fs *flag.FlagSet, fixed shipevents.DeliveryState) runFunc 
 				if del.LastStatusCode != 0 {
 					code = strconv.Itoa(del.LastStatusCode)
 				}
-				tab.row(del.ID, del.EventID, del.SubscriptionID, string(del.State), strconv.Itoa(del.Attempts), next,
+				tab.row(del.ID, del.TenantID, del.EventID, del.SubscriptionID, string(del.State), strconv.Itoa(del.Attempts), next,
 					formatTime(del.UpdatedAt), code, del.LastError)
 			}
 			shown += len(p.Items)
@@ -361,7 +371,8 @@ func isState(s shipevents.DeliveryState) bool {
 func defineReplay(fs *flag.FlagSet) runFunc {
 	dbf := defineDB(fs)
 	delivery := fs.String("delivery", "", "replay this delivery `id`")
-	event := fs.String("event", "", "replay every delivery of this event `id`")
+	event := fs.String("event", "", "replay every delivery of the event with this `id`")
+	tenant := fs.String("tenant", "", "the tenant `id` of the -event; empty for an event without a tenant")
 	sub := fs.String("subscription", "", "replay every dead letter of this subscription `id`")
 	return func(ctx context.Context, e *env, args []string) error {
 		if len(args) > 0 {
@@ -376,6 +387,9 @@ func defineReplay(fs *flag.FlagSet) runFunc {
 		if given != 1 {
 			return usageError("give one of -delivery, -event and -subscription")
 		}
+		if *tenant != "" && *event == "" {
+			return usageError("-tenant names the tenant of an -event: a delivery id is unique across tenants, and -subscription replays the dead letters of every tenant")
+		}
 		db, err := dbf.open(ctx, e, true)
 		if err != nil {
 			return err
@@ -389,8 +403,9 @@ func defineReplay(fs *flag.FlagSet) runFunc {
 			err = d.ReplayDelivery(ctx, *delivery)
 			n, what = 1, "delivery "+*delivery
 		case *event != "":
-			n, err = d.ReplayEvent(ctx, *event)
-			what = "the deliveries of event " + *event
+			key := shipevents.EventKey{TenantID: *tenant, ID: *event}
+			n, err = d.ReplayEvent(ctx, key)
+			what = "the deliveries of event " + key.String()
 		default:
 			n, err = d.ReplayDeadLetters(ctx, *sub)
 			what = "the dead letters of subscription " + *sub

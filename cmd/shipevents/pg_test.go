@@ -87,6 +87,7 @@ type eventLine struct {
 
 type deliveryLine struct {
 	ID             string `json:"id"`
+	TenantID       string `json:"tenant_id"`
 	EventID        string `json:"event_id"`
 	SubscriptionID string `json:"subscription_id"`
 	State          string `json:"state"`
@@ -95,10 +96,11 @@ type deliveryLine struct {
 	LastStatusCode int    `json:"last_status_code"`
 }
 
+// eventIDs returns the keys of the listed events, tenant and id, as text.
 func eventIDs(lines []eventLine) []string {
 	ids := make([]string, len(lines))
 	for i, l := range lines {
-		ids[i] = l.Event.ID
+		ids[i] = l.Event.Key().String()
 	}
 	return ids
 }
@@ -143,15 +145,16 @@ func TestPostgresMigrate(t *testing.T) {
 }
 
 // publishFixtures publishes the events of a few payloads through a
-// dispatcher on the schema: UPS scans for tenant acme, FedEx and DHL scans
-// and a fulfillment shipment.created for no tenant. It returns them by
-// carrier ("" for the fulfillment event).
+// dispatcher on the schema: UPS scans for tenant acme, FedEx scans and a
+// fulfillment shipment.created for no tenant, and the same DHL scans for
+// no tenant and for tenant globex (two events for each id). It returns
+// them by carrier ("" for the fulfillment event).
 func publishFixtures(t *testing.T, d *shipevents.Dispatcher) map[string][]shipevents.Event {
 	t.Helper()
 	byCarrier := map[string][]shipevents.Event{}
 	for _, f := range []struct{ format, file, tenant string }{
 		{"ups", "track_2k.json", "acme"}, {"fedex", "delivered.json", ""}, {"dhl", "express_transit.json", ""},
-		{"fulfillment", "shipment_created.json", ""},
+		{"dhl", "express_transit.json", "globex"}, {"fulfillment", "shipment_created.json", ""},
 	} {
 		raw, err := os.ReadFile(filepath.Join("..", "..", "testdata", f.format, f.file))
 		if err != nil {
@@ -170,7 +173,7 @@ func publishFixtures(t *testing.T, d *shipevents.Dispatcher) map[string][]shipev
 		}
 		for _, pr := range res {
 			if pr.Outcome == shipevents.AppendDuplicate {
-				t.Fatalf("event %s published twice", pr.EventID)
+				t.Fatalf("event %s/%s published twice", pr.TenantID, pr.EventID)
 			}
 		}
 		byCarrier[events[0].Carrier] = append(byCarrier[events[0].Carrier], events...)
@@ -204,9 +207,9 @@ func TestPostgresListAndReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	byCarrier := publishFixtures(t, d)
-	var all []shipevents.Event
-	for _, evs := range byCarrier {
-		all = append(all, evs...)
+	var all []shipevents.Event // in a fixed order, so that wantDead is
+	for _, carrier := range []string{"fedex", "ups", "dhl", ""} {
+		all = append(all, byCarrier[carrier]...)
 	}
 
 	t.Run("events", func(t *testing.T) {
@@ -222,14 +225,14 @@ func TestPostgresListAndReplay(t *testing.T) {
 			}
 		}
 		// Each listed event is the one published.
-		published := map[string]shipevents.Event{}
+		published := map[shipevents.EventKey]shipevents.Event{}
 		for _, e := range all {
-			published[e.ID] = e
+			published[e.Key()] = e
 		}
 		for _, l := range lines {
-			want, ok := published[l.Event.ID]
+			want, ok := published[l.Event.Key()]
 			if !ok {
-				t.Fatalf("listed event %s was not published", l.Event.ID)
+				t.Fatalf("listed event %s was not published", l.Event.Key())
 			}
 			gb, _ := json.Marshal(&l.Event)
 			wb, _ := json.Marshal(&want)
@@ -278,7 +281,7 @@ func TestPostgresListAndReplay(t *testing.T) {
 				}
 				var lib []string
 				for _, se := range page.Items {
-					lib = append(lib, se.Event.ID)
+					lib = append(lib, se.Event.Key().String())
 				}
 				if !slices.Equal(got, lib) {
 					t.Errorf("events %v: %v\nthe library lists %v", c.args, got, lib)
@@ -287,7 +290,7 @@ func TestPostgresListAndReplay(t *testing.T) {
 				var want []string
 				for i := range all {
 					if c.want(&all[i]) {
-						want = append(want, all[i].ID)
+						want = append(want, all[i].Key().String())
 					}
 				}
 				if len(want) == 0 || len(want) == len(all) {
@@ -365,7 +368,7 @@ func TestPostgresListAndReplay(t *testing.T) {
 	var wantDead []string
 	for _, e := range all {
 		if shipevents.MatchRef("shipments/in_transit", e.Ref) {
-			wantDead = append(wantDead, shipevents.DeliveryID(e.ID, "oms"))
+			wantDead = append(wantDead, shipevents.DeliveryID(e.Key(), "oms"))
 		}
 	}
 	if len(wantDead) < 3 {
@@ -402,9 +405,9 @@ func TestPostgresListAndReplay(t *testing.T) {
 		}
 		// The other filters, and every page of two.
 		event := eventOf(t, s, wantDead[2])
-		r = pg(t, dsn, schema, "deliveries", "-event", event, "-o", "json")
+		r = pg(t, dsn, schema, "deliveries", "-event", event.ID, "-tenant", event.TenantID, "-o", "json")
 		wantExit(t, r, 0)
-		if lines := jsonLines[deliveryLine](t, r.stdout); len(lines) != 1 || lines[0].ID != wantDead[2] || lines[0].EventID != event {
+		if lines := jsonLines[deliveryLine](t, r.stdout); len(lines) != 1 || lines[0].ID != wantDead[2] || lines[0].EventID != event.ID {
 			t.Errorf("deliveries -event %s: %+v, want only %s", event, lines, wantDead[2])
 		}
 		r = pg(t, dsn, schema, "deliveries", "-subscription", "billing", "-o", "json")
@@ -436,10 +439,58 @@ func TestPostgresListAndReplay(t *testing.T) {
 			t.Errorf("pending deliveries after the replay: %+v, want %s with its attempt kept", lines, wantDead[0])
 		}
 
+		// An event's deliveries: globex's copy of a DHL scan, not the copy
+		// without a tenant that has the same id.
+		var globex shipevents.EventKey
+		for _, e := range byCarrier["dhl"] {
+			if e.TenantID == "globex" && shipevents.MatchRef("shipments/in_transit", e.Ref) {
+				globex = e.Key()
+				break
+			}
+		}
+		if globex.ID == "" {
+			t.Fatal("no in-transit DHL event for globex")
+		}
+		untenanted := shipevents.EventKey{ID: globex.ID}
+		r = pg(t, dsn, schema, "replay", "-event", globex.ID, "-tenant", "globex")
+		wantExit(t, r, 0)
+		if !strings.HasPrefix(r.stdout, "requeued 1 delivery") {
+			t.Errorf("stdout %q", r.stdout)
+		}
+		wantStates(t, s, map[string]shipevents.DeliveryState{
+			shipevents.DeliveryID(globex, "oms"):     shipevents.DeliveryPending,
+			shipevents.DeliveryID(untenanted, "oms"): shipevents.DeliveryDead,
+		})
+		r = pg(t, dsn, schema, "deliveries", "-event", globex.ID, "-tenant", "globex", "-o", "json")
+		wantExit(t, r, 0)
+		if lines := jsonLines[deliveryLine](t, r.stdout); len(lines) != 1 || lines[0].ID != shipevents.DeliveryID(globex, "oms") || lines[0].TenantID != "globex" || lines[0].State != "pending" {
+			t.Errorf("deliveries of globex's event: %+v", lines)
+		}
+		r = pg(t, dsn, schema, "deliveries", "-event", globex.ID, "-o", "json")
+		wantExit(t, r, 0)
+		if lines := jsonLines[deliveryLine](t, r.stdout); len(lines) != 1 || lines[0].ID != shipevents.DeliveryID(untenanted, "oms") || lines[0].TenantID != "" || lines[0].State != "dead" {
+			t.Errorf("deliveries of the event without a tenant: %+v", lines)
+		}
+		// A tenant's event is not found without its tenant.
+		var acme shipevents.EventKey
+		for _, e := range byCarrier["ups"] {
+			if shipevents.MatchRef("shipments/in_transit", e.Ref) {
+				acme = e.Key()
+			}
+		}
+		if acme.TenantID != "acme" {
+			t.Fatalf("no in-transit event of acme's (%s)", acme)
+		}
+		r = pg(t, dsn, schema, "replay", "-event", acme.ID)
+		wantExit(t, r, 1)
+		if !strings.Contains(r.stderr, shipevents.ErrNotFound.Error()) {
+			t.Errorf("stderr %q", r.stderr)
+		}
+
 		// The rest of the subscription's dead letters.
 		r = pg(t, dsn, schema, "replay", "-subscription", "oms")
 		wantExit(t, r, 0)
-		if want := fmt.Sprintf("requeued %d deliveries", len(wantDead)-1); !strings.HasPrefix(r.stdout, want) {
+		if want := fmt.Sprintf("requeued %d deliveries", len(wantDead)-2); !strings.HasPrefix(r.stdout, want) {
 			t.Errorf("stdout %q, want %q", r.stdout, want)
 		}
 		states := map[string]shipevents.DeliveryState{}
@@ -452,9 +503,8 @@ func TestPostgresListAndReplay(t *testing.T) {
 		if r.stdout != "" {
 			t.Errorf("dead letters left after replaying them all:\n%s", r.stdout)
 		}
-
-		// An event's deliveries, whatever their state.
-		r = pg(t, dsn, schema, "replay", "-event", eventOf(t, s, wantDead[1]))
+		// An event's deliveries again, whatever their state.
+		r = pg(t, dsn, schema, "replay", "-event", acme.ID, "-tenant", acme.TenantID)
 		wantExit(t, r, 0)
 		if !strings.HasPrefix(r.stdout, "requeued 1 delivery") {
 			t.Errorf("stdout %q", r.stdout)
@@ -521,7 +571,8 @@ func wantStates(t *testing.T, s *pgstore.Store, want map[string]shipevents.Deliv
 	}
 }
 
-func eventOf(t *testing.T, s *pgstore.Store, deliveryID string) string {
+// eventOf returns the key of a delivery's event.
+func eventOf(t *testing.T, s *pgstore.Store, deliveryID string) shipevents.EventKey {
 	t.Helper()
 	page, err := s.ListDeliveries(context.Background(), shipevents.DeliveryFilter{Limit: shipevents.MaxPageSize})
 	if err != nil {
@@ -529,11 +580,11 @@ func eventOf(t *testing.T, s *pgstore.Store, deliveryID string) string {
 	}
 	for _, d := range page.Items {
 		if d.ID == deliveryID {
-			return d.EventID
+			return d.EventKey()
 		}
 	}
 	t.Fatalf("no delivery %s", deliveryID)
-	return ""
+	return shipevents.EventKey{}
 }
 
 func sameSet(a, b []string) bool {
@@ -586,6 +637,7 @@ func TestPostgresUsageErrors(t *testing.T) {
 		{[]string{"events"}, "no database: set SHIPEVENTS_PG_DSN or give -dsn"},
 		{[]string{"replay", "-dsn", "postgres://h/db"}, "give one of -delivery, -event and -subscription"},
 		{[]string{"replay", "-dsn", "postgres://h/db", "-delivery", "a", "-event", "b"}, "give one of"},
+		{[]string{"replay", "-dsn", "postgres://h/db", "-subscription", "oms", "-tenant", "acme"}, "-tenant names the tenant of an -event"},
 		{[]string{"deliveries", "-dsn", "postgres://h/db", "-state", "lost"}, `-state "lost"`},
 		{[]string{"events", "-dsn", "postgres://h/db", "-ref", "shipments//x"}, "-ref"},
 		{[]string{"events", "-dsn", "postgres://h/db", "-limit", "5000"}, "-limit 5000"},
