@@ -34,7 +34,10 @@
 // event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
-// disabled ([Subscription.Disabled]).
+// disabled ([Subscription.Disabled]). [PublishTx] publishes inside a
+// transaction of the host's, through a store that is a [TxAppender]
+// (pgstore's, for a pgx.Tx), so that the host's own writes and the events
+// commit together or not at all.
 //
 // # Stores
 //
