@@ -81,9 +81,7 @@ func writeProblem(w http.ResponseWriter, _ *http.Request, p problem) {
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
+	_ = json.NewEncoder(w).Encode(v)
 }
 
 // apiHandler adapts a JSON handler: an error it returns is answered as a
