@@ -120,7 +120,11 @@ type Dispatcher struct {
 	// nanoseconds); 0 until the first load succeeds.
 	subsLoaded atomic.Int64
 	wake       chan struct{}
-	running    atomic.Bool
+	// freed tells an idle claim loop that a subscription whose share was
+	// used up has a worker back, so that its withheld work is claimed now
+	// rather than at the next poll.
+	freed   chan struct{}
+	running atomic.Bool
 
 	stats        dispatchStats
 	inFlight     inFlight
@@ -206,6 +210,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		lease: cfg.Lease, timeout: cfg.AttemptTimeout, poll: cfg.PollInterval,
 		refresh: cfg.SubscriptionRefresh, grace: cfg.ShutdownGrace, emit: !cfg.DisableDeliveryEvents,
 		now: cfg.Now, log: cfg.Logger, name: cfg.Name, wake: make(chan struct{}, 1),
+		freed:        make(chan struct{}, 1),
 		disableAfter: cfg.DisableAfter, cfgErr: cfg.Validate(),
 	}
 	if d.store == nil {
@@ -518,7 +523,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			defer workWG.Done()
 			for c := range work {
 				d.process(sendCtx, c, r)
-				d.inFlight.add(c.Delivery.SubscriptionID, -1)
+				d.finished(c.Delivery.SubscriptionID)
 				slots <- struct{}{}
 			}
 		}()
@@ -604,13 +609,13 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 		failures = 0
 		giveBack(slots, free-len(claims))
 		for _, c := range claims {
-			d.inFlight.add(c.Delivery.SubscriptionID, 1)
+			d.inFlight.add(c.Delivery.SubscriptionID)
 			select {
 			case work <- c:
 			case <-ctx.Done():
 				// Shutting down before the attempt started: release it.
 				r.add(AttemptRecord{Lease: c.Lease, Outcome: OutcomeReleased, NextAttemptAt: d.now().UTC()}, nil)
-				d.inFlight.add(c.Delivery.SubscriptionID, -1)
+				d.inFlight.done(c.Delivery.SubscriptionID)
 				giveBack(slots, 1)
 			}
 		}
@@ -619,6 +624,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 			case <-ctx.Done():
 				return
 			case <-d.wake:
+			case <-d.freed:
 			case <-time.After(d.poll):
 			}
 		}
@@ -633,6 +639,22 @@ func (d *Dispatcher) shareOf(s *Subscription) int {
 	return d.share
 }
 
+// finished counts a worker's delivery of sub as done, and wakes an idle
+// claim loop if sub's share was used up: claims may have left sub's due
+// work behind.
+func (d *Dispatcher) finished(sub string) {
+	share, ok := d.subs.Load().shares[sub]
+	if !ok {
+		share = d.share
+	}
+	if d.inFlight.done(sub) >= share {
+		select {
+		case d.freed <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // inFlight counts the claimed deliveries of each subscription that a
 // worker has not finished with, so that claims ask for no more than what
 // is left of each subscription's share.
@@ -641,12 +663,24 @@ type inFlight struct {
 	held map[string]int
 }
 
-func (f *inFlight) add(sub string, n int) {
+func (f *inFlight) add(sub string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.held[sub] += n; f.held[sub] <= 0 {
+	f.held[sub]++
+}
+
+// done counts one delivery of sub as finished and returns how many sub
+// had in flight before.
+func (f *inFlight) done(sub string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.held[sub]
+	if n <= 1 {
 		delete(f.held, sub)
+	} else {
+		f.held[sub] = n - 1
 	}
+	return n
 }
 
 // fill sets m to the bounds of the next claim (ClaimRequest.SubscriptionMax):
