@@ -223,3 +223,40 @@ func TestWorkerShareValidation(t *testing.T) {
 		t.Errorf("MaxInFlight 5: %v", err)
 	}
 }
+
+// TestFullShareClaimsAgainAtOnce: when a subscription's share is used up,
+// the claim loop takes its next delivery as soon as one of its attempts
+// ends, not at the next poll. One subscription with a share of 2 drains a
+// backlog of 100 whose attempts take 10 ms each in 500 ms of virtual time
+// (50 rounds of two); waiting for the 250 ms poll each round would take
+// over 12 s.
+func TestFullShareClaimsAgainAtOnce(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		var mu sync.Mutex
+		var last time.Time
+		n := 0
+		d := NewDispatcher(DispatcherConfig{Workers: 8, DisableDeliveryEvents: true})
+		d.Handle("h", func(ctx context.Context, e Event) error {
+			time.Sleep(10 * time.Millisecond)
+			mu.Lock()
+			defer mu.Unlock()
+			n++
+			last = time.Now()
+			return nil
+		})
+		var events []Event
+		for i := range 100 {
+			events = append(events, shipmentEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("T%d", i), StatusInTransit, time.Now()))
+		}
+		start := time.Now()
+		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true}, events...)
+		mu.Lock()
+		defer mu.Unlock()
+		if n != 100 {
+			t.Fatalf("%d of 100 delivered", n)
+		}
+		if took := last.Sub(start); took > 600*time.Millisecond {
+			t.Errorf("the backlog took %v, want about 500ms (50 rounds of two 10ms attempts)", took)
+		}
+	})
+}
