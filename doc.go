@@ -30,7 +30,9 @@
 // event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
-// deactivated.
+// deactivated. Each subscription has a bounded share of the workers
+// ([DispatcherConfig.MaxInFlightPerSubscription]), so an endpoint that
+// hangs holds only its share while the others are served.
 //
 // # Stores
 //
