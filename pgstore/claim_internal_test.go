@@ -221,3 +221,59 @@ func (cb *claimBench) explain(tb testing.TB, query string, args ...any) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// BenchmarkClaimManySubscriptions measures one claim (32 free workers, a
+// share of 8) when the queue holds one row for each of many
+// subscriptions besides 100 due rows of one more: "idle" rows are due
+// tomorrow (pending retries), "due" rows are due now. The claim visits
+// every subscription in the queue once (one index descent each), and
+// reads the rows of those with due work. Each op is a claim rolled back.
+func BenchmarkClaimManySubscriptions(b *testing.B) {
+	for _, subs := range []int{10, 1000, 10_000} {
+		for _, due := range []bool{false, true} {
+			cb := newClaimBench(b, 0)
+			ctx := context.Background()
+			next := `$1::timestamptz + interval '1 day'`
+			if due {
+				next = `$1::timestamptz`
+			}
+			fill := `WITH x AS (SELECT i FROM generate_series(1, $2) AS i), e AS (
+				INSERT INTO events (id, body, type, ref, occurred_at, stored_at)
+				SELECT 'evt-many-' || i, '{}', 'tracking.updated', 'r', $1, $1 FROM x
+			), d AS (
+				INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+				SELECT 'dlv-many-' || i, 'evt-many-' || i, 'sub-' || i, 'queued', ` + next + `, $1, $1 FROM x ORDER BY i
+				RETURNING id, subscription_id, next_attempt_at, seq
+			)
+			INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)
+			SELECT id, subscription_id, next_attempt_at, seq FROM d`
+			for _, q := range []string{fill, `VACUUM ANALYZE delivery_queue`} {
+				args := []any{cb.now, subs}
+				if q[0] == 'V' {
+					args = nil
+				}
+				if _, err := cb.s.pool.Exec(ctx, q, args...); err != nil {
+					b.Fatal(err)
+				}
+			}
+			name := "idle"
+			if due {
+				name = "due"
+			}
+			b.Run(fmt.Sprintf("subs=%d/%s", subs, name), func(b *testing.B) {
+				got := cb.run(b, sqlClaim, cb.shareArgs()...)
+				n := 0
+				for _, c := range got {
+					n += c
+				}
+				if want := min(32, 8+map[bool]int{false: 0, true: subs}[due]); n != want {
+					b.Fatalf("claimed %d (%v), want %d", n, got, want)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					cb.run(b, sqlClaim, cb.shareArgs()...)
+				}
+			})
+		}
+	}
+}
