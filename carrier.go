@@ -7,12 +7,12 @@ var carrierAliases = map[string]string{
 	"fedex": "fedex", "fedex_ground": "fedex", "fdxg": "fedex", "fdxe": "fedex", "federal_express": "fedex",
 	"ups": "ups", "united_parcel_service": "ups", "upsn": "ups",
 	"usps": "usps", "united_states_postal_service": "usps",
-	"dhl": "dhl", "dhl_express": "dhl", "dhlexpress": "dhl", "dhl_ecommerce": "dhl", "dhl_parcel": "dhl", "dhl_parcel_de": "dhl", "dhl_universal": "dhl",
+	"dhl": "dhl", "dhl_express": "dhl", "dhlexpress": "dhl", "dhl_ecommerce": "dhl", "dhl_parcel": "dhl", "dhl_parcel_de": "dhl", "dhl_universal": "dhl", "mydhl": "dhl",
 	"canada_post": "canadapost", "canadapost": "canadapost",
 	"royal_mail": "royalmail", "royalmail": "royalmail",
 	"australia_post": "australiapost", "australiapost": "australiapost",
 	"la_poste": "laposte", "laposte": "laposte", "la_poste_colissimo": "colissimo",
-	"dpd": "dpd", "gls": "gls", "hermes": "hermes", "evri": "hermes",
+	"dpd": "dpd", "gls": "gls", "gls_group": "gls", "hermes": "hermes", "hermes_germany": "hermes", "evri": "hermes",
 	"purolator": "purolator", "ontrac": "ontrac", "lasership": "lasership", "amazon": "amazon_shipping",
 }
 

@@ -100,16 +100,42 @@ func EventNames() []EventName {
 	return out
 }
 
-// EventGroups returns every event group the catalogue uses, sorted.
-func EventGroups() []string {
-	seen := map[string]bool{}
+// EventGroups returns every event group an event can have, sorted: those
+// of the event names in each direction and those of the record events
+// ([Actions]).
+func EventGroups() []string { return sortedKeys(eventGroupSet) }
+
+// EventTypes returns every event type the library's events have, sorted:
+// the Type constants and the types of the record events ([Actions]).
+func EventTypes() []string { return sortedKeys(eventTypeSet) }
+
+// eventGroupSet and eventTypeSet hold what EventGroups and EventTypes
+// list; Subscription.Validate refuses filters outside them.
+var eventGroupSet, eventTypeSet = func() (groups, types map[string]bool) {
+	groups, types = map[string]bool{}, map[string]bool{}
 	for _, n := range catalogue {
-		seen[n.Forward] = true
-		seen[n.Return] = true
+		groups[n.Forward] = true
+		groups[n.Return] = true
 	}
-	out := make([]string, 0, len(seen))
-	for g := range seen {
-		out = append(out, g)
+	for _, a := range actions {
+		groups[a.Group] = true
+		types[a.Type] = true
+	}
+	for _, t := range []string{
+		TypeTrackingUpdated, TypeShipmentCreated, TypeShipmentUpdated, TypeShipmentDeleted, TypeShipmentCancelled,
+		TypeShipmentStatus, TypeShipmentItems, TypeOrderCreated, TypeOrderUpdated, TypeOrderFulfilled,
+		TypeReturnCreated, TypeReturnUpdated, TypeClaimCreated, TypeClaimUpdated, TypeClaimResolved,
+		TypeWebhookDelivered, TypeWebhookFailed, TypeWebhookDisabled,
+	} {
+		types[t] = true
+	}
+	return groups, types
+}()
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
 	}
 	slices.Sort(out)
 	return out

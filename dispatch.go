@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -82,8 +82,13 @@ type DispatcherConfig struct {
 	DisableAfter FailureStreak
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
-	// Logger receives operational logs; nil discards them. Secrets never
-	// appear in them.
+	// Logger receives operational logs: at Warn, every failed attempt
+	// (retried or not), every dead letter (with or without a send) and
+	// every destination the sender's AddressPolicy refuses, with the
+	// subscription and delivery ids and the reason. nil means
+	// slog.Default(); slog.New(slog.DiscardHandler) silences them.
+	// Secrets never appear in them, and URLs only as scheme, host and
+	// port.
 	Logger *slog.Logger
 	// Name identifies this instance in claims (diagnostics only).
 	Name string
@@ -145,16 +150,53 @@ type subSnapshot struct {
 
 type dispatchStats struct {
 	published, duplicates, late         atomic.Int64
+	claimed                             atomic.Int64
 	attempts, succeeded, retried, dead  atomic.Int64
+	deadUnsent                          atomic.Int64
 	released, leaseLost, recordFailures atomic.Int64
 	rateLimited                         atomic.Int64
 }
 
-// Stats counts what a Dispatcher has done since it was made.
+// Stats counts what a Dispatcher has done since it was made. The counts
+// add up: every claimed delivery is counted once, as an attempt, a dead
+// letter without a send, a release or a rate-limit wait,
+//
+//	Claimed == Attempts + DeadUnsent + Released + RateLimited
+//
+// every attempt has one outcome,
+//
+//	Attempts == Succeeded + Retried + Dead
+//
+// and Dead + DeadUnsent is every dead letter the dispatcher made (until
+// they are replayed). An attempt counts when the dispatcher decides its
+// outcome, before the store records it; LeaseLost says how many of those
+// outcomes the store then discarded.
 type Stats struct {
-	Published, Duplicates, Late        int64
+	// Published counts the events Publish stored (late ones included);
+	// Duplicates those it found already stored, which it left alone;
+	// Late those stored marked late (a part of Published). The
+	// dispatcher's own webhooks/* events are published, and counted, too.
+	Published, Duplicates, Late int64
+	// Claimed counts the deliveries claimed from the store for an attempt.
+	Claimed int64
+	// Attempts counts sends, one per attempt: a webhook request (with its
+	// OAuth2 token fetch and the retry after a 401, if any) or a handler
+	// call. Each one Succeeded, or failed and was Retried (scheduled
+	// again) or is Dead (a dead letter: a permanent failure, a 410, or the
+	// retries ran out).
 	Attempts, Succeeded, Retried, Dead int64
-	Released, LeaseLost                int64
+	// DeadUnsent counts the deliveries dead-lettered without a send: their
+	// subscription was deleted or disabled, or their event could not be
+	// encoded in its payload form.
+	DeadUnsent int64
+	// Released counts claimed deliveries put back without an attempt: at
+	// shutdown, and while the subscription of one is not yet known to this
+	// instance.
+	Released int64
+	// LeaseLost counts attempt outcomes the store refused because the
+	// delivery's lease had been taken over (see ErrLeaseLost); they are in
+	// the counts above as well.
+	LeaseLost int64
 	// RecordFailures counts batches of attempt outcomes the store would
 	// not take after retries; their deliveries are sent again when their
 	// leases run out.
@@ -236,7 +278,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.now = time.Now
 	}
 	if d.log == nil {
-		d.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		d.log = slog.Default()
 	}
 	if d.name == "" {
 		d.name = "dispatcher-" + uuid.NewString()[:8]
@@ -267,10 +309,10 @@ func (d *Dispatcher) Store() Store { return d.store }
 func (d *Dispatcher) Stats() Stats {
 	s := &d.stats
 	return Stats{
-		Published: s.published.Load(), Duplicates: s.duplicates.Load(), Late: s.late.Load(),
+		Published: s.published.Load(), Duplicates: s.duplicates.Load(), Late: s.late.Load(), Claimed: s.claimed.Load(),
 		Attempts: s.attempts.Load(), Succeeded: s.succeeded.Load(), Retried: s.retried.Load(), Dead: s.dead.Load(),
-		Released: s.released.Load(), LeaseLost: s.leaseLost.Load(), RecordFailures: s.recordFailures.Load(),
-		RateLimited: s.rateLimited.Load(),
+		DeadUnsent: s.deadUnsent.Load(), Released: s.released.Load(), LeaseLost: s.leaseLost.Load(),
+		RecordFailures: s.recordFailures.Load(), RateLimited: s.rateLimited.Load(),
 	}
 }
 
@@ -294,6 +336,26 @@ func (d *Dispatcher) Subscribe(ctx context.Context, s Subscription) error {
 		return fmt.Errorf("shipevents: store subscription %s: %w", s.ID, err)
 	}
 	return d.ReloadSubscriptions(ctx)
+}
+
+// Subscription returns the subscription with the given id as the store
+// holds it, or an error wrapping ErrNotFound. The caller owns the copy.
+func (d *Dispatcher) Subscription(ctx context.Context, id string) (Subscription, error) {
+	subs, err := d.store.ListSubscriptions(ctx)
+	if err != nil {
+		return Subscription{}, err
+	}
+	i := slices.IndexFunc(subs, func(s Subscription) bool { return s.ID == id })
+	if i < 0 {
+		return Subscription{}, fmt.Errorf("subscription %s: %w", quote(id), ErrNotFound)
+	}
+	return subs[i], nil
+}
+
+// Subscriptions returns every subscription the store holds (all tenants),
+// sorted by id. The caller owns the slice.
+func (d *Dispatcher) Subscriptions(ctx context.Context) ([]Subscription, error) {
+	return d.store.ListSubscriptions(ctx)
 }
 
 // Unsubscribe deletes a subscription. Its pending deliveries are
@@ -354,7 +416,7 @@ func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 		s := &subs[i]
 		h.Write([]byte(s.ID))
 		h.Write([]byte(s.UpdatedAt.String()))
-		h.Write([]byte(strconv.FormatBool(s.Active) + s.DisabledReason))
+		h.Write([]byte(strconv.FormatBool(s.Disabled) + s.DisabledReason))
 		h.Write([]byte(strconv.Itoa(s.MaxInFlight)))
 	}
 	fp := h.Sum64()
@@ -369,7 +431,7 @@ func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 		if n := d.shareOf(s); n != d.share {
 			snap.shares[s.ID] = n
 		}
-		for _, p := range s.EnabledEvents {
+		for _, p := range s.patterns() {
 			if err := snap.index.Add(p, s.ID); err != nil {
 				d.log.Warn("subscription pattern refused", "subscription", s.ID, "error", err)
 			}
@@ -378,6 +440,25 @@ func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 	d.subs.Store(snap)
 	return nil
 }
+
+// EventError is the error of a Publish call with an invalid event: nothing
+// of the call was stored. It unwraps to the error of [Event.Validate],
+// which wraps [ErrInvalidEvent].
+type EventError struct {
+	// Index is the event's position among Publish's arguments.
+	Index int
+	// ID is the event's id (hostile text: quote it before printing it).
+	ID  string
+	Err error
+}
+
+// Error implements error.
+func (e *EventError) Error() string {
+	return "shipevents: publish: event " + strconv.Itoa(e.Index) + ": " + e.Err.Error()
+}
+
+// Unwrap returns the validation error.
+func (e *EventError) Unwrap() error { return e.Err }
 
 // PublishResult says what Publish did with one event.
 type PublishResult struct {
@@ -391,7 +472,7 @@ type PublishResult struct {
 }
 
 // Publish validates the events, stores each one with one delivery per
-// matching active subscription in one Store call (the outbox), and wakes
+// matching enabled subscription in one Store call (the outbox), and wakes
 // the workers. Publishing an event id that is already stored creates
 // nothing. A shipment event that does not supersede its shipment's
 // current status (see [Supersedes]) is stored and marked late, and only
@@ -404,13 +485,16 @@ type PublishResult struct {
 // stores nothing and fails: an event stored without its deliveries could
 // not get them on a retry, which would be a duplicate.
 //
-// If any event is invalid, nothing is stored and the error wraps
-// [ErrInvalidEvent]. If the store fails, the error says so and Publish
-// can be retried as a whole: it is idempotent.
+// If any event is invalid ([Event.Validate]), nothing is stored and the
+// error is an [*EventError] naming the first invalid event's index; it
+// wraps [ErrInvalidEvent], and publishing the other events works. If the
+// store fails, the error says so and Publish can be retried as a whole: it
+// is idempotent; unless the error matches [ErrPermanent] (the store
+// refused the data itself), when retrying cannot help.
 func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishResult, error) {
 	for i := range events {
 		if err := events[i].Validate(); err != nil {
-			return nil, err
+			return nil, &EventError{Index: i, ID: events[i].ID, Err: err}
 		}
 	}
 	if err := d.subscriptionsForPublish(ctx); err != nil {
@@ -608,6 +692,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 		}
 		failures = 0
 		giveBack(slots, free-len(claims))
+		d.stats.claimed.Add(int64(len(claims)))
 		for _, c := range claims {
 			d.inFlight.add(c.Delivery.SubscriptionID)
 			select {
@@ -616,6 +701,7 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 				// Shutting down before the attempt started: release it.
 				r.add(AttemptRecord{Lease: c.Lease, Outcome: OutcomeReleased, NextAttemptAt: d.now().UTC()}, nil)
 				d.inFlight.done(c.Delivery.SubscriptionID)
+				d.stats.released.Add(1)
 				giveBack(slots, 1)
 			}
 		}

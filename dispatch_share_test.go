@@ -76,8 +76,8 @@ func hangingNeighbour(t *testing.T, cfg DispatcherConfig, backlog, n int, gap ti
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	for _, s := range []Subscription{
-		{ID: "hanging", Handler: "hang", EnabledEvents: []string{"shipments"}, Active: true},
-		{ID: "healthy", Handler: "healthy", EnabledEvents: []string{"shipments"}, Active: true,
+		{ID: "hanging", Handler: "hang", EnabledEvents: []string{"shipments"}},
+		{ID: "healthy", Handler: "healthy", EnabledEvents: []string{"shipments"},
 			Conditions: []Condition{{Field: "tracking_number", Op: OpPrefix, Values: []string{"H"}}}},
 	} {
 		if err := d.Subscribe(ctx, s); err != nil {
@@ -175,7 +175,7 @@ func TestDispatchWorkerShares(t *testing.T) {
 				defer cancel()
 				var events []Event
 				for id, n := range c.subs {
-					s := Subscription{ID: id, Handler: "slow", EnabledEvents: []string{"shipments"}, Active: true, MaxInFlight: n,
+					s := Subscription{ID: id, Handler: "slow", EnabledEvents: []string{"shipments"}, MaxInFlight: n,
 						Conditions: []Condition{{Field: "metadata.sub", Op: OpEq, Values: []string{id}}}}
 					if err := d.Subscribe(ctx, s); err != nil {
 						t.Fatal(err)
@@ -214,7 +214,7 @@ func TestWorkerShareValidation(t *testing.T) {
 	if !errors.Is(err, ErrInvalidConfig) || !strings.Contains(err.Error(), "MaxInFlightPerSubscription -1 is negative") {
 		t.Errorf("negative MaxInFlightPerSubscription: %v, want ErrInvalidConfig naming it", err)
 	}
-	s := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true, MaxInFlight: -1}
+	s := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, MaxInFlight: -1}
 	if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) || !strings.Contains(err.Error(), "max_in_flight") {
 		t.Errorf("negative MaxInFlight: %v, want ErrInvalidSubscription naming max_in_flight", err)
 	}
@@ -249,7 +249,7 @@ func TestFullShareClaimsAgainAtOnce(t *testing.T) {
 			events = append(events, shipmentEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("T%d", i), StatusInTransit, time.Now()))
 		}
 		start := time.Now()
-		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true}, events...)
+		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}}, events...)
 		mu.Lock()
 		defer mu.Unlock()
 		if n != 100 {

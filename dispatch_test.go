@@ -206,7 +206,7 @@ func TestDispatchEndToEnd(t *testing.T) {
 		ctx := context.Background()
 		subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge, "trickle": trickle}
 		for id, rc := range subs {
-			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Active: true, Secrets: []string{dispatchSecret}}))
+			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Secrets: []string{dispatchSecret}}))
 		}
 		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 		var events []Event
@@ -255,10 +255,10 @@ func TestDispatchEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		for _, s := range subsNow {
 			if s.ID == "gone" {
-				assert.False(t, s.Active, "410 disables the subscription")
+				assert.True(t, s.Disabled, "410 disables the subscription")
 				assert.Contains(t, s.DisabledReason, "410")
 			} else {
-				assert.True(t, s.Active, s.ID)
+				assert.False(t, s.Disabled, s.ID)
 			}
 		}
 		st, err := d.Event(ctx, events[0].ID)
@@ -268,7 +268,7 @@ func TestDispatchEndToEnd(t *testing.T) {
 		// Fix the rejecting endpoint and replay its dead letters: every event
 		// arrives once more.
 		fixed := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "rejected", URL: fixed.srv.URL, EnabledEvents: []string{"shipments"}, Active: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "rejected", URL: fixed.srv.URL, EnabledEvents: []string{"shipments"}}))
 		d2, stop2 := runDispatcher(t, pn, DispatcherConfig{Store: d.Store(), Retry: fastRetry, DisableDeliveryEvents: true})
 		n, err := d2.ReplayDeadLetters(ctx, "rejected")
 		require.NoError(t, err)
@@ -301,7 +301,7 @@ func TestDispatchSignsRequests(t *testing.T) {
 		})
 		d, stop := runDispatcher(t, pn, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
 		ctx := context.Background()
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: rc.srv.URL, EnabledEvents: []string{"*"}, Active: true, Secrets: []string{dispatchSecret}, Form: FormFlat}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: rc.srv.URL, EnabledEvents: []string{"*"}, Secrets: []string{dispatchSecret}, Form: FormFlat}))
 		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
 		require.NoError(t, err)
 		waitSettled(t, d)
@@ -327,8 +327,8 @@ func TestDispatchOrderingLateEvent(t *testing.T) {
 			})
 		}
 		ctx := context.Background()
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "status", Handler: "status", EnabledEvents: []string{"shipments"}, Active: true}))
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "all", Handler: "all", EnabledEvents: []string{"shipments"}, Active: true, IncludeLate: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "status", Handler: "status", EnabledEvents: []string{"shipments"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "all", Handler: "all", EnabledEvents: []string{"shipments"}, IncludeLate: true}))
 		t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 		res, err := d.Publish(ctx,
 			shipmentEvent("a", "1Z1", StatusInTransit, t0),
@@ -363,7 +363,7 @@ func TestPublishIdempotent(t *testing.T) {
 	raw := []byte(`{"trackingNumber":"1Z999AA10123456784","localActivityDate":"20250314","localActivityTime":"091519","activityStatus":{"type":"I","code":"OT","description":"Out for Delivery"},"gmtActivityDate":"20250314","gmtActivityTime":"131519","gmtOffset":"-04.00"}`)
 	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true})
 	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/hook", EnabledEvents: []string{"*"}, Active: true}))
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/hook", EnabledEvents: []string{"*"}}))
 	for round := range 2 {
 		events, err := Normalize(FormatUPS, raw)
 		require.NoError(t, err)
@@ -411,11 +411,11 @@ func TestDeliveryEvents(t *testing.T) {
 			return nil
 		})
 		ctx := context.Background()
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "ok", Handler: "ok", EnabledEvents: []string{"shipments"}, Active: true}))
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "bad", Handler: "bad", EnabledEvents: []string{"shipments"}, Active: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "ok", Handler: "ok", EnabledEvents: []string{"shipments"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "bad", Handler: "bad", EnabledEvents: []string{"shipments"}}))
 		// The audit subscription takes everything, its own delivery events
 		// included: they must not trigger further delivery events.
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"*"}, Active: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"*"}}))
 		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
 		require.NoError(t, err)
 		waitSettled(t, d)
@@ -448,7 +448,7 @@ func TestShutdownReleasesInFlight(t *testing.T) {
 			return ctx.Err()
 		})
 		ctx := context.Background()
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", Handler: "block", EnabledEvents: []string{"*"}, Active: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", Handler: "block", EnabledEvents: []string{"*"}}))
 		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
 		require.NoError(t, err)
 		<-started
@@ -486,7 +486,7 @@ func TestReplayDeliveryAndEvent(t *testing.T) {
 		}
 		ctx := context.Background()
 		for _, id := range []string{"a", "b"} {
-			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, Handler: id, EnabledEvents: []string{"shipments"}, Active: true}))
+			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, Handler: id, EnabledEvents: []string{"shipments"}}))
 		}
 		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, at), shipmentEvent("e2", "T2", StatusInTransit, at))
@@ -566,8 +566,8 @@ func TestDeletedSubscriptionDeadLetters(t *testing.T) {
 		d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true, PollInterval: 5 * time.Millisecond})
 		d.Handle("h", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
 		ctx := context.Background()
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "kept", Handler: "h", EnabledEvents: []string{"*"}, Active: true}))
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "gone", Handler: "h", EnabledEvents: []string{"*"}, Active: true}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "kept", Handler: "h", EnabledEvents: []string{"*"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "gone", Handler: "h", EnabledEvents: []string{"*"}}))
 		res, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
 		require.NoError(t, err)
 		require.Equal(t, 2, res[0].Deliveries)
@@ -631,7 +631,7 @@ func TestPublishLoadsSubscriptions(t *testing.T) {
 	admin := NewDispatcher(DispatcherConfig{Store: store, Now: now})
 	publisher := NewDispatcher(DispatcherConfig{Store: store, Now: now, SubscriptionRefresh: time.Minute})
 	sub := func(id string) Subscription {
-		return Subscription{ID: id, URL: "https://example.com/" + id, EnabledEvents: []string{"shipments/*"}, Active: true}
+		return Subscription{ID: id, URL: "https://example.com/" + id, EnabledEvents: []string{"shipments/*"}}
 	}
 	ev := func(id string) Event { return shipmentEvent(id, "T-"+id, StatusInTransit, clock) }
 
@@ -695,7 +695,7 @@ func TestBackfill(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sub := Subscription{ID: "new", URL: "https://example.com/h", EnabledEvents: []string{"shipments/*"}, Active: true}
+	sub := Subscription{ID: "new", URL: "https://example.com/h", EnabledEvents: []string{"shipments/*"}}
 	if err := d.Subscribe(ctx, sub); err != nil {
 		t.Fatal(err)
 	}
@@ -800,5 +800,41 @@ func TestDispatcherLeaseDefault(t *testing.T) {
 	} {
 		d := NewDispatcher(DispatcherConfig{Lease: c.lease, AttemptTimeout: c.timeout})
 		assert.Equal(t, c.want, d.lease, "Lease %v, AttemptTimeout %v", c.lease, c.timeout)
+	}
+}
+
+// TestPublishPoisonedBatch: a batch holding one event with a NUL byte is
+// refused as a whole before anything is stored, with an error naming the
+// event's index, so the caller can publish the valid events on their own.
+func TestPublishPoisonedBatch(t *testing.T) {
+	ctx := context.Background()
+	d := NewDispatcher(DispatcherConfig{})
+	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}}))
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	batch := []Event{
+		shipmentEvent("e0", "1Z0", StatusInTransit, at),
+		shipmentEvent("e1", "1Z1\x00", StatusInTransit, at),
+		shipmentEvent("e2", "1Z2", StatusInTransit, at),
+	}
+	res, err := d.Publish(ctx, batch...)
+	t.Logf("Publish of a batch with a poisoned event: results %v, error %v", res, err)
+	require.ErrorIs(t, err, ErrInvalidEvent)
+	var ee *EventError
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 1, ee.Index)
+	assert.Equal(t, "e1", ee.ID)
+	assert.Contains(t, err.Error(), "event 1")
+	assert.Nil(t, res)
+	page, err := d.Events(ctx, EventFilter{})
+	require.NoError(t, err)
+	assert.Zero(t, page.PageInfo.Count, "nothing of the batch is stored")
+
+	valid := slices.Delete(slices.Clone(batch), ee.Index, ee.Index+1)
+	res, err = d.Publish(ctx, valid...)
+	require.NoError(t, err)
+	require.Len(t, res, 2)
+	for _, r := range res {
+		assert.Equal(t, AppendNew, r.Outcome)
+		assert.Equal(t, 1, r.Deliveries)
 	}
 }

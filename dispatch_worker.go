@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 )
 
 // process makes one attempt of a claimed delivery and hands the outcome to
@@ -16,7 +18,7 @@ import (
 func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	now := d.now().UTC()
 	attempt := c.Delivery.Attempts + 1
-	sub, gone := d.subscription(ctx, c.Delivery.SubscriptionID)
+	sub, gone := d.lookupSubscription(ctx, c.Delivery.SubscriptionID)
 	rec := AttemptRecord{Lease: c.Lease, Attempt: Attempt{DeliveryID: c.Delivery.ID, Number: attempt, StartedAt: now}}
 	switch {
 	case sub == nil && !gone:
@@ -30,16 +32,18 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	case sub == nil:
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "subscription no longer exists"
-		d.stats.dead.Add(1)
+		d.stats.deadUnsent.Add(1)
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
-	case !sub.Active:
+	case sub.Disabled:
 		rec.Outcome = OutcomeDead
-		rec.Attempt.Error = "subscription is inactive"
+		rec.Attempt.Error = "subscription is disabled"
 		if sub.DisabledReason != "" {
 			rec.Attempt.Error += ": " + sub.DisabledReason
 		}
-		d.stats.dead.Add(1)
+		d.stats.deadUnsent.Add(1)
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
 	}
@@ -56,6 +60,8 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	if err != nil {
 		rec.Outcome = OutcomeDead
 		rec.Attempt.Error = "encoding the event: " + err.Error()
+		d.stats.deadUnsent.Add(1)
+		d.logNotAttempted(&c, rec.Attempt.Error)
 		r.add(rec, &c)
 		return
 	}
@@ -64,12 +70,13 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	resp, err := d.senderFor(sub).Send(sctx, msg)
 	cancel()
 	end := d.now().UTC()
-	d.stats.attempts.Add(1)
 	rec.Attempt.Duration = end.Sub(now)
 	rec.Attempt.StatusCode = resp.StatusCode
-	rec.Attempt.Response = truncate(string(resp.Body), MaxStoredResponse)
+	// Only the kept bytes are copied: resp.Body may be 64 KiB.
+	rec.Attempt.Response = truncateUTF8(resp.Body, MaxStoredResponse)
 	if err == nil {
 		rec.Outcome = OutcomeSucceeded
+		d.stats.attempts.Add(1)
 		d.stats.succeeded.Add(1)
 		d.streaks.succeeded(sub.ID, d.disableAfter)
 		r.add(rec, &c)
@@ -84,14 +91,15 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		r.add(rec, &c)
 		return
 	}
+	d.stats.attempts.Add(1)
 	var he *HTTPError
 	if errors.As(err, &he) {
 		rec.Attempt.StatusCode = he.StatusCode
 		if rec.Attempt.Response == "" {
-			rec.Attempt.Response = truncate(he.Body, MaxStoredResponse)
+			rec.Attempt.Response = cutString(he.Body, MaxStoredResponse)
 		}
 	}
-	rec.Attempt.Error = err.Error()
+	rec.Attempt.Error = cutString(err.Error(), MaxStoredError)
 	policy := &d.retry
 	if sub.Retry != nil {
 		policy = sub.Retry
@@ -106,6 +114,7 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 		rec.Attempt.Error += " (" + dec.Reason + ")"
 		d.stats.dead.Add(1)
 	}
+	d.logFailed(&c, &rec, err)
 	if dec.DisableSubscription {
 		d.disable(ctx, sub, dec.Reason, &c.Event)
 	} else if reason := d.streaks.failed(sub.ID, now, end, d.disableAfter); reason != "" {
@@ -114,11 +123,42 @@ func (d *Dispatcher) process(ctx context.Context, c Claim, r *recorder) {
 	r.add(rec, &c)
 }
 
-func truncate(s string, n int) string {
+// cutString returns s, or a copy of its first n bytes (fewer, to end on a
+// rune boundary) when it is longer: a copy, so that what is kept does not
+// hold the rest alive.
+func cutString(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
-	return s[:n]
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return strings.Clone(s[:n])
+}
+
+// logNotAttempted logs a delivery dead-lettered without a send.
+func (d *Dispatcher) logNotAttempted(c *Claim, reason string) {
+	d.log.Warn("delivery not attempted; dead letter", "subscription", c.Delivery.SubscriptionID,
+		"delivery", c.Delivery.ID, "event", c.Event.ID, "reason", cutString(reason, MaxStoredError))
+}
+
+// logFailed logs a failed attempt, retried or dead-lettered. Errors name a
+// destination by scheme, host and port only (see redactURL), and never
+// hold secrets.
+func (d *Dispatcher) logFailed(c *Claim, rec *AttemptRecord, err error) {
+	attrs := []any{"subscription", c.Delivery.SubscriptionID, "delivery", c.Delivery.ID,
+		"attempt", rec.Attempt.Number, "reason", rec.Attempt.Error}
+	if rec.Attempt.StatusCode != 0 {
+		attrs = append(attrs, "status_code", rec.Attempt.StatusCode)
+	}
+	switch {
+	case rec.Outcome == OutcomeRetry:
+		d.log.Warn("delivery attempt failed; retrying", append(attrs, "next_attempt_at", rec.NextAttemptAt)...)
+	case errors.Is(err, ErrDestinationRefused):
+		d.log.Warn("delivery refused by the sender's AddressPolicy; dead letter (allow a destination in HTTPSenderConfig.Policy)", attrs...)
+	default:
+		d.log.Warn("delivery attempt failed; dead letter", attrs...)
+	}
 }
 
 func (d *Dispatcher) senderFor(sub *Subscription) Sender {
@@ -143,7 +183,7 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 	return Response{}, h.(Handler)(ctx, m.Event.Clone())
 }
 
-// subscription returns the subscription from the snapshot. An unknown id
+// lookupSubscription returns the subscription from the snapshot. An unknown id
 // may be a subscription another instance created since the last refresh,
 // so the snapshot is reloaded, but at most once a second: the deliveries
 // of a deleted subscription would otherwise cost a reload each.
@@ -151,7 +191,7 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 // gone reports that a reload made just now confirmed the subscription does
 // not exist; when the subscription is nil and gone is false, its absence is
 // unconfirmed and the delivery should be tried again shortly.
-func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscription, gone bool) {
+func (d *Dispatcher) lookupSubscription(ctx context.Context, id string) (sub *Subscription, gone bool) {
 	if s := d.subs.Load().byID[id]; s != nil {
 		return s, false
 	}
@@ -172,7 +212,7 @@ func (d *Dispatcher) subscription(ctx context.Context, id string) (sub *Subscrip
 // kept failing.
 func (d *Dispatcher) disable(ctx context.Context, sub *Subscription, reason string, cause *Event) {
 	s := sub.Clone()
-	s.Active = false
+	s.Disabled = true
 	s.DisabledReason = reason
 	s.UpdatedAt = d.now().UTC()
 	if err := d.store.PutSubscription(ctx, s); err != nil {
@@ -271,7 +311,10 @@ func newRecorder(d *Dispatcher) *recorder {
 
 // add hands a record to the recorder. It blocks only when the recorder is
 // that far behind, which slows the workers down instead of growing memory.
-func (r *recorder) add(rec AttemptRecord, c *Claim) { r.ch <- pendingRecord{rec, c} }
+func (r *recorder) add(rec AttemptRecord, c *Claim) {
+	rec.Attempt.Error = cutString(rec.Attempt.Error, MaxStoredError) // however it was composed
+	r.ch <- pendingRecord{rec, c}
+}
 
 // close tells the recorder that no more records come; run then writes what
 // it holds and returns.
@@ -336,7 +379,7 @@ func (r *recorder) write(batch []pendingRecord) {
 		if err == nil {
 			break
 		}
-		if try == 5 || ctx.Err() != nil {
+		if try == 5 || ctx.Err() != nil || errors.Is(err, ErrPermanent) {
 			d.stats.recordFailures.Add(1)
 			d.log.Error("recording attempts failed; their leases will expire and the deliveries will be retried", "records", len(records), "error", err)
 			return

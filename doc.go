@@ -6,7 +6,9 @@
 // # Normalizing
 //
 // [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
-// USPS, EasyPost, AfterShip, Shippo, Karrio or fulfilment payload and
+// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes,
+// EasyPost, AfterShip, Shippo, Karrio or fulfilment payload (JSON), or a
+// Canada Post, Purolator, DHL Parcel DE or bpost one (XML) ([Formats]), and
 // returns one [Event] per scan, oldest first, each with a deterministic id,
 // a canonical [Status], an event name from the catalogue ([EventNames]),
 // its notification group and a ref such as
@@ -30,9 +32,10 @@
 // event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
-// deactivated. Each subscription has a bounded share of the workers
-// ([DispatcherConfig.MaxInFlightPerSubscription]), so an endpoint that
-// hangs holds only its share while the others are served.
+// disabled ([Subscription.Disabled]). Each subscription has a bounded
+// share of the workers ([DispatcherConfig.MaxInFlightPerSubscription]),
+// so an endpoint that hangs holds only its share while the others are
+// served.
 //
 // # Stores
 //

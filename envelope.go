@@ -46,7 +46,7 @@ func (d EventData) MarshalJSON() ([]byte, error) {
 	for _, k := range keys {
 		v, err := json.Marshal(d.Extra[k])
 		if err != nil {
-			return nil, fmt.Errorf("event_data %q: %w", k, err)
+			return nil, fmt.Errorf("event_data %s: %w", quote(k), err)
 		}
 		if !first {
 			buf.WriteByte(',')
@@ -205,14 +205,14 @@ func UnmarshalCloudEvent(b []byte) (Event, error) {
 		return Event{}, fmt.Errorf("%w: cloudevent: %v", ErrInvalidPayload, err)
 	}
 	if ce.SpecVersion != CloudEventsSpecVersion {
-		return Event{}, fmt.Errorf("%w: cloudevent: specversion %q, want %q", ErrInvalidPayload, ce.SpecVersion, CloudEventsSpecVersion)
+		return Event{}, fmt.Errorf("%w: cloudevent: specversion %s, want %q", ErrInvalidPayload, quote(ce.SpecVersion), CloudEventsSpecVersion)
 	}
 	var e Event
 	if err := json.Unmarshal(ce.Data, &e); err != nil {
 		return Event{}, fmt.Errorf("%w: cloudevent data: %v", ErrInvalidPayload, err)
 	}
 	if e.ID != ce.ID {
-		return Event{}, fmt.Errorf("%w: cloudevent id %q differs from envelope id %q", ErrInvalidPayload, ce.ID, e.ID)
+		return Event{}, fmt.Errorf("%w: cloudevent id %s differs from envelope id %s", ErrInvalidPayload, quote(ce.ID), quote(e.ID))
 	}
 	return e, nil
 }

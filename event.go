@@ -252,66 +252,136 @@ func (e *Event) StatusKey() (ShipmentKey, bool) {
 // Validate checks the envelope rules: an id, a type, a known source, a ref
 // that starts with the source, version 1, and for shipment events a
 // canonical status whose phase and event name agree with the ref and the
-// catalogue. The error wraps [ErrInvalidEvent].
+// catalogue. It also refuses what no store could keep: a NUL byte or
+// invalid UTF-8 in any string (metadata, event_data and context, keys
+// included, at any depth), numbers JSON cannot write (NaN, infinities),
+// values encoding/json cannot encode, nesting deeper than 64 levels, and
+// identifiers longer than [MaxIdentifierBytes]. The error wraps
+// [ErrInvalidEvent]; it quotes the event's text, bounded.
 func (e *Event) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrInvalidEvent, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: event %s: %s", ErrInvalidEvent, quote(e.ID), fmt.Sprintf(format, args...))
+	}
+	if e.ID == "" {
+		return fmt.Errorf("%w: empty id", ErrInvalidEvent)
+	}
+	if field, problem := e.unstorable(); problem != "" {
+		return bad("%s %s", field, problem)
 	}
 	switch {
-	case e.ID == "":
-		return bad("empty id")
 	case e.Type == "":
-		return bad("event %s: empty type", e.ID)
+		return bad("empty type")
 	case e.Version != EnvelopeVersion:
-		return bad("event %s: version %d, want %d", e.ID, e.Version, EnvelopeVersion)
+		return bad("version %d, want %d", e.Version, EnvelopeVersion)
 	case e.OccurredAt.IsZero():
-		return bad("event %s: zero occurred_at", e.ID)
+		return bad("zero occurred_at")
 	}
 	switch e.Source {
 	case SourceShipments, SourceOrders, SourceReturns, SourceClaims, SourceWebhooks:
 	default:
-		return bad("event %s: unknown source %q", e.ID, e.Source)
+		return bad("unknown source %s", quote(e.Source))
 	}
 	if e.Ref != e.Source && !strings.HasPrefix(e.Ref, e.Source+"/") {
-		return bad("event %s: ref %q does not start with source %q", e.ID, e.Ref, e.Source)
+		return bad("ref %s does not start with source %s", quote(e.Ref), quote(e.Source))
 	}
 	if e.Direction != "" && !e.Direction.Valid() {
-		return bad("event %s: unknown direction %q", e.ID, e.Direction)
+		return bad("unknown direction %s", quote(string(e.Direction)))
 	}
 	if e.Source != SourceShipments || e.Status == "" {
 		// A record event: its ref names an action of the catalogue.
 		a, ok := actions[e.Ref]
 		if !ok {
 			if e.Source == SourceShipments {
-				return bad("event %s: shipment event without status and with unknown action ref %q", e.ID, e.Ref)
+				return bad("shipment event without status and with unknown action ref %s", quote(e.Ref))
 			}
 			return nil // hosts may define their own record refs for orders, returns and claims
 		}
 		if e.EventName != "" && e.EventName != a.EventName {
-			return bad("event %s: event name %q, want %q for ref %s", e.ID, e.EventName, a.EventName, e.Ref)
+			return bad("event name %s, want %q for ref %s", quote(e.EventName), a.EventName, e.Ref)
 		}
 		return nil
 	}
 	if !e.Status.Valid() {
-		return bad("event %s: unknown status %q", e.ID, e.Status)
+		return bad("unknown status %s", quote(string(e.Status)))
 	}
 	if e.Phase != e.Status.Phase() {
-		return bad("event %s: phase %q does not belong to status %s", e.ID, e.Phase, e.Status)
+		return bad("phase %s does not belong to status %s", quote(string(e.Phase)), e.Status)
 	}
 	n, ok := catalogue[e.EventName]
 	if !ok {
-		return bad("event %s: event name %q is not in the catalogue", e.ID, e.EventName)
+		return bad("event name %s is not in the catalogue", quote(e.EventName))
 	}
 	if n.Status != e.Status {
-		return bad("event %s: event name %s carries status %s, not %s", e.ID, e.EventName, n.Status, e.Status)
+		return bad("event name %s carries status %s, not %s", e.EventName, n.Status, e.Status)
 	}
 	if want := n.Group(e.Direction); e.EventGroup != want {
-		return bad("event %s: event group %q, want %q", e.ID, e.EventGroup, want)
+		return bad("event group %s, want %q", quote(e.EventGroup), want)
 	}
 	if want := ShipmentRef(e.Phase, e.EventName); e.Ref != want {
-		return bad("event %s: ref %q, want %q", e.ID, e.Ref, want)
+		return bad("ref %s, want %q", quote(e.Ref), want)
 	}
 	return nil
+}
+
+// unstorable names the first field of e that no store could keep, and
+// why; both are "" when every field can be stored.
+func (e *Event) unstorable() (field, problem string) {
+	for _, f := range [...]struct{ name, v string }{
+		{"id", e.ID}, {"type", e.Type}, {"source", e.Source}, {"ref", e.Ref},
+		{"event_name", e.EventName}, {"event_group", e.EventGroup}, {"carrier", e.Carrier},
+		{"tracking_number", e.TrackingNumber}, {"tenant_id", e.TenantID},
+		{"correlation_id", e.CorrelationID}, {"transaction_id", e.TransactionID},
+	} {
+		if p := textProblem(f.v); p != "" {
+			return f.name, p
+		}
+		if len(f.v) > MaxIdentifierBytes {
+			return f.name, fmt.Sprintf("is %d bytes long, limit %d", len(f.v), MaxIdentifierBytes)
+		}
+	}
+	d := &e.Data
+	var cs CarrierStatus
+	if e.CarrierStatus != nil {
+		cs = *e.CarrierStatus
+	}
+	var loc Location
+	if d.Location != nil {
+		loc = *d.Location
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"phase", string(e.Phase)}, {"direction", string(e.Direction)}, {"status", string(e.Status)},
+		{"carrier_status.code", cs.Code}, {"carrier_status.type", cs.Type},
+		{"carrier_status.description", cs.Description}, {"carrier_status.namespace", cs.Namespace},
+		{"event_data.description", d.Description}, {"event_data.signed_by", d.SignedBy},
+		{"event_data.carrier_time", d.CarrierTime}, {"event_data.occurred_at_source", d.OccurredAtSource},
+		{"event_data.service", d.Service}, {"event_data.shipment_id", d.ShipmentID},
+		{"event_data.order_id", d.OrderID}, {"event_data.return_id", d.ReturnID},
+		{"event_data.claim_id", d.ClaimID}, {"event_data.previous_status", d.PreviousStatus},
+		{"event_data.reason", d.Reason},
+		{"event_data.location.city", loc.City}, {"event_data.location.state", loc.State},
+		{"event_data.location.postal_code", loc.PostalCode}, {"event_data.location.country", loc.Country},
+		{"event_data.location.facility", loc.Facility},
+	} {
+		if p := textProblem(f.v); p != "" {
+			return f.name, p
+		}
+	}
+	if len(e.Metadata) > 0 {
+		if where, p := valueProblem(e.Metadata, 1); p != "" {
+			return "metadata" + where, p
+		}
+	}
+	if len(d.Extra) > 0 {
+		if where, p := valueProblem(d.Extra, 1); p != "" {
+			return "event_data" + where, p
+		}
+	}
+	if len(e.Context) > 0 {
+		if where, p := valueProblem(e.Context, 1); p != "" {
+			return "context" + where, p
+		}
+	}
+	return "", ""
 }
 
 // ShipmentRef returns shipments/{phase}/{event_name}.

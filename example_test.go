@@ -33,6 +33,39 @@ func ExampleNormalize() {
 	// 6c81ec10-a45d-582d-a57a-5f0399407a62
 }
 
+func ExampleNormalize_xml() {
+	// A Canada Post Get Tracking Details response (XML), newest event first.
+	raw := []byte(`<?xml version="1.0" encoding="UTF-8"?>
+<tracking-detail xmlns="http://www.canadapost.ca/ws/track">
+  <pin>7023210039414604</pin>
+  <significant-events>
+    <occurrence>
+      <event-identifier>1496</event-identifier><event-date>2026-02-03</event-date>
+      <event-time>11:59:59</event-time><event-time-zone>EST</event-time-zone>
+      <event-description>Item successfully delivered</event-description>
+      <event-site>SAINTE-FOY</event-site><event-province>QC</event-province>
+    </occurrence>
+    <occurrence>
+      <event-identifier>0174</event-identifier><event-date>2026-02-03</event-date>
+      <event-time>08:27:43</event-time><event-time-zone>EST</event-time-zone>
+      <event-description>Item out for delivery</event-description>
+      <event-site>SAINTE-FOY</event-site><event-province>QC</event-province>
+    </occurrence>
+  </significant-events>
+</tracking-detail>`)
+
+	events, err := shipevents.Normalize("", raw) // detected by its root element
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, e := range events {
+		fmt.Println(e.OccurredAt.Format(time.RFC3339), e.Carrier, e.CarrierStatus.Code, e.Ref)
+	}
+	// Output:
+	// 2026-02-03T13:27:43Z canadapost 0174 shipments/in_delivery/OUT_FOR_DELIVERY
+	// 2026-02-03T16:59:59Z canadapost 1496 shipments/delivered/SUCCESSFULLY_DELIVERED
+}
+
 func ExampleMatchRef() {
 	ref := "shipments/delivery_failed/DELIVERY_ATTEMPT_FAILED"
 	for _, pattern := range []string{"*", "shipments", "shipments/delivery_failed", "shipments/*/DELIVERY_ATTEMPT_FAILED", "shipments/deliv", "claims"} {
@@ -104,7 +137,7 @@ func ExampleDispatcher() {
 		return nil
 	})
 	if err := d.Subscribe(ctx, shipevents.Subscription{
-		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"}, Active: true,
+		ID: "oms", Handler: "update-oms", EnabledEvents: []string{"shipments/delivered"},
 	}); err != nil {
 		log.Fatal(err)
 	}

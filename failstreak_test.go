@@ -28,15 +28,15 @@ func TestDisableAfterFailureStreak(t *testing.T) {
 			return errors.New("endpoint down")
 		})
 		start := time.Now()
-		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true},
+		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}},
 			shipmentEvent("e1", "T1", StatusInTransit, start), shipmentEvent("e2", "T2", StatusInTransit, start))
 
 		subs, err := d.Store().ListSubscriptions(context.Background())
 		if err != nil || len(subs) != 1 {
 			t.Fatalf("subscriptions %v, %v", subs, err)
 		}
-		if subs[0].Active || !strings.Contains(subs[0].DisabledReason, "consecutive failed attempts") {
-			t.Fatalf("subscription active=%v reason %q, want deactivated for its failures", subs[0].Active, subs[0].DisabledReason)
+		if !subs[0].Disabled || !strings.Contains(subs[0].DisabledReason, "consecutive failed attempts") {
+			t.Fatalf("subscription disabled=%v reason %q, want disabled for its failures", subs[0].Disabled, subs[0].DisabledReason)
 		}
 		mu.Lock()
 		defer mu.Unlock()

@@ -65,7 +65,7 @@ func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, erro
 // event that matches f and the subscription (its patterns and filters;
 // late events only with IncludeLate) gets a delivery to it, unless it has
 // one already, so a backfill can be repeated or resumed. It returns how
-// many deliveries it created. The subscription must exist and be active,
+// many deliveries it created. The subscription must exist and be enabled,
 // and the store must implement [DeliveryAdder] (otherwise the error wraps
 // [ErrNotSupported]). f.After, f.Before and f.Limit are ignored: every
 // page is read.
@@ -80,9 +80,9 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 	sub := d.subs.Load().byID[subscriptionID]
 	switch {
 	case sub == nil:
-		return 0, fmt.Errorf("shipevents: backfill: subscription %q: %w", subscriptionID, ErrNotFound)
-	case !sub.Active:
-		return 0, fmt.Errorf("shipevents: backfill: subscription %q is inactive", subscriptionID)
+		return 0, fmt.Errorf("shipevents: backfill: subscription %s: %w", quote(subscriptionID), ErrNotFound)
+	case sub.Disabled:
+		return 0, fmt.Errorf("shipevents: backfill: subscription %s is disabled", quote(subscriptionID))
 	}
 	f.After, f.Before, f.Limit = "", "", MaxPageSize
 	created := 0
@@ -120,8 +120,13 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 }
 
 // ReplayDeadLetters requeues every dead delivery of a subscription (after
-// its endpoint has been fixed) and returns how many.
+// its endpoint has been fixed) and returns how many. A subscription the
+// store does not hold is an error wrapping ErrNotFound, as an unknown
+// delivery is for ReplayDelivery.
 func (d *Dispatcher) ReplayDeadLetters(ctx context.Context, subscriptionID string) (int, error) {
+	if _, err := d.Subscription(ctx, subscriptionID); err != nil {
+		return 0, fmt.Errorf("shipevents: replay dead letters: %w", err)
+	}
 	return d.requeueAll(ctx, DeliveryFilter{SubscriptionID: subscriptionID, State: DeliveryDead})
 }
 

@@ -63,7 +63,7 @@ func (h *HostEvent) base(ref, typ string) (Event, error) {
 func NewShipmentEvent(eventName string, h HostEvent) (Event, error) {
 	n, ok := LookupEventName(eventName)
 	if !ok {
-		return Event{}, fmt.Errorf("%w: event name %q is not in the catalogue", ErrInvalidEvent, eventName)
+		return Event{}, fmt.Errorf("%w: event name %s is not in the catalogue", ErrInvalidEvent, quote(eventName))
 	}
 	typ := TypeShipmentStatus
 	switch n.Status {
@@ -99,7 +99,7 @@ func Cancelled(h HostEvent) (Event, error) { return NewShipmentEvent("SHIPMENT_C
 func NewRecordEvent(ref string, h HostEvent) (Event, error) {
 	a, ok := LookupAction(ref)
 	if !ok {
-		return Event{}, fmt.Errorf("%w: %q is not a known action ref", ErrInvalidEvent, ref)
+		return Event{}, fmt.Errorf("%w: %s is not a known action ref", ErrInvalidEvent, quote(ref))
 	}
 	e, err := h.base(ref, a.Type)
 	if err != nil {

@@ -25,9 +25,22 @@ type MemoryStoreConfig struct {
 	// letters are kept whatever their age. A forgotten event is no longer
 	// recognised as a duplicate, so choose a Retention longer than the
 	// time within which carriers re-send a history (days, not minutes).
-	// Zero keeps everything.
+	// Zero keeps everything (but dead letters beyond MaxDeadLetters).
 	Retention time.Duration
+	// MaxDeadLetters bounds the dead letters kept, which Retention does
+	// not forget: an endpoint that fails everything would otherwise grow
+	// memory without end. Beyond it the oldest dead letters (by the time
+	// they died) are forgotten with their attempts, and counted
+	// ([MemoryStore.DroppedDeadLetters]); their events stay, and are then
+	// forgotten under Retention like any other. A dead letter keeps its
+	// attempts, each at most MaxStoredResponse plus MaxStoredError bytes
+	// of text. Zero means DefaultMaxDeadLetters; negative keeps every one.
+	MaxDeadLetters int
 }
+
+// DefaultMaxDeadLetters is the MemoryStore's bound on dead letters when
+// MemoryStoreConfig.MaxDeadLetters is zero.
+const DefaultMaxDeadLetters = 10_000
 
 // MemoryStore is the embedded [Store]: everything in process memory, safe
 // for concurrent use, and fast (claims are served from a queue of due
@@ -59,6 +72,22 @@ type MemoryStore struct {
 	// eventLog index that may still hold something to forget.
 	sincePrune int
 	pruneFrom  int
+	// Dead letters in the order they died, for MaxDeadLetters: an entry
+	// is live while deadSeqs holds its seq for its delivery; entries whose
+	// delivery was replayed (or died again since) are stale and skipped.
+	// The seqs live in a map of their own, not in memDelivery: only dead
+	// letters need one.
+	maxDead     int
+	deadOrder   []deadEntry
+	deadHead    int
+	deadSeq     uint64
+	deadSeqs    map[*memDelivery]uint64
+	deadDropped int64
+}
+
+type deadEntry struct {
+	md  *memDelivery
+	seq uint64
 }
 
 var _ Store = (*MemoryStore)(nil)
@@ -196,9 +225,15 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 	if now == nil {
 		now = time.Now
 	}
+	maxDead := cfg.MaxDeadLetters
+	if maxDead == 0 {
+		maxDead = DefaultMaxDeadLetters
+	}
 	return &MemoryStore{
 		now:        now,
 		retention:  cfg.Retention,
+		maxDead:    maxDead,
+		deadSeqs:   map[*memDelivery]uint64{},
 		events:     map[string]*memEvent{},
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
@@ -599,9 +634,10 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 			if a.Number == 0 {
 				a.Number = md.d.Attempts + 1
 			}
-			if len(a.Response) > MaxStoredResponse {
-				a.Response = a.Response[:MaxStoredResponse]
-			}
+			// Copies: the caller's strings may be slices of much larger
+			// ones, which a slice kept here would keep alive.
+			a.Response = strings.Clone(a.Response[:min(len(a.Response), MaxStoredResponse)])
+			a.Error = strings.Clone(a.Error)
 			md.attempts = append(md.attempts, a)
 			md.d.Attempts++
 			md.d.LastError = a.Error
@@ -617,6 +653,9 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 			s.unqueue(md)
 			if me := s.events[md.d.EventID]; me != nil {
 				me.pending--
+			}
+			if r.Outcome == OutcomeDead {
+				s.addDeadLocked(md)
 			}
 		case OutcomeRetry, OutcomeReleased:
 			md.d.State = DeliveryPending
@@ -707,6 +746,7 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 				me.pending++
 			}
 		}
+		delete(s.deadSeqs, md) // its entry in deadOrder is stale now
 		md.token = ""
 		md.d.State = DeliveryPending
 		md.d.NextAttemptAt = at
@@ -717,6 +757,52 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 		n++
 	}
 	return n, nil
+}
+
+// addDeadLocked records that md just died, and forgets the oldest dead
+// letters beyond MaxDeadLetters. s.mu must be held.
+func (s *MemoryStore) addDeadLocked(md *memDelivery) {
+	s.deadSeq++
+	s.deadSeqs[md] = s.deadSeq
+	s.deadOrder = append(s.deadOrder, deadEntry{md, s.deadSeq})
+	for s.maxDead >= 0 && len(s.deadSeqs) > s.maxDead {
+		e := s.deadOrder[s.deadHead]
+		s.deadOrder[s.deadHead] = deadEntry{}
+		s.deadHead++
+		if !s.liveDead(e) {
+			continue
+		}
+		delete(s.deadSeqs, e.md)
+		delete(s.deliveries, e.md.d.ID)
+		s.delivLog[e.md.logIdx] = nil
+		s.deadDropped++
+	}
+	// Compact once the consumed head or the stale entries (replayed dead
+	// letters) outweigh the live ones.
+	if n := len(s.deadOrder) - s.deadHead; s.deadHead > 1024 && s.deadHead > n || n > 2*len(s.deadSeqs)+1024 {
+		live := make([]deadEntry, 0, len(s.deadSeqs))
+		for _, e := range s.deadOrder[s.deadHead:] {
+			if s.liveDead(e) {
+				live = append(live, e)
+			}
+		}
+		s.deadOrder, s.deadHead = live, 0
+	}
+}
+
+// liveDead reports whether e still stands for a dead letter the store
+// holds: neither replayed nor dead again since.
+func (s *MemoryStore) liveDead(e deadEntry) bool {
+	seq, ok := s.deadSeqs[e.md]
+	return ok && seq == e.seq
+}
+
+// DroppedDeadLetters returns how many dead letters the store has
+// forgotten to stay within MemoryStoreConfig.MaxDeadLetters.
+func (s *MemoryStore) DroppedDeadLetters() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.deadDropped
 }
 
 // ShipmentState implements [ShipmentStore].

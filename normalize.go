@@ -17,12 +17,24 @@ const (
 	FormatFedEx       = "fedex"       // FedEx Track API response
 	FormatDHL         = "dhl"         // DHL Shipment Tracking, Unified API
 	FormatUSPS        = "usps"        // USPS Tracking v3
+	FormatDHLExpress  = "dhl_express" // DHL Express MyDHL API tracking response
+	FormatGLS         = "gls"         // GLS Track And Trace API v1
+	FormatLaPoste     = "laposte"     // La Poste Suivi API v2 (Colissimo, Chronopost, Courrier)
+	FormatHermes      = "hermes"      // Hermes Germany HSI shipment info
 	FormatEasyPost    = "easypost"    // EasyPost Event (tracker.*) or Tracker
 	FormatAfterShip   = "aftership"   // AfterShip tracking webhook
 	FormatShippo      = "shippo"      // Shippo track_updated webhook or Track
 	FormatKarrio      = "karrio"      // Karrio tracking event or tracker
 	FormatFulfillment = "fulfillment" // kind/time/transactionId shipment events
 	FormatDetect      = ""            // detect the format from the payload's shape
+)
+
+// XML payload formats accepted by [Normalize].
+const (
+	FormatCanadaPost  = "canadapost"    // Canada Post Get Tracking Details (tracking-detail)
+	FormatPurolator   = "purolator"     // Purolator TrackPackagesByPin SOAP response
+	FormatDHLParcelDE = "dhl_parcel_de" // DHL Parcel DE Tracking d-get-piece-detail (piece-shipment-list)
+	FormatBpost       = "bpost"         // bpost track and trace (itemTracking)
 )
 
 // Limits applied when a [NormalizerConfig] leaves them zero.
@@ -39,7 +51,8 @@ type NormalizerConfig struct {
 	Mapper *Mapper
 	// MaxPayloadBytes bounds the input size (default 1 MiB).
 	MaxPayloadBytes int
-	// MaxDepth bounds object/array nesting (default 32).
+	// MaxDepth bounds object/array nesting, or element nesting in XML
+	// (default 32).
 	MaxDepth int
 	// MaxEvents bounds the events one payload may produce (default 10,000).
 	MaxEvents int
@@ -93,6 +106,14 @@ var parsers = map[string]formatParser{
 	FormatFedEx:       parseFedEx,
 	FormatDHL:         parseDHL,
 	FormatUSPS:        parseUSPS,
+	FormatDHLExpress:  parseDHLExpress,
+	FormatGLS:         parseGLS,
+	FormatLaPoste:     parseLaPoste,
+	FormatHermes:      parseHermes,
+	FormatCanadaPost:  parseCanadaPost,
+	FormatPurolator:   parsePurolator,
+	FormatDHLParcelDE: parseDHLParcelDE,
+	FormatBpost:       parseBpost,
 	FormatEasyPost:    parseEasyPost,
 	FormatAfterShip:   parseAfterShip,
 	FormatShippo:      parseShippo,
@@ -127,7 +148,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 	if format != FormatDetect {
 		parse = parsers[format]
 		if parse == nil {
-			return nil, fmt.Errorf("%w: %q (supported: %s)", ErrUnknownFormat, format, strings.Join(Formats(), ", "))
+			return nil, fmt.Errorf("%w: %s (supported: %s)", ErrUnknownFormat, quote(format), strings.Join(Formats(), ", "))
 		}
 	}
 	top, err := n.precheck(format, raw, format == FormatDetect)
@@ -135,7 +156,7 @@ func (n *Normalizer) Normalize(format string, raw []byte) ([]Event, error) {
 		return nil, err
 	}
 	if format == FormatDetect {
-		format = detect(top)
+		format = detect(top, raw)
 		if format == "" {
 			return nil, fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
 		}
@@ -155,7 +176,7 @@ func DetectFormat(raw []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if f := detect(top); f != "" {
+	if f := detect(top, raw); f != "" {
 		return f, nil
 	}
 	return "", fmt.Errorf("%w: payload shape matches no known format (top-level keys: %s)", ErrUnknownFormat, top.keyList())
@@ -163,33 +184,39 @@ func DetectFormat(raw []byte) (string, error) {
 
 // topLevel records the top-level keys of a JSON object, and the values of
 // the short string-valued ones, as seen by the precheck scan. For a
-// top-level array (a batch) they are those of its first element.
+// top-level array (a batch) they are those of its first element. For an
+// XML payload, xml holds its root instead.
 type topLevel struct {
 	isObject bool
 	isArray  bool // the keys are the first element's
 	keys     []string
 	strs     map[string]string
+	xml      *xmlRoot
 }
 
 func (t *topLevel) has(k string) bool { return slices.Contains(t.keys, k) }
 
+// keyList names the top-level keys for an error message: the payload's
+// own text, so each key is quoted and bounded, and at most 12 are named.
 func (t *topLevel) keyList() string {
+	if t.xml != nil {
+		return t.xml.describe()
+	}
 	if !t.isObject {
 		return "none: not a JSON object or an array of objects"
 	}
 	k := slices.Clone(t.keys)
 	slices.Sort(k)
-	if len(k) > 12 {
-		k = append(k[:12], "...")
-	}
-	return strings.Join(k, ", ")
+	return quoteList(k, 12)
 }
 
-// precheck enforces the size and UTF-8 rules. When asked for the top
-// level (to detect the format) it scans the document once more, without
-// allocating for it, recording the top-level keys and enforcing the depth
-// limit; otherwise the decoder enforces that limit as it goes. Neither
-// validates the JSON grammar: the decoder does that.
+// precheck enforces the size and text rules (valid UTF-8, and for JSON
+// no NUL byte, escaped or not); an XML payload goes on to precheckXML.
+// When asked for the top level (to detect the format) it scans the
+// document once more, without allocating for it, recording the top-level
+// keys and enforcing the depth limit; otherwise the decoder enforces that
+// limit as it goes. Neither validates the JSON grammar: the decoder does
+// that.
 func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLevel, error) {
 	perr := func(off int, err error) error {
 		return &PayloadError{Format: format, Offset: int64(off), Err: err}
@@ -202,6 +229,13 @@ func (n *Normalizer) precheck(format string, raw []byte, wantTop bool) (*topLeve
 	}
 	if !utf8.Valid(raw) {
 		return nil, perr(-1, errors.New("payload is not valid UTF-8"))
+	}
+	if isXMLPayload(raw) {
+		return n.precheckXML(format, raw, wantTop)
+	}
+	if i := escapedNUL(raw); i >= 0 {
+		// It would decode into a NUL byte, which no store can keep.
+		return nil, perr(i, errors.New(`a string holds an escaped NUL (\u0000)`))
 	}
 	if !wantTop {
 		return nil, nil
@@ -282,13 +316,20 @@ func stringEnd(raw []byte, from int) int {
 }
 
 // detect names the format whose shape the top level matches, or "".
-func detect(t *topLevel) string {
+// raw is read beyond the top level only where two JSON formats share it.
+func detect(t *topLevel, raw []byte) string {
+	if t != nil && t.xml != nil {
+		return detectXML(t.xml)
+	}
 	if t == nil || !t.isObject {
 		return ""
 	}
-	if t.isArray { // only fulfillment events come in batches
-		if fulfillmentShape(t) {
+	if t.isArray { // fulfillment batches and multi-item La Poste responses
+		switch {
+		case fulfillmentShape(t):
 			return FormatFulfillment
+		case laposteShape(t):
+			return FormatLaPoste
 		}
 		return ""
 	}
@@ -300,7 +341,16 @@ func detect(t *topLevel) string {
 	case t.has("output") && (t.has("transactionId") || t.has("customerTransactionId")):
 		return FormatFedEx
 	case t.has("shipments") && !t.has("kind"):
+		if firstElementHas(raw, "shipments", "shipmentTrackingNumber") {
+			return FormatDHLExpress // MyDHL names the waybill; the Unified API has id
+		}
 		return FormatDHL
+	case t.has("parcels") && firstElementHas(raw, "parcels", "unitno", "requested"):
+		return FormatGLS
+	case laposteShape(t):
+		return FormatLaPoste
+	case t.has("shipmentinfo"):
+		return FormatHermes
 	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
 		return FormatUSPS
 	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
@@ -317,6 +367,11 @@ func detect(t *topLevel) string {
 		return FormatKarrio
 	}
 	return ""
+}
+
+// laposteShape reports whether the keys are a La Poste Suivi response's.
+func laposteShape(t *topLevel) bool {
+	return t.has("returnCode") && (t.has("shipment") || t.has("returnMessage"))
 }
 
 // fulfillmentShape reports whether the keys are a fulfillment event's.

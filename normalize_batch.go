@@ -112,6 +112,9 @@ func (b *batch) add(s *scan) error {
 	if err := checkInstant(s.occurredAt); err != nil {
 		return b.fail("%v", err)
 	}
+	if err := checkIdentifiers(s.carrier, s.trackingNumber, s.tenantID, s.correlationID, s.transactionID); err != nil {
+		return b.fail("%v", err)
+	}
 	m := Mapping{Status: StatusUnknown, EventName: "UNMAPPED_STATUS"}
 	namespace := ""
 	if s.mapped {
@@ -170,6 +173,17 @@ func (b *batch) add(s *scan) error {
 	return nil
 }
 
+// checkIdentifiers refuses identifiers longer than MaxIdentifierBytes,
+// which Event.Validate would refuse.
+func checkIdentifiers(ids ...string) error {
+	for _, id := range ids {
+		if len(id) > MaxIdentifierBytes {
+			return fmt.Errorf("identifier %s is %d bytes long, limit %d", quote(id), len(id), MaxIdentifierBytes)
+		}
+	}
+	return nil
+}
+
 // reserveEvents sizes the batch for n scans up front (bounded by the event
 // limit), so that appending them does not grow the slice several times.
 func reserveEvents(b *batch, n int) {
@@ -214,6 +228,9 @@ func (b *batch) addEvent(e Event) error {
 		return b.fail("more than %d events in one payload", b.n.maxEvents)
 	}
 	if err := checkInstant(e.OccurredAt); err != nil {
+		return b.fail("%v", err)
+	}
+	if err := checkIdentifiers(e.ID, e.Carrier, e.TrackingNumber, e.TenantID, e.CorrelationID, e.TransactionID); err != nil {
 		return b.fail("%v", err)
 	}
 	e.OccurredAt = e.OccurredAt.UTC()

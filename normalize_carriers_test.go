@@ -505,3 +505,559 @@ func TestCarrierFixturesDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// ---- DHL Express (MyDHL API) ----
+
+// mydhlJSON builds a one-shipment MyDHL tracking response from events.
+func mydhlJSON(events string) string {
+	return `{"shipments":[{"shipmentTrackingNumber":"4719380256","status":"Success","productCode":"P",
+		"estimatedDeliveryDate":"2025-09-16","events":[` + events + `]}]}`
+}
+
+func TestDHLExpressLookupOrder(t *testing.T) {
+	n := aggNormalizer(t,
+		aggRow("mydhl", "type_code", "WC", StatusOutForDelivery, "OUT_FOR_DELIVERY"),
+		aggRow("dhl_express", "event_code", "WC", StatusInTransit, "IN_TRANSIT"),
+		aggRow("dhl_express", "event_code", "DM", StatusInTransit, "SHIPMENT_DAMAGED"),
+		aggRow("dhl", "status_code", "transit", StatusInTransit, "IN_TRANSIT"),
+	)
+	tests := []struct {
+		code          string
+		wantName      string
+		wantNamespace string
+	}{
+		{"WC", "OUT_FOR_DELIVERY", "type_code"},  // the MyDHL table first
+		{"DM", "SHIPMENT_DAMAGED", "event_code"}, // then the XML service's table
+		{"ZZ", "UNMAPPED_STATUS", "type_code"},   // neither: the first table asked is named
+	}
+	for _, tc := range tests {
+		t.Run(tc.code, func(t *testing.T) {
+			raw := mydhlJSON(fmt.Sprintf(`{"date":"2025-09-16","time":"08:04:26","typeCode":%q,"description":"x"}`, tc.code))
+			ev, err := n.Normalize(FormatDHLExpress, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, tc.wantName, ev[0].EventName)
+			assert.Equal(t, &CarrierStatus{Code: tc.code, Description: "x", Namespace: tc.wantNamespace}, ev[0].CarrierStatus)
+			assert.Equal(t, "dhl", ev[0].Carrier)
+			assert.Equal(t, "4719380256", ev[0].TrackingNumber)
+			aggValid(t, ev)
+		})
+	}
+}
+
+func TestDHLExpressTimes(t *testing.T) {
+	n := aggNormalizer(t)
+	tests := []struct {
+		name, date, clock, offset string
+		want, wantSource          string
+		wantCarrierTime           string
+	}{
+		{"GMTOffset makes it explicit", "2025-09-16", "11:37:58", "+01:00", "2025-09-16T10:37:58Z", TimeExplicit, "2025-09-16 11:37:58"},
+		{"negative offset", "2025-11-03", "23:50:31", "-05:00", "2025-11-04T04:50:31Z", TimeExplicit, "2025-11-03 23:50:31"},
+		{"no offset: local time read as UTC", "2025-11-03", "23:50:31", "", "2025-11-03T23:50:31Z", TimeAssumedUTC, "2025-11-03 23:50:31"},
+		{"minutes only", "2025-11-03", "11:05", "", "2025-11-03T11:05:00Z", TimeAssumedUTC, "2025-11-03 11:05"},
+		{"date only", "2025-11-03", "", "+02:00", "2025-11-03T00:00:00Z", TimeDateOnly, "2025-11-03"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := mydhlJSON(fmt.Sprintf(`{"date":%q,"time":%q,"GMTOffset":%q,"typeCode":"OK"}`, tc.date, tc.clock, tc.offset))
+			ev, err := n.Normalize(FormatDHLExpress, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, mustTime(t, tc.want), ev[0].OccurredAt)
+			assert.Equal(t, tc.wantSource, ev[0].Data.OccurredAtSource)
+			assert.Equal(t, tc.wantCarrierTime, ev[0].Data.CarrierTime)
+		})
+	}
+}
+
+func TestDHLExpressFields(t *testing.T) {
+	n := aggNormalizer(t)
+	raw := mydhlJSON(`{"date":"2025-09-16","time":"11:37:58","GMTOffset":"+01:00","typeCode":"OK","description":"Delivered",
+		"serviceArea":[{"code":"LCY","description":"LONDON-CITY-GB"}],"signedBy":" R. OKONKWO ",
+		"remarks":[{"value":""},{"value":"Left at reception","details":"x"}]},
+		{"date":"2025-09-16","time":"08:04:26","GMTOffset":"+01:00","typeCode":"WC",
+		"serviceArea":[{"code":"XYZ","description":"Some Area"}]}`)
+	ev, err := n.Normalize(FormatDHLExpress, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	wc, ok := ev[0], ev[1]
+	assert.Equal(t, &Location{City: "Some Area", Facility: "XYZ"}, wc.Data.Location, "no country suffix: the description is the city")
+	assert.Empty(t, wc.Data.SignedBy)
+	assert.Nil(t, wc.Data.Extra)
+	assert.Equal(t, &Location{City: "LONDON-CITY", Country: "GB", Facility: "LCY"}, ok.Data.Location)
+	assert.Equal(t, "R. OKONKWO", ok.Data.SignedBy)
+	assert.Equal(t, "Left at reception", ok.Data.Extra["remark"], "first non-blank remark")
+	assert.Equal(t, "P", ok.Data.Service)
+	require.NotNil(t, ok.Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-09-16T00:00:00Z"), *ok.Data.EstimatedDelivery)
+}
+
+// TestDHLExpressPiecesFallback: a shipment without shipment-level events
+// takes its pieces' events, and a scan both pieces report counts once;
+// shipment-level events, when present, win over the pieces'.
+func TestDHLExpressPiecesFallback(t *testing.T) {
+	n := aggNormalizer(t)
+	pu := `{"date":"2025-02-10","time":"14:22:05","GMTOffset":"+01:00","typeCode":"PU"}`
+	raw := `{"shipments":[{"shipmentTrackingNumber":"5531908842","pieces":[
+		{"trackingNumber":"JD1","events":[` + pu + `,{"date":"2025-02-10","time":"20:48:13","typeCode":"AF"}]},
+		{"trackingNumber":"JD2","events":[` + pu + `]}]}]}`
+	ev, err := n.Normalize(FormatDHLExpress, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	assert.Equal(t, "PU", ev[0].CarrierStatus.Code)
+	assert.Equal(t, "AF", ev[1].CarrierStatus.Code)
+	assert.Equal(t, "5531908842", ev[1].TrackingNumber, "the waybill number, not the piece's")
+
+	both := `{"shipments":[{"shipmentTrackingNumber":"5531908842","events":[` + pu + `],
+		"pieces":[{"trackingNumber":"JD1","events":[{"date":"2025-02-10","time":"20:48:13","typeCode":"AF"}]}]}]}`
+	ev, err = n.Normalize(FormatDHLExpress, []byte(both))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "PU", ev[0].CarrierStatus.Code)
+
+	// A shipment with nothing to report is skipped, number or not.
+	empty := `{"shipments":[{"status":"Success"},{"shipmentTrackingNumber":"5531908842","events":[` + pu + `]}]}`
+	ev, err = n.Normalize(FormatDHLExpress, []byte(empty))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+}
+
+// TestDHLExpressAndUnifiedDetection: the MyDHL API and DHL's Unified API
+// both answer {"shipments":[...]}; the first shipment's keys tell them
+// apart, wherever the keys sit in the object.
+func TestDHLExpressAndUnifiedDetection(t *testing.T) {
+	tests := []struct {
+		name, raw, want string
+	}{
+		{"mydhl", mydhlJSON(`{"date":"2025-09-16","time":"08:04:26","typeCode":"WC"}`), FormatDHLExpress},
+		{"mydhl, number after nested objects", `{"shipments":[{"shipperDetails":{"id":"x","serviceArea":[{"code":"PRG"}]},
+			"events":[{"date":"2025-09-16","typeCode":"WC"}],"shipmentTrackingNumber":"1"}]}`, FormatDHLExpress},
+		{"mydhl, case-insensitive key", `{"shipments":[{"ShipmentTrackingNumber":"1","events":[{"date":"2025-09-16","typeCode":"WC"}]}]}`, FormatDHLExpress},
+		{"unified", `{"shipments":[{"id":"7309985410","service":"express","events":[{"timestamp":"2025-05-06T07:42:00+02:00","statusCode":"transit"}]}]}`, FormatDHL},
+		{"unified, key only in a later shipment", `{"shipments":[{"id":"1","events":[{"timestamp":"2025-05-06T07:42:00Z","statusCode":"transit"}]},
+			{"shipmentTrackingNumber":"2"}]}`, FormatDHL},
+		{"unified, key nested deeper", `{"shipments":[{"id":"1","details":{"shipmentTrackingNumber":"2"},
+			"events":[{"timestamp":"2025-05-06T07:42:00Z","statusCode":"transit"}]}]}`, FormatDHL},
+		{"key as a string value", `{"note":"shipmentTrackingNumber","shipments":[{"id":"1","x":"shipmentTrackingNumber",
+			"events":[{"timestamp":"2025-05-06T07:42:00Z","statusCode":"transit"}]}]}`, FormatDHL},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := DetectFormat([]byte(tc.raw))
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+			_, err = aggNormalizer(t).Normalize(FormatDetect, []byte(tc.raw))
+			assert.NoError(t, err)
+		})
+	}
+}
+
+func TestFirstElementHas(t *testing.T) {
+	tests := []struct {
+		raw  string
+		want bool
+	}{
+		{`{"a":[{"k":1}]}`, true},
+		{`{"a" : [ {"x":{"k":1},"k":2} ]}`, true},
+		{`{"a":[{"x":{"k":1}}]}`, false},
+		{`{"a":[{"x":1},{"k":1}]}`, false},
+		{`{"a":[1,{"k":1}]}`, false},
+		{`{"a":{"k":1}}`, false},
+		{`{"b":[{"k":1}],"a":[{"y":1}]}`, false},
+		{`{"b":{"a":[{"k":1}]}}`, false},
+		{`[{"a":[{"k":1}]}]`, false},
+		{`{"a":[{"x":"\"k\"","k":1}]}`, true},
+		{`{"a":[{"k`, false},
+		{`{"a":[{"x":"k"}]}`, false},
+	}
+	for _, tc := range tests {
+		assert.Equal(t, tc.want, firstElementHas([]byte(tc.raw), "a", "k"), tc.raw)
+	}
+}
+
+func TestDHLExpressErrors(t *testing.T) {
+	n := aggNormalizer(t)
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"wrong type for number", `{"shipments":[{"shipmentTrackingNumber":4719380256,"events":[]}]}`, []string{"shipments[0].shipmentTrackingNumber"}},
+		{"missing number", `{"shipments":[{"events":[{"date":"2025-09-16","typeCode":"OK"}]}]}`,
+			[]string{"shipments[0].shipmentTrackingNumber", "missing tracking number"}},
+		{"no events", `{"shipments":[{"shipmentTrackingNumber":"1","events":[]}]}`, []string{"no shipment with events"}},
+		{"no date", mydhlJSON(`{"time":"08:00:00","typeCode":"OK"}`), []string{"shipments[0].events[0]", "no date"}},
+		{"bad time", mydhlJSON(`{"date":"2025-09-16","time":"8 o'clock","typeCode":"OK"}`), []string{"shipments[0].events[0]", "unrecognised timestamp"}},
+		{"bad offset", mydhlJSON(`{"date":"2025-09-16","time":"08:00:00","GMTOffset":"CET","typeCode":"OK"}`), []string{"events[0]", "UTC offset"}},
+		{"long date", mydhlJSON(`{"date":"2025-09-16T08:00:00.000000000+01:00","time":"08:00:00","typeCode":"OK"}`), []string{"too long"}},
+		{"piece event without date", `{"shipments":[{"shipmentTrackingNumber":"1","pieces":[{"events":[{"typeCode":"PU"}]}]}]}`,
+			[]string{"shipments[0].pieces[0].events[0]", "no date"}},
+		{"absurd date", mydhlJSON(`{"date":"1970-01-01","time":"08:00:00","typeCode":"OK"}`), []string{"plausible range"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatDHLExpress, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			var pe *PayloadError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, FormatDHLExpress, pe.Format)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+// ---- GLS ----
+
+func glsTestNormalizer(t *testing.T) *Normalizer {
+	return aggNormalizer(t,
+		aggRow("gls", "event_code", "INTIAL.NORMAL", StatusPickedUp, "PICKED_UP"),
+		aggRow("gls", "event_code", "DELIVD.NORMAL", StatusDelivered, "SUCCESSFULLY_DELIVERED"),
+		aggRow("gls", "status", "INWAREHOUSE", StatusInTransit, "ARRIVED_AT_FACILITY"),
+		aggRow("gls", "status", "DELIVERED", StatusDelivered, "SUCCESSFULLY_DELIVERED"),
+		aggRow("gls", "status", "PREADVICE", StatusBooked, "INFO_RECEIVED"),
+	)
+}
+
+// TestGLSParcelStatusOnlyAtItsTime: the parcel status describes the parcel
+// as of statusDateTime, so it maps an unknown event code only for the event
+// at that instant (whatever offset either is written in).
+func TestGLSParcelStatusOnlyAtItsTime(t *testing.T) {
+	n := glsTestNormalizer(t)
+	raw := `{"parcels":[{"requested":"REF1","unitno":"50098765432","status":"INWAREHOUSE","statusDateTime":"2025-12-01T15:20:00Z",
+		"events":[
+		{"code":"STORED.CONSIGNEE","eventDateTime":"2025-12-01T16:20:00+0100","description":"stored"},
+		{"code":"NOTDEL.NOTHOME","eventDateTime":"2025-12-01T12:47:31+0100"},
+		{"code":"INTIAL.NORMAL","eventDateTime":"2025-11-30T09:00:00+0100","city":"Aalborg","postalCode":"9220","country":"DK"}]}]}`
+	ev, err := n.Normalize(FormatGLS, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 3)
+	aggValid(t, ev)
+	first, notHome, stored := ev[0], ev[1], ev[2]
+	assert.Equal(t, "50098765432", first.TrackingNumber, "the parcel number, not the reference asked for")
+	assert.Equal(t, "gls", first.Carrier)
+	assert.Equal(t, StatusPickedUp, first.Status)
+	assert.Equal(t, &Location{City: "Aalborg", PostalCode: "9220", Country: "DK"}, first.Data.Location)
+	assert.Nil(t, first.Data.Extra)
+
+	assert.Equal(t, StatusUnknown, notHome.Status, "an earlier event does not take the parcel's current status")
+	assert.Equal(t, &CarrierStatus{Code: "NOTDEL.NOTHOME", Namespace: "event_code"}, notHome.CarrierStatus)
+	assert.Nil(t, notHome.Data.Location)
+
+	assert.Equal(t, "ARRIVED_AT_FACILITY", stored.EventName)
+	assert.Equal(t, &CarrierStatus{Code: "STORED.CONSIGNEE", Description: "stored", Namespace: "status"}, stored.CarrierStatus)
+	assert.Equal(t, "INWAREHOUSE", stored.Data.Extra["parcel_status"])
+	assert.Equal(t, TimeExplicit, stored.Data.OccurredAtSource)
+	assert.Equal(t, "2025-12-01T16:20:00+0100", stored.Data.CarrierTime)
+
+	// A known event code wins over the parcel status at the same instant.
+	known := `{"parcels":[{"unitno":"1","status":"INWAREHOUSE","statusDateTime":"2025-12-01T15:20:00Z",
+		"events":[{"code":"DELIVD.NORMAL","eventDateTime":"2025-12-01T15:20:00Z"}]}]}`
+	ev, err = n.Normalize(FormatGLS, []byte(known))
+	require.NoError(t, err)
+	assert.Equal(t, StatusDelivered, ev[0].Status)
+	assert.Equal(t, "event_code", ev[0].CarrierStatus.Namespace)
+}
+
+// TestGLSIDsIgnoreParcelStatus: an event's id does not change when a later
+// poll reports another parcel status (otherwise the same scan would be
+// delivered twice).
+func TestGLSIDsIgnoreParcelStatus(t *testing.T) {
+	n := glsTestNormalizer(t)
+	before := `{"parcels":[{"unitno":"1","status":"INWAREHOUSE","statusDateTime":"2025-12-01T15:20:00Z",
+		"events":[{"code":"STORED.CONSIGNEE","eventDateTime":"2025-12-01T15:20:00Z"}]}]}`
+	after := `{"parcels":[{"unitno":"1","status":"DELIVERED","statusDateTime":"2025-12-02T10:00:00Z",
+		"events":[{"code":"DELIVD.NORMAL","eventDateTime":"2025-12-02T10:00:00Z"},{"code":"STORED.CONSIGNEE","eventDateTime":"2025-12-01T15:20:00Z"}]}]}`
+	a, err := n.Normalize(FormatGLS, []byte(before))
+	require.NoError(t, err)
+	b, err := n.Normalize(FormatGLS, []byte(after))
+	require.NoError(t, err)
+	require.Len(t, b, 2)
+	assert.Equal(t, a[0].ID, b[0].ID)
+	assert.NotEqual(t, a[0].Status, b[0].Status, "the mapping may change; the id does not")
+}
+
+func TestGLSStatusOnlyAndErrors(t *testing.T) {
+	n := glsTestNormalizer(t)
+	raw := `{"parcels":[
+		{"requested":"42249018928","errorCode":"E_404_01","errorMessage":"Resource Not Found"},
+		{"requested":"36301917596","unitno":"36301917596","status":"PREADVICE","statusDateTime":"2025-05-20T15:24:57+0200"},
+		{"requested":"36301917597","unitno":"36301917597"}]}`
+	ev, err := n.Normalize(FormatGLS, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 1, "the unknown parcel and the one without status or events give nothing")
+	assert.Equal(t, "36301917596", ev[0].TrackingNumber)
+	assert.Equal(t, StatusBooked, ev[0].Status)
+	assert.Equal(t, &CarrierStatus{Code: "PREADVICE", Namespace: "status"}, ev[0].CarrierStatus)
+	assert.Equal(t, mustTime(t, "2025-05-20T13:24:57Z"), ev[0].OccurredAt)
+}
+
+func TestGLSErrors(t *testing.T) {
+	n := glsTestNormalizer(t)
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"only unknown parcels", `{"parcels":[{"requested":"1","errorCode":"E_404_01","errorMessage":"Resource Not Found"},
+			{"requested":"2","errorCode":"E_400_03","errorMessage":"Wrong Postal Code"}]}`,
+			[]string{"no parcel with events", "E_404_01 Resource Not Found", "E_400_03"}},
+		{"empty", `{"parcels":[]}`, []string{"no parcel with events or a status"}},
+		{"missing number", `{"parcels":[{"events":[{"code":"INTIAL.NORMAL","eventDateTime":"2025-10-08T15:20:03+0200"}]}]}`,
+			[]string{"parcels[0].unitno", "missing tracking number"}},
+		{"no event time", `{"parcels":[{"unitno":"1","events":[{"code":"INTIAL.NORMAL"}]}]}`, []string{"parcels[0].events[0]", "no eventDateTime"}},
+		{"bad event time", `{"parcels":[{"unitno":"1","events":[{"code":"INTIAL.NORMAL","eventDateTime":"08.10.2025 15:20"}]}]}`,
+			[]string{"parcels[0].events[0]", "08.10.2025"}},
+		{"status without time", `{"parcels":[{"unitno":"1","status":"PREADVICE"}]}`, []string{"parcels[0].statusDateTime", "no statusDateTime"}},
+		{"bad status time", `{"parcels":[{"unitno":"1","status":"PREADVICE","statusDateTime":"soon"}]}`, []string{"statusDateTime: unrecognised timestamp"}},
+		{"wrong type", `{"parcels":[{"unitno":1}]}`, []string{"parcels[0].unitno"}},
+		{"hostile message is quoted", `{"parcels":[{"requested":"1","errorCode":"E_500_01","errorMessage":"boom\u001b[31m"}]}`,
+			[]string{`\x1b[31m`}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatGLS, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			var pe *PayloadError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, FormatGLS, pe.Format)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestGLSDetection(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"parcels":[{"requested":"1","errorCode":"E_404_01"}]}`:                FormatGLS,
+		`{"parcels":[{"unitno":"1","status":"PREADVICE"}]}`:                     FormatGLS,
+		`{"parcels":[{"timestamp":"2021-08-27T12:04:00","trackid":"2028778"}]}`: "", // GLS's older public API: another shape
+	} {
+		got, err := DetectFormat([]byte(raw))
+		if want == "" {
+			assert.ErrorIs(t, err, ErrUnknownFormat, raw)
+			continue
+		}
+		require.NoError(t, err)
+		assert.Equal(t, want, got, raw)
+	}
+}
+
+// ---- La Poste ----
+
+// laposteJSON builds one Suivi response; holder "" leaves it out.
+func laposteJSON(holder, product, events string) string {
+	h := ""
+	if holder != "" {
+		h = `"holder":` + holder + `,`
+	}
+	return `{"lang":"fr_FR","scope":"open","returnCode":200,"shipment":{"idShip":"6A20817744831",` + h +
+		`"product":"` + product + `","isFinal":false,"event":[` + events + `]}}`
+}
+
+const laposteDI1 = `{"code":"DI1","label":"Votre colis est livré.","date":"2025-04-09T12:14:00+02:00"}`
+
+func TestLaPosteCarrierFollowsTheNetwork(t *testing.T) {
+	n := aggNormalizer(t,
+		aggRow("laposte", "code", "DI1", StatusDelivered, "SUCCESSFULLY_DELIVERED"),
+		aggRow("colissimo", "code", "DI1", StatusDelivered, "DELIVERED_TO_NEIGHBOR"),
+	)
+	tests := []struct {
+		name, holder, product string
+		wantCarrier, wantName string
+	}{
+		{"holder 4 is Colissimo, its table first", "4", "colissimo", "colissimo", "DELIVERED_TO_NEIGHBOR"},
+		{"holder wins over the product", "4", "Lettre suivie", "colissimo", "DELIVERED_TO_NEIGHBOR"},
+		{"holder 3 is Chronopost: no table, La Poste's", "3", "Chrono 13", "chronopost", "SUCCESSFULLY_DELIVERED"},
+		{"holder 1 is Courrier", "1", "Lettre recommandée", "laposte", "SUCCESSFULLY_DELIVERED"},
+		{"no holder: the product says Colissimo", "", "Colissimo Expert International", "colissimo", "DELIVERED_TO_NEIGHBOR"},
+		{"no holder: the product says Chronopost", "", "CHRONOPOST Relais", "chronopost", "SUCCESSFULLY_DELIVERED"},
+		{"no holder, other product", "", "Lettre suivie", "laposte", "SUCCESSFULLY_DELIVERED"},
+		{"unknown holder", "9", "", "laposte", "SUCCESSFULLY_DELIVERED"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatLaPoste, []byte(laposteJSON(tc.holder, tc.product, laposteDI1)))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, tc.wantCarrier, ev[0].Carrier)
+			assert.Equal(t, tc.wantName, ev[0].EventName)
+			assert.Equal(t, "code", ev[0].CarrierStatus.Namespace)
+			aggValid(t, ev)
+		})
+	}
+}
+
+func TestLaPosteFields(t *testing.T) {
+	n := aggNormalizer(t)
+	raw := `{"returnCode":200,"shipment":{"idShip":" 6A20817744831 ","holder":4,"product":"colissimo",
+		"estimDate":"2025-04-10T00:00:00+02:00","event":[` + laposteDI1 + `,
+		{"code":"MD2","label":"En cours de livraison","date":"2025-04-09T08:21:00+02:00"}]}}`
+	ev, err := n.Normalize(FormatLaPoste, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	md2, di1 := ev[0], ev[1]
+	assert.Equal(t, "MD2", md2.CarrierStatus.Code, "newest first in the payload, oldest first out")
+	assert.Equal(t, "6A20817744831", di1.TrackingNumber)
+	assert.Equal(t, &CarrierStatus{Code: "DI1", Description: "Votre colis est livré.", Namespace: "code"}, di1.CarrierStatus)
+	assert.Equal(t, mustTime(t, "2025-04-09T10:14:00Z"), di1.OccurredAt)
+	assert.Equal(t, TimeExplicit, di1.Data.OccurredAtSource)
+	assert.Equal(t, "2025-04-09T12:14:00+02:00", di1.Data.CarrierTime)
+	assert.Equal(t, "colissimo", di1.Data.Service)
+	require.NotNil(t, di1.Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-04-09T22:00:00Z"), *di1.Data.EstimatedDelivery)
+	assert.Nil(t, di1.Data.Location)
+}
+
+// TestLaPosteObjectAndArray: a single item comes as an object, several as
+// an array of the same responses; unknown items are skipped.
+func TestLaPosteObjectAndArray(t *testing.T) {
+	n := aggNormalizer(t)
+	one := laposteJSON("4", "colissimo", laposteDI1)
+	a, err := n.Normalize(FormatDetect, []byte(one))
+	require.NoError(t, err)
+	notFound := `{"lang":"fr_FR","scope":"open","returnCode":104,"idShip":"6A99999999999","returnMessage":"Votre suivi n'est pas encore disponible."}`
+	b, err := n.Normalize(FormatDetect, []byte(" \n["+notFound+","+one+"]"))
+	require.NoError(t, err)
+	require.Len(t, b, 1)
+	assert.Equal(t, a[0].ID, b[0].ID)
+	assert.Equal(t, a, b)
+}
+
+func TestLaPosteErrors(t *testing.T) {
+	n := aggNormalizer(t)
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"not found", `{"returnCode":104,"idShip":"6A99999999999","returnMessage":"Votre suivi n'est pas encore disponible."}`,
+			[]string{"no shipment with events", "104 Votre suivi"}},
+		{"every item fails", `[{"returnCode":400,"returnMessage":"Le numéro n'est pas valide."},{"returnCode":105,"returnMessage":"Numéro inconnu"}]`,
+			[]string{"400 Le numéro", "105 Numéro inconnu"}},
+		{"error code with a shipment", `{"returnCode":504,"shipment":{"idShip":"1","event":[` + laposteDI1 + `]}}`, []string{"504"}},
+		{"no events", laposteJSON("4", "colissimo", ""), []string{"no shipment with events"}},
+		{"missing number", `{"returnCode":200,"shipment":{"event":[` + laposteDI1 + `]}}`,
+			[]string{"[0].shipment.idShip", "missing tracking number"}},
+		{"no date", laposteJSON("4", "colissimo", `{"code":"DI1"}`), []string{"[0].shipment.event[0]", "no date"}},
+		{"bad date", laposteJSON("4", "colissimo", `{"code":"DI1","date":"09/04/2025"}`), []string{"event[0]", "09/04/2025"}},
+		{"wrong type", `{"returnCode":"200","shipment":{}}`, []string{"returnCode"}},
+		{"wrong type in array", `[{"returnCode":200,"shipment":{"event":{}}}]`, []string{"event"}},
+		{"empty array", `[]`, []string{"no shipment with events"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatLaPoste, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			var pe *PayloadError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, FormatLaPoste, pe.Format)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestLaPosteDetection(t *testing.T) {
+	for _, raw := range []string{
+		laposteJSON("4", "colissimo", laposteDI1),
+		`[` + laposteJSON("1", "Lettre suivie", laposteDI1) + `]`,
+		`{"returnCode":104,"returnMessage":"Votre suivi n'est pas encore disponible.","idShip":"1"}`,
+	} {
+		got, err := DetectFormat([]byte(raw))
+		require.NoError(t, err, raw)
+		assert.Equal(t, FormatLaPoste, got, raw)
+	}
+	_, err := DetectFormat([]byte(`[{"returnCode":200}]`))
+	assert.ErrorIs(t, err, ErrUnknownFormat, "a bare returnCode is no La Poste response")
+}
+
+// ---- Hermes ----
+
+func TestHermesFields(t *testing.T) {
+	n := aggNormalizer(t,
+		aggRow("hermes", "event_code", "0000", StatusBooked, "INFO_RECEIVED"),
+		aggRow("hermes", "event_code", "3731", StatusFailedDelivery, "RECIPIENT_NOT_AVAILABLE"),
+	)
+	raw := `{"shipmentinfo":[{"shipmentID":" H1003270098765432109 ","result":{"code":"i001","message":"Success"},
+		"deliveryForecast":{"fixed":false,"date":"2025-03-13","timeSlot":{"from":"10:00","to":"14:00"}},
+		"status":[
+		{"timestamp":"2025-03-12T13:37:10+01:00","code":"3731","description":"The recipient was not present.",
+		 "scanningUnit":{"name":"Hermes Depot Leipzig","city":"Leipzig","countryCode":"DEU"}},
+		{"timestamp":"2025-03-11T09:05:41+01:00","code":"0000"},
+		{"timestamp":"2025-03-12T07:45:29+01:00","code":"3000"}]}]}`
+	ev, err := n.Normalize(FormatDetect, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 3)
+	aggValid(t, ev)
+	notified, tour, notHome := ev[0], ev[1], ev[2]
+	assert.Equal(t, "hermes", notified.Carrier)
+	assert.Equal(t, "H1003270098765432109", notified.TrackingNumber)
+	assert.Equal(t, &CarrierStatus{Code: "0000", Namespace: "event_code"}, notified.CarrierStatus, "leading zeros kept")
+	assert.Equal(t, StatusBooked, notified.Status)
+	assert.Nil(t, notified.Data.Location)
+
+	assert.Equal(t, StatusUnknown, tour.Status, "3000 is not in this test's table")
+
+	assert.Equal(t, "RECIPIENT_NOT_AVAILABLE", notHome.EventName)
+	assert.Equal(t, mustTime(t, "2025-03-12T12:37:10Z"), notHome.OccurredAt)
+	assert.Equal(t, TimeExplicit, notHome.Data.OccurredAtSource)
+	assert.Equal(t, "2025-03-12T13:37:10+01:00", notHome.Data.CarrierTime)
+	assert.Equal(t, &Location{City: "Leipzig", Country: "DEU", Facility: "Hermes Depot Leipzig"}, notHome.Data.Location)
+	assert.Equal(t, "The recipient was not present.", notHome.Data.Description)
+	require.NotNil(t, notHome.Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-03-13T00:00:00Z"), *notHome.Data.EstimatedDelivery)
+}
+
+func TestHermesSkipsUnknownShipments(t *testing.T) {
+	n := aggNormalizer(t)
+	raw := `{"shipmentinfo":[
+		{"shipmentID":"H1","result":{"code":"e001","message":"There is no information for the entered value."}},
+		{"shipmentID":"H2","status":[]},
+		{"shipmentID":"H3","status":[{"timestamp":"2025-03-11T09:05:41+01:00","code":"0000"}]}]}`
+	ev, err := n.Normalize(FormatHermes, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "H3", ev[0].TrackingNumber)
+}
+
+func TestHermesErrors(t *testing.T) {
+	n := aggNormalizer(t)
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"no information", `{"shipmentinfo":[{"shipmentID":"H1","result":{"code":"e001","message":"There is no information for the entered value."}}]}`,
+			[]string{"no shipment with status events", "e001 There is no information"}},
+		{"empty", `{"shipmentinfo":[]}`, []string{"no shipment with status events"}},
+		{"missing number", `{"shipmentinfo":[{"status":[{"timestamp":"2025-03-11T09:05:41+01:00","code":"0000"}]}]}`,
+			[]string{"shipmentinfo[0].shipmentID", "missing tracking number"}},
+		{"no timestamp", `{"shipmentinfo":[{"shipmentID":"H1","status":[{"code":"0000"}]}]}`,
+			[]string{"shipmentinfo[0].status[0]", "no timestamp"}},
+		{"bad timestamp", `{"shipmentinfo":[{"shipmentID":"H1","status":[{"code":"0000","timestamp":"11.03.2025"}]}]}`,
+			[]string{"status[0]", "11.03.2025"}},
+		{"code as a number", `{"shipmentinfo":[{"shipmentID":"H1","status":[{"code":0,"timestamp":"2025-03-11T09:05:41+01:00"}]}]}`,
+			[]string{"status[0].code"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatHermes, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			var pe *PayloadError
+			require.ErrorAs(t, err, &pe)
+			assert.Equal(t, FormatHermes, pe.Format)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}

@@ -67,7 +67,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 			return b.fail("Event has no result")
 		}
 		if p.Result.Object != "" && p.Result.Object != "Tracker" {
-			return b.fail("Event result is a %q, not a Tracker", p.Result.Object)
+			return b.fail("Event result is a %s, not a Tracker", quote(p.Result.Object))
 		}
 		tr, prefix = p.Result, "result."
 		if mode == "" {
@@ -80,7 +80,7 @@ func parseEasyPost(b *batch, raw []byte) error {
 	case p.Object == "Tracker", p.Object == "" && (tr.TrackingCode != "" || tr.TrackingDetails != nil):
 	default:
 		b.at("object")
-		return b.fail("object %q is neither an Event nor a Tracker", p.Object)
+		return b.fail("object %s is neither an Event nor a Tracker", quote(p.Object))
 	}
 	b.at("%stracking_code", prefix)
 	if tr.TrackingCode == "" {

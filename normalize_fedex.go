@@ -138,7 +138,7 @@ func parseFedEx(b *batch, raw []byte) error {
 			skipped = append(skipped, strings.TrimSpace(e.Code+": "+e.Message))
 		}
 		if len(skipped) > 0 {
-			return b.fail("no scan events (%s)", strings.Join(skipped, "; "))
+			return b.fail("no scan events (%s)", quoteList(skipped, 3))
 		}
 		return b.fail("no scan events")
 	}

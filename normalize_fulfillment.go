@@ -83,7 +83,7 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 	if ref, ok := fulfillmentRecordRefs[ev.Kind]; ok {
 		a, ok := LookupAction(ref)
 		if !ok {
-			return b.fail("catalogue has no action %s for kind %q", ref, ev.Kind)
+			return b.fail("catalogue has no action %s for kind %s", quote(ref), quote(ev.Kind))
 		}
 		data.OrderID = ev.ShipmentOrderID
 		data.CarrierTime, data.OccurredAtSource = ev.Time, src
@@ -125,7 +125,7 @@ func fulfillmentAdd(b *batch, ev *fulfillmentEvent, prefix string) error {
 	case "":
 		return b.fail("event has no kind")
 	default:
-		return b.fail("unknown kind %q", ev.Kind)
+		return b.fail("unknown kind %s", quote(ev.Kind))
 	}
 	s.data = data
 	s.raw = CarrierStatus{Code: status, Type: ev.Kind}

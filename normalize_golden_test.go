@@ -24,23 +24,31 @@ func goldenNormalizer() *Normalizer {
 	return NewNormalizer(NormalizerConfig{Now: func() time.Time { return goldenNow }})
 }
 
-// fixtures returns every testdata/<format>/*.json payload (golden files
-// excluded) keyed by format.
+// fixtures returns every testdata/<format>/*.json and *.xml payload
+// (golden files excluded) keyed by format.
 func fixtures(t testing.TB) map[string][]string {
 	t.Helper()
 	out := map[string][]string{}
 	for _, format := range Formats() {
-		paths, err := filepath.Glob(filepath.Join("testdata", format, "*.json"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range paths {
-			if !strings.HasSuffix(p, ".golden.json") {
-				out[format] = append(out[format], p)
+		for _, ext := range []string{"*.json", "*.xml"} {
+			paths, err := filepath.Glob(filepath.Join("testdata", format, ext))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range paths {
+				if !strings.HasSuffix(p, ".golden.json") {
+					out[format] = append(out[format], p)
+				}
 			}
 		}
 	}
 	return out
+}
+
+// goldenPath is the golden file beside a fixture: NAME.golden.json for
+// NAME.json or NAME.xml.
+func goldenPath(fixture string) string {
+	return strings.TrimSuffix(fixture, filepath.Ext(fixture)) + ".golden.json"
 }
 
 // TestNormalizeGolden normalizes every fixture, with its format named and
@@ -76,7 +84,7 @@ func TestNormalizeGolden(t *testing.T) {
 					t.Fatal(err)
 				}
 				got = append(got, '\n')
-				golden := strings.TrimSuffix(path, ".json") + ".golden.json"
+				golden := goldenPath(path)
 				if *update {
 					if err := os.WriteFile(golden, got, 0o644); err != nil {
 						t.Fatal(err)
@@ -150,7 +158,7 @@ func TestEveryFormatIsComplete(t *testing.T) {
 				t.Errorf("%d payloads in testdata/%s, want at least 3", len(all[format]), format)
 			}
 			for _, path := range all[format] {
-				golden := strings.TrimSuffix(path, ".json") + ".golden.json"
+				golden := goldenPath(path)
 				if _, err := os.Stat(golden); err != nil {
 					t.Errorf("%s has no golden file (go test -run TestNormalizeGolden -update .): %v", path, err)
 				}
@@ -167,7 +175,10 @@ func TestEveryFormatIsComplete(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, golden := range goldens {
-				if _, err := os.Stat(strings.TrimSuffix(golden, ".golden.json") + ".json"); err != nil {
+				base := strings.TrimSuffix(golden, ".golden.json")
+				_, errJSON := os.Stat(base + ".json")
+				_, errXML := os.Stat(base + ".xml")
+				if errJSON != nil && errXML != nil {
 					t.Errorf("%s is a golden file without its payload", golden)
 				}
 			}
@@ -176,8 +187,11 @@ func TestEveryFormatIsComplete(t *testing.T) {
 			} else if name := funcName(fuzz); !isFuzzNormalizeTarget(name) {
 				t.Errorf("formatFuzzTargets names %s, not a top-level FuzzNormalize<Name> function that go test -fuzz can run", name)
 			}
-			if typedTargets[format] == nil {
-				t.Errorf("no payload type in typedTargets (bench_test.go)")
+			if typedTargets[format] == nil && xmlTypedTargets[format] == nil {
+				t.Errorf("no payload type in typedTargets (bench_test.go) or, for an XML format, xmlTypedTargets (bench_xml_test.go)")
+			}
+			if typedTargets[format] != nil && xmlTypedTargets[format] != nil {
+				t.Errorf("both a JSON and an XML payload type")
 			}
 			if !rows[format] {
 				t.Errorf("no row in the Formats table of README.md")

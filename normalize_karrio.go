@@ -63,7 +63,7 @@ func parseKarrio(b *batch, raw []byte) error {
 	if p.Type != "" || p.Data != nil {
 		b.at("type")
 		if !strings.HasPrefix(p.Type, "tracking.") && !strings.HasPrefix(p.Type, "tracker.") {
-			return b.fail("event type %q is not a tracking event", p.Type)
+			return b.fail("event type %s is not a tracking event", quote(p.Type))
 		}
 		b.at("data")
 		if p.Data == nil {
@@ -239,7 +239,7 @@ func parseKarrioDateTime(date, clock string) (time.Time, string, error) {
 		}
 	}
 	if !ok {
-		return time.Time{}, "", fmt.Errorf("unrecognised date %q", date)
+		return time.Time{}, "", fmt.Errorf("unrecognised date %s", quote(date))
 	}
 	if clock == "" {
 		return d, TimeDateOnly, nil
@@ -249,7 +249,7 @@ func parseKarrioDateTime(date, clock string) (time.Time, string, error) {
 			return time.Date(d.Year(), d.Month(), d.Day(), c.Hour(), c.Minute(), c.Second(), c.Nanosecond(), time.UTC), TimeAssumedUTC, nil
 		}
 	}
-	return time.Time{}, "", fmt.Errorf("unrecognised time %q", clock)
+	return time.Time{}, "", fmt.Errorf("unrecognised time %s", quote(clock))
 }
 
 // soleNamespaceCache remembers, for the last published table of a mapper,

@@ -53,7 +53,7 @@ func parseShippo(b *batch, raw []byte) error {
 	if p.Event != "" || p.Data != nil {
 		b.at("event")
 		if p.Event != "track_updated" {
-			return b.fail("event %q is not track_updated", p.Event)
+			return b.fail("event %s is not track_updated", quote(p.Event))
 		}
 		b.at("data")
 		if p.Data == nil {

@@ -42,6 +42,8 @@ func TestNormalizeBadInput(t *testing.T) {
 		{"unknown format", "royalmail", `{}`, ErrUnknownFormat},
 		{"no scans", FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[]}]}]}}`, ErrInvalidPayload},
 		{"null", FormatDHL, `null`, ErrInvalidPayload},
+		{"tracking number too long for an index", FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` +
+			strings.Repeat("9", MaxIdentifierBytes+1) + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`, ErrInvalidPayload},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -136,6 +138,22 @@ func TestParseOffsetAndTimestamps(t *testing.T) {
 	}
 }
 
+// TestCarrierSlugsMatchNativeFormats: the names aggregators give carriers
+// that also have a native format resolve to the slug that format puts in
+// the envelope, so a shipment reads the same whichever way it arrives.
+func TestCarrierSlugsMatchNativeFormats(t *testing.T) {
+	for name, want := range map[string]string{
+		"DHL Express": "dhl", "dhl_express": "dhl", "MyDHL": "dhl", "DHL": "dhl",
+		"GLS": "gls", "GLS Group": "gls",
+		"La Poste": "laposte", "Colissimo": "colissimo", "la_poste_colissimo": "colissimo", "Chronopost": "chronopost",
+		"Hermes": "hermes", "Hermes Germany": "hermes",
+	} {
+		if got := CarrierSlug(name); got != want {
+			t.Errorf("CarrierSlug(%q) = %q, want %q", name, got, want)
+		}
+	}
+}
+
 // fuzzNormalize fuzzes one format, seeded with its fixtures. Properties:
 // no panic; errors are ErrInvalidPayload; on success every event is valid,
 // events are sorted oldest first, ids are deterministic (a second call
@@ -209,22 +227,38 @@ var formatFuzzTargets = map[string]func(*testing.F){
 	FormatFedEx:       FuzzNormalizeFedEx,
 	FormatDHL:         FuzzNormalizeDHL,
 	FormatUSPS:        FuzzNormalizeUSPS,
+	FormatDHLExpress:  FuzzNormalizeDHLExpress,
+	FormatGLS:         FuzzNormalizeGLS,
+	FormatLaPoste:     FuzzNormalizeLaPoste,
+	FormatHermes:      FuzzNormalizeHermes,
 	FormatEasyPost:    FuzzNormalizeEasyPost,
 	FormatAfterShip:   FuzzNormalizeAfterShip,
 	FormatShippo:      FuzzNormalizeShippo,
 	FormatKarrio:      FuzzNormalizeKarrio,
 	FormatFulfillment: FuzzNormalizeFulfillment,
+	FormatCanadaPost:  FuzzNormalizeCanadaPost,
+	FormatPurolator:   FuzzNormalizePurolator,
+	FormatDHLParcelDE: FuzzNormalizeDHLParcelDE,
+	FormatBpost:       FuzzNormalizeBpost,
 }
 
 func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
 func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
 func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
 func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)  { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)         { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)     { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)      { fuzzNormalize(f, FormatHermes) }
 func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
 func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
 func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
 func FuzzNormalizeKarrio(f *testing.F)      { fuzzNormalize(f, FormatKarrio) }
 func FuzzNormalizeFulfillment(f *testing.F) { fuzzNormalize(f, FormatFulfillment) }
+func FuzzNormalizeCanadaPost(f *testing.F)  { fuzzNormalize(f, FormatCanadaPost) }
+func FuzzNormalizePurolator(f *testing.F)   { fuzzNormalize(f, FormatPurolator) }
+func FuzzNormalizeDHLParcelDE(f *testing.F) { fuzzNormalize(f, FormatDHLParcelDE) }
+func FuzzNormalizeBpost(f *testing.F)       { fuzzNormalize(f, FormatBpost) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant
@@ -371,5 +405,75 @@ func TestNormalizeLargeRealHistory(t *testing.T) {
 	}
 	if len(events) != n {
 		t.Errorf("%d events, want %d", len(events), n)
+	}
+}
+
+// TestNormalizeRefusesEscapedNUL: a JSON-escaped NUL decodes into a NUL
+// byte, which no PostgreSQL text column takes: a payload holding one in any
+// string is refused, saying where, while an escaped backslash followed by
+// "u0000" is ordinary text.
+func TestNormalizeRefusesEscapedNUL(t *testing.T) {
+	payload := func(tracking, note string) []byte {
+		return []byte(`{"event":"track_updated","data":{"carrier":"usps","tracking_number":"` + tracking +
+			`","note":"` + note + `","tracking_history":[{"status":"TRANSIT","status_date":"2025-01-01T00:00:00Z"}]}}`)
+	}
+	for name, raw := range map[string][]byte{
+		"in the tracking number":     payload(`9400\u0000`, "x"),
+		"in a field no parser reads": payload("9400", `a\u0000b`),
+		"after an escaped backslash": payload(`9400\\\u0000`, "x"),
+	} {
+		for _, format := range []string{FormatShippo, FormatDetect} {
+			_, err := Normalize(format, raw)
+			var pe *PayloadError
+			if !errors.Is(err, ErrInvalidPayload) || !errors.As(err, &pe) {
+				t.Errorf("%s (format %q): Normalize = %v, want a PayloadError", name, format, err)
+				continue
+			}
+			if pe.Offset < 0 || !bytes.HasPrefix(raw[pe.Offset:], []byte(`\u0000`)) {
+				t.Errorf("%s: offset %d does not point at the escape", name, pe.Offset)
+			}
+		}
+	}
+	events, err := Normalize(FormatShippo, payload(`9400\\u0000`, "x"))
+	if err != nil {
+		t.Fatalf("a literal backslash before u0000 refused: %v", err)
+	}
+	if got := events[0].TrackingNumber; got != `9400\u0000` {
+		t.Errorf("tracking number %q", got)
+	}
+}
+
+// TestNormalizeErrorsQuoteHostileText: a format name, a payload's keys and
+// the values parsers quote in their errors come from outside, so messages
+// quote them (no raw newline can forge a log line) and bound them.
+func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
+	huge := strings.Repeat("k", 500_000)
+	forged := `x\nlevel=ERROR msg=forged`
+	cases := map[string]struct{ format, raw string }{
+		"unknown format name":      {huge + "\nlevel=ERROR", `{}`},
+		"keys of an unknown shape": {FormatDetect, `{"` + huge + `":1,"` + forged + `":2}`},
+		"UPS error response":       {FormatUPS, `{"response":{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}}`},
+		"FedEx errors":             {FormatFedEx, `{"transactionId":"t","output":{"completeTrackResults":[]},"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"EasyPost object":          {FormatEasyPost, `{"object":"` + huge + forged + `"}`},
+		"EasyPost result":          {FormatEasyPost, `{"object":"Event","result":{"object":"` + huge + forged + `"}}`},
+		"Shippo event":             {FormatShippo, `{"event":"` + huge + forged + `","data":{}}`},
+		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
+		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
+		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
+	}
+	for name, c := range cases {
+		_, err := Normalize(c.format, []byte(c.raw))
+		if err == nil {
+			t.Errorf("%s: no error", name)
+			continue
+		}
+		msg := err.Error()
+		if strings.Contains(msg, "\n") {
+			t.Errorf("%s: message holds a raw newline: %.300q", name, msg)
+		}
+		if len(msg) > 1000 {
+			t.Errorf("%s: message of %d bytes: %.200q...", name, len(msg), msg)
+		}
 	}
 }

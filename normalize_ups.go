@@ -136,7 +136,7 @@ func parseUPS(b *batch, raw []byte) error {
 		return parseUPSAlert(b, &p)
 	case p.Response != nil && len(p.Response.Errors) > 0:
 		e := p.Response.Errors[0]
-		return b.fail("UPS error response %s: %s", e.Code, e.Message)
+		return b.fail("UPS error response %s: %s", quote(e.Code), quote(e.Message))
 	case p.TrackingNumber != "":
 		b.at("activityStatus")
 		return b.fail("Track Alert webhook without activityStatus")
@@ -204,7 +204,7 @@ func parseUPSTrack(b *batch, tr *upsTrackResponse) error {
 	if len(b.events) == 0 {
 		b.at("trackResponse.shipment")
 		if len(warnings) > 0 {
-			return b.fail("no activity in any package (%s)", strings.Join(warnings, "; "))
+			return b.fail("no activity in any package (%s)", quoteList(warnings, 3))
 		}
 		return b.fail("no activity in any package")
 	}

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,8 +150,8 @@ func (tc *tokenCache) invalidate(c *OAuth2, tok string) {
 
 // fetch asks the token endpoint for a token (client-credentials grant,
 // client authentication with HTTP Basic per RFC 6749 §2.3.1). Its errors
-// name the endpoint without query or userinfo and never quote the secret
-// or the token.
+// name the endpoint by scheme, host and port only and never quote the
+// secret or the token.
 func (tc *tokenCache) fetch(ctx context.Context, c *OAuth2) (oauth2Token, error) {
 	where := redactURL(c.TokenURL)
 	u, err := url.Parse(c.TokenURL)
@@ -208,7 +209,12 @@ func (tc *tokenCache) fetch(ctx context.Context, c *OAuth2) (oauth2Token, error)
 	return tok, nil
 }
 
-// expiresIn reads expires_in, which some servers send as a string.
+// maxTokenLifetime bounds expires_in, in seconds (about 272 years), so
+// that the refresh time computed from it cannot overflow a Duration.
+const maxTokenLifetime = 1 << 33
+
+// expiresIn reads expires_in, which some servers send as a string; a
+// number too large is clamped to maxTokenLifetime, like any huge value.
 func expiresIn(raw json.RawMessage) int64 {
 	var n json.Number
 	if len(raw) == 0 || json.Unmarshal(raw, &n) != nil {
@@ -219,10 +225,12 @@ func expiresIn(raw json.RawMessage) int64 {
 		n = json.Number(s)
 	}
 	if i, err := n.Int64(); err == nil {
-		return i
+		return max(0, min(i, maxTokenLifetime))
 	}
-	if f, err := n.Float64(); err == nil && f < 1<<40 {
-		return int64(f)
+	if f, err := n.Float64(); err == nil || errors.Is(err, strconv.ErrRange) {
+		// Float64 reports a value beyond float64's range as ±Inf with
+		// ErrRange.
+		return int64(max(0, min(f, maxTokenLifetime)))
 	}
 	return 0
 }

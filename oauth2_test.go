@@ -364,7 +364,9 @@ func TestOAuthTokenEndpointUnderPolicy(t *testing.T) {
 }
 
 func TestExpiresIn(t *testing.T) {
-	for raw, want := range map[string]int64{`3600`: 3600, `"120"`: 120, `3600.0`: 3600, `null`: 0, `"soon"`: 0, ``: 0} {
+	for raw, want := range map[string]int64{`3600`: 3600, `"120"`: 120, `3600.0`: 3600, `null`: 0, `"soon"`: 0, ``: 0, `-5`: 0,
+		// Huge lifetimes are clamped, so the refresh time cannot overflow.
+		`9223372036854775807`: maxTokenLifetime, `99999999999999999999`: maxTokenLifetime, `1e300`: maxTokenLifetime} {
 		if got := expiresIn(json.RawMessage(raw)); got != want {
 			t.Errorf("expiresIn(%s) = %d, want %d", raw, got, want)
 		}

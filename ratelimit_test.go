@@ -29,7 +29,7 @@ func TestDispatchRateLimit(t *testing.T) {
 			events[i] = shipmentEvent(fmt.Sprintf("e%d", i), fmt.Sprintf("T%d", i), StatusInTransit, time.Now())
 		}
 		start := time.Now()
-		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, Active: true, MaxPerSecond: 5}, events...)
+		runVirtually(t, d, time.Minute, Subscription{ID: "s", Handler: "h", EnabledEvents: []string{"*"}, MaxPerSecond: 5}, events...)
 		mu.Lock()
 		defer mu.Unlock()
 		if len(times) != 30 {

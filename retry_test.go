@@ -100,7 +100,7 @@ func TestRetryTimingSynctest(t *testing.T) {
 			Sender: sender, DisableDeliveryEvents: true, PollInterval: time.Second, Workers: 2,
 			Retry: RetryPolicy{Schedule: []time.Duration{10 * time.Second, 20 * time.Second, 40 * time.Second}, NoJitter: true},
 		})
-		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Active: true},
+		runVirtually(t, d, 5*time.Minute, Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}},
 			shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
 		mu.Lock()
 		defer mu.Unlock()

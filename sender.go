@@ -2,6 +2,7 @@ package shipevents
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -58,6 +59,11 @@ func (e *HTTPError) Error() string {
 	return fmt.Sprintf("shipevents: endpoint answered HTTP %d", e.StatusCode)
 }
 
+// ErrPermanent is matched (errors.Is) by every error wrapped with
+// [Permanent]: a failure that retrying cannot fix, from a sender, a
+// handler or a store.
+var ErrPermanent = errors.New("shipevents: permanent failure")
+
 // PermanentError marks a failure that retrying cannot fix.
 type PermanentError struct{ Err error }
 
@@ -67,8 +73,12 @@ func (e *PermanentError) Error() string { return e.Err.Error() }
 // Unwrap returns the wrapped error.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
+// Is reports whether target is ErrPermanent.
+func (e *PermanentError) Is(target error) bool { return target == ErrPermanent }
+
 // Permanent wraps err so the dispatcher does not retry it; it returns nil
-// for nil. Senders and handlers use it for failures a retry cannot fix.
+// for nil. Senders and handlers use it for failures a retry cannot fix,
+// and stores for data they can never take (see [Store]).
 func Permanent(err error) error {
 	if err == nil {
 		return nil

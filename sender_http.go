@@ -23,6 +23,9 @@ const (
 	DefaultUserAgent           = "shipevents/1 (+https://github.com/shipevents/shipevents)"
 	DefaultMaxRedirects        = 3
 	DefaultMaxIdleConnsPerHost = 64
+	// DefaultMaxResponseHeaderBytes bounds the response headers read (Go's
+	// own default is 10 MiB, which concurrent hostile answers multiply).
+	DefaultMaxResponseHeaderBytes = 64 << 10
 )
 
 const (
@@ -63,7 +66,8 @@ type HTTPSenderConfig struct {
 	// others make the attempt fail (a retryable failure).
 	MaxRedirects int
 	// Transport, when set, replaces the sender's own transport. Policy,
-	// ConnectTimeout and MaxIdleConnsPerHost then do not apply: checking
+	// ConnectTimeout, MaxIdleConnsPerHost and MaxResponseHeaderBytes then
+	// do not apply: checking
 	// destination addresses (and not using a proxy, which hides them) is
 	// the responsibility of whoever provides the transport.
 	Transport http.RoundTripper
@@ -75,6 +79,12 @@ type HTTPSenderConfig struct {
 	// when many deliveries go to one host: connections beyond it are
 	// closed after each burst and the next sends dial new ones.
 	MaxIdleConnsPerHost int
+	// MaxResponseHeaderBytes bounds the response headers read (status
+	// line included); an answer with more fails the attempt, retryably,
+	// before the rest is read. Default 64 KiB. With MaxResponseBytes it
+	// bounds what one attempt reads into memory whatever the endpoint
+	// sends. It does not apply to a Transport given here.
+	MaxResponseHeaderBytes int64
 }
 
 // HTTPSender delivers messages to webhook URLs with HTTP POST, signed per
@@ -95,8 +105,9 @@ type HTTPSenderConfig struct {
 // Send returns nil for a 2xx answer, a [*HTTPError] for another status,
 // an error wrapped with [Permanent] for a refused destination address, an
 // invalid URL or secret, and a plain error for transport failures. Errors
-// name the URL without its query or userinfo and never quote secrets or
-// header values.
+// name the destination by scheme, host and port only (a URL's path, query
+// and userinfo often carry tokens) and never quote secrets or header
+// values.
 type HTTPSender struct {
 	cfg    HTTPSenderConfig
 	client *http.Client
@@ -131,6 +142,9 @@ func NewHTTPSender(cfg HTTPSenderConfig) *HTTPSender {
 	if cfg.MaxIdleConnsPerHost <= 0 {
 		cfg.MaxIdleConnsPerHost = DefaultMaxIdleConnsPerHost
 	}
+	if cfg.MaxResponseHeaderBytes <= 0 {
+		cfg.MaxResponseHeaderBytes = DefaultMaxResponseHeaderBytes
+	}
 	rt := cfg.Transport
 	if rt == nil {
 		dialer := &net.Dialer{
@@ -141,13 +155,14 @@ func NewHTTPSender(cfg HTTPSenderConfig) *HTTPSender {
 		rt = &http.Transport{
 			// No proxy: the address check would see the proxy's address,
 			// not the destination's.
-			Proxy:                 nil,
-			DialContext:           dialer.DialContext,
-			ForceAttemptHTTP2:     true,
-			MaxIdleConnsPerHost:   cfg.MaxIdleConnsPerHost,
-			IdleConnTimeout:       defaultIdleConnTimeout,
-			TLSHandshakeTimeout:   cfg.ConnectTimeout,
-			ExpectContinueTimeout: defaultExpectContinueTimeout,
+			Proxy:                  nil,
+			DialContext:            dialer.DialContext,
+			ForceAttemptHTTP2:      true,
+			MaxIdleConnsPerHost:    cfg.MaxIdleConnsPerHost,
+			IdleConnTimeout:        defaultIdleConnTimeout,
+			TLSHandshakeTimeout:    cfg.ConnectTimeout,
+			ExpectContinueTimeout:  defaultExpectContinueTimeout,
+			MaxResponseHeaderBytes: cfg.MaxResponseHeaderBytes,
 		}
 	}
 	maxRedirects := cfg.MaxRedirects
@@ -293,6 +308,36 @@ func (s *HTTPSender) headers(m *Message) (http.Header, error) {
 	return h, nil
 }
 
+// validHeaderName reports whether name is an HTTP field name (a token,
+// RFC 9110 section 5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v can be sent as a field value: no
+// control characters but horizontal tab (CR and LF would end the field,
+// and net/http refuses the request).
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; (c < 0x20 && c != '\t') || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
 // post sends one request (following allowed redirects) and reads the
 // answer.
 func (s *HTTPSender) post(ctx context.Context, u *url.URL, header http.Header, body []byte) (Response, error) {
@@ -334,18 +379,28 @@ func (s *HTTPSender) post(ctx context.Context, u *url.URL, header http.Header, b
 	}
 }
 
+// maxRetryAfterSeconds bounds a parsed Retry-After (about 272 years, far
+// beyond any policy's MaxRetryAfter, and far from overflowing a Duration).
+const maxRetryAfterSeconds = 1 << 33
+
 // retryAfter parses a Retry-After value, delay-seconds or an HTTP-date
-// (relative to now); zero when absent, invalid or in the past.
+// (relative to now); zero when absent, invalid or in the past. A number
+// of seconds too large to parse is a huge delay, not an absent one: it is
+// clamped like any other, and the retry policy clamps it further.
 func retryAfter(v string, now time.Time) time.Duration {
 	v = strings.TrimSpace(v)
 	if v == "" {
 		return 0
 	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+	secs, err := strconv.ParseInt(v, 10, 64)
+	if errors.Is(err, strconv.ErrRange) && v[0] != '-' {
+		secs, err = maxRetryAfterSeconds, nil
+	}
+	if err == nil {
 		if secs <= 0 {
 			return 0
 		}
-		return time.Duration(min(secs, int64(1<<33))) * time.Second
+		return time.Duration(min(secs, maxRetryAfterSeconds)) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
 		if d := t.Sub(now); d > 0 {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -218,6 +219,10 @@ func TestRetryAfterParse(t *testing.T) {
 		"Sun Mar  1 12:00:10 2026":       10 * time.Second,
 		"Sun, 01 Mar 2026 11:00:00 GMT":  0,
 		"1.5":                            0,
+		// Overflowing delay-seconds is still a (huge) delay, clamped
+		// like any other, not an absent header.
+		"99999999999999999999999": time.Duration(1<<33) * time.Second,
+		"9223372036854775808":     time.Duration(1<<33) * time.Second,
 	}
 	for v, want := range cases {
 		if got := retryAfter(v, now); got != want {
@@ -569,4 +574,47 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 func isTimeout(err error) bool {
 	var ne net.Error
 	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
+}
+
+// TestURLPathRedacted: chat-style webhook URLs carry their token in the
+// path (https://hooks.slack.com/services/T000/B000/XXXX), so errors and
+// log values show only scheme, host and port, whatever the failure.
+func TestURLPathRedacted(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	const token = "XXXXsecretpathtoken"
+	for _, u := range []string{
+		"http://" + addr + "/services/T000/B000/" + token,
+		"http://" + addr + "/services/T000/B000/" + token + "?q=" + token + "#" + token,
+	} {
+		for name, s := range map[string]*HTTPSender{
+			"refused by the policy": NewHTTPSender(HTTPSenderConfig{}),
+			"connection refused":    newTestSender(t, HTTPSenderConfig{}),
+		} {
+			_, err := s.Send(context.Background(), testMessage(u))
+			if err == nil {
+				t.Fatalf("%s: Send succeeded", name)
+			}
+			if strings.Contains(err.Error(), token) || strings.Contains(err.Error(), "T000") {
+				t.Errorf("%s: error %q shows the URL's path", name, err)
+			}
+			if !strings.Contains(err.Error(), addr) {
+				t.Errorf("%s: error %q does not name the destination", name, err)
+			}
+		}
+		m := testMessage(u)
+		m.Subscription.OAuth2 = &OAuth2{TokenURL: u, ClientID: "c", ClientSecret: "x"}
+		if _, err := newTestSender(t, HTTPSenderConfig{}).Send(context.Background(), m); err == nil || strings.Contains(err.Error(), token) {
+			t.Errorf("token endpoint failure: %v", err)
+		}
+		var b strings.Builder
+		slog.New(slog.NewTextHandler(&b, nil)).Info("x", "subscription", Subscription{ID: "s", URL: u})
+		if strings.Contains(b.String(), token) || !strings.Contains(b.String(), addr) {
+			t.Errorf("LogValue: %s", b.String())
+		}
+	}
 }

@@ -49,7 +49,10 @@ var (
 )
 
 // decodeSecret returns the key bytes of a secret written as "whsec_" and
-// standard base64 (or bare base64). Its errors never quote the secret.
+// standard, padded base64 (or bare base64). Unpadded base64 is refused:
+// the Standard Webhooks reference libraries cannot decode it, so their
+// receivers could never verify what it signs. Its errors never quote the
+// secret.
 func decodeSecret(s string) ([]byte, error) {
 	s = strings.TrimPrefix(strings.TrimSpace(s), SecretPrefix)
 	if s == "" {
@@ -57,11 +60,11 @@ func decodeSecret(s string) ([]byte, error) {
 	}
 	key, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {
-		// Accept unpadded base64 too; report the original failure otherwise.
-		var err2 error
-		if key, err2 = base64.RawStdEncoding.DecodeString(s); err2 != nil {
-			return nil, fmt.Errorf("%w: not base64", ErrInvalidSecret)
+		if _, rawErr := base64.RawStdEncoding.DecodeString(s); rawErr == nil {
+			return nil, fmt.Errorf("%w: base64 without its = padding, which Standard Webhooks receivers cannot decode; "+
+				"pad it to a multiple of 4 characters (GenerateSecret makes valid secrets)", ErrInvalidSecret)
 		}
+		return nil, fmt.Errorf("%w: not standard base64", ErrInvalidSecret)
 	}
 	if len(key) < minSecretBytes || len(key) > maxSecretBytes {
 		return nil, fmt.Errorf("%w: %d bytes, want %d to %d", ErrInvalidSecret, len(key), minSecretBytes, maxSecretBytes)

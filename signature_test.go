@@ -35,7 +35,7 @@ func fixedNow(t time.Time) *VerifyOptions {
 func TestDecodeSecret(t *testing.T) {
 	raw := []byte("0123456789abcdef0123456789abcdef")
 	b64 := base64.StdEncoding.EncodeToString(raw)
-	for _, s := range []string{"whsec_" + b64, b64, " whsec_" + b64 + " ", "whsec_" + strings.TrimRight(base64.StdEncoding.EncodeToString(raw[:31]), "=")} {
+	for _, s := range []string{"whsec_" + b64, b64, " whsec_" + b64 + " ", "whsec_" + base64.StdEncoding.EncodeToString(raw[:31])} {
 		key, err := decodeSecret(s)
 		if err != nil {
 			t.Errorf("decodeSecret(%q): %v", s, err)
@@ -58,6 +58,28 @@ func TestDecodeSecret(t *testing.T) {
 		if err != nil && len(s) > len("whsec_") && strings.Contains(err.Error(), strings.TrimPrefix(s, "whsec_")) {
 			t.Errorf("error %q quotes the secret", err)
 		}
+	}
+}
+
+// TestUnpaddedSecretRefused: receivers using the Standard Webhooks
+// reference libraries decode secrets as padded base64 and cannot verify a
+// signature made with an unpadded one, so Subscribe, Sign and Verify
+// refuse it, saying why, without quoting it.
+func TestUnpaddedSecretRefused(t *testing.T) {
+	unpadded := "whsec_" + strings.TrimRight(base64.StdEncoding.EncodeToString([]byte("0123456789abcdef0123456789abcde")), "=")
+	_, err := decodeSecret(unpadded)
+	if !errors.Is(err, ErrInvalidSecret) || !strings.Contains(err.Error(), "padding") {
+		t.Errorf("decodeSecret(unpadded) = %v, want ErrInvalidSecret naming the padding", err)
+	}
+	if err != nil && strings.Contains(err.Error(), strings.TrimPrefix(unpadded, "whsec_")) {
+		t.Errorf("error %q quotes the secret", err)
+	}
+	sub := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Secrets: []string{unpadded}}
+	if err := sub.Validate(); !errors.Is(err, ErrInvalidSecret) && !errors.Is(err, ErrInvalidSubscription) {
+		t.Errorf("Validate of a subscription with an unpadded secret = %v", err)
+	}
+	if _, err := Sign("id", time.Now(), []byte("{}"), unpadded); !errors.Is(err, ErrInvalidSecret) {
+		t.Errorf("Sign with an unpadded secret = %v", err)
 	}
 }
 

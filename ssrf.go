@@ -9,7 +9,8 @@ import (
 )
 
 // ErrDestinationRefused is wrapped by the errors of [AddressPolicy] and by
-// the HTTP sender's error for a destination the policy refuses.
+// the HTTP sender's error for a destination the policy refuses. The
+// messages say which setting would allow the destination.
 var ErrDestinationRefused = errors.New("shipevents: destination address refused")
 
 // AddressPolicy decides which IP addresses webhooks may connect to, to
@@ -126,13 +127,14 @@ func (p AddressPolicy) Check(addr netip.Addr) error {
 	}
 	a := canonical(addr)
 	if prefixesContain(p.Deny, a) {
-		return fmt.Errorf("%w: %v is in a denied range", ErrDestinationRefused, a)
+		return fmt.Errorf("%w: %v is in a denied range (AddressPolicy.Deny)", ErrDestinationRefused, a)
 	}
 	if p.AllowPrivate || prefixesContain(p.Allow, a) {
 		return nil
 	}
 	if why := reservedWhy(a); why != "" {
-		return fmt.Errorf("%w: %v is %s", ErrDestinationRefused, a, why)
+		return fmt.Errorf("%w: %v is %s; to allow it, add its prefix to AddressPolicy.Allow "+
+			"(or set AllowPrivate) in HTTPSenderConfig.Policy", ErrDestinationRefused, a, why)
 	}
 	return nil
 }
@@ -185,5 +187,5 @@ func (p AddressPolicy) CheckPort(port uint16) error {
 	if len(p.Ports) == 0 || slices.Contains(p.Ports, port) {
 		return nil
 	}
-	return fmt.Errorf("%w: port %d is not among the allowed ports %v", ErrDestinationRefused, port, p.Ports)
+	return fmt.Errorf("%w: port %d is not among the allowed ports %v (AddressPolicy.Ports)", ErrDestinationRefused, port, p.Ports)
 }

@@ -36,7 +36,10 @@ var (
 //
 // All methods may be called concurrently, from several goroutines and, for
 // a shared database, several processes. Every method honours ctx
-// cancellation. Slices and structs passed in belong to the caller and must
+// cancellation. An error that no retry can cure (data the store can never
+// take, a constraint it will always refuse) is wrapped with [Permanent],
+// so it matches [ErrPermanent]; any other error may be transient, and
+// callers retry it. Slices and structs passed in belong to the caller and must
 // not be retained; values returned belong to the caller and must not alias
 // the store's internal state.
 type Store interface {
@@ -145,7 +148,9 @@ type DeliveryQueue interface {
 	// LastStatusCode take its values), the delivery moves to the record's
 	// outcome state, and the lease ends: recording twice with one lease
 	// gets ErrLeaseLost the second time. The store truncates
-	// Attempt.Response to MaxStoredResponse bytes.
+	// Attempt.Response to MaxStoredResponse bytes, and keeps copies of the
+	// strings it is given, not slices of them (a slice of a large string
+	// keeps all of it alive).
 	RecordAttempts(ctx context.Context, records []AttemptRecord) ([]error, error)
 }
 
@@ -460,8 +465,10 @@ type Attempt struct {
 	Number     int // 1 for the first attempt
 	StartedAt  time.Time
 	Duration   time.Duration
-	StatusCode int    // HTTP status, 0 if none
-	Error      string // empty on success; never contains secrets
+	StatusCode int // HTTP status, 0 if none
+	// Error is empty on success; it never contains secrets, and the
+	// dispatcher cuts it to MaxStoredError bytes.
+	Error string
 	// Response holds the start of the response body (at most
 	// MaxStoredResponse bytes).
 	Response string
@@ -469,6 +476,11 @@ type Attempt struct {
 
 // MaxStoredResponse bounds the response bytes kept per attempt.
 const MaxStoredResponse = 2048
+
+// MaxStoredError bounds the error text kept per attempt (and in
+// Delivery.LastError and the webhooks/failed event): a handler's or an
+// endpoint's failure can be any size.
+const MaxStoredError = 1024
 
 // ShipmentUpdate is what the ordering rule makes of one appended event;
 // see [UpdateShipment]. Changed and Late are never both set; an event that

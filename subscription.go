@@ -1,6 +1,7 @@
 package shipevents
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,22 +31,38 @@ const (
 //
 // Matching: the event's ref must match one of EnabledEvents ([MatchRef]);
 // then, when set, its event_group must be one of EventGroups, its type one
-// of Types, its tenant equal TenantID, and every Condition must hold.
-// Late events (see [AppendLate]) are delivered only when IncludeLate is set.
+// of Types, its tenant equal TenantID, and every Condition must hold. With
+// EventGroups or Types set, EnabledEvents may be empty: every ref then
+// passes to the other filters. Late events (see [AppendLate]) are
+// delivered only when IncludeLate is set.
+//
+// The zero value of every other field is a working default: a
+// subscription is enabled unless Disabled is set.
 type Subscription struct {
 	ID       string `json:"id"`
 	TenantID string `json:"tenant_id,omitempty"` // empty: events of every tenant
 	Name     string `json:"name,omitempty"`
 	// URL is the webhook endpoint; Handler names an in-process handler
 	// registered with [Dispatcher.Handle]. Exactly one is set.
-	URL           string      `json:"url,omitempty"`
-	Handler       string      `json:"handler,omitempty"`
-	EnabledEvents []string    `json:"enabled_events"`
-	EventGroups   []string    `json:"event_groups,omitempty"`
-	Types         []string    `json:"types,omitempty"`
-	Conditions    []Condition `json:"conditions,omitempty"`
-	Active        bool        `json:"active"`
-	// DisabledReason says why the dispatcher deactivated it (410 Gone).
+	URL     string `json:"url,omitempty"`
+	Handler string `json:"handler,omitempty"`
+	// EnabledEvents are ref patterns ([MatchRef]); empty matches every
+	// ref when EventGroups or Types filter instead, and nothing otherwise
+	// (Validate refuses it).
+	EnabledEvents []string `json:"enabled_events"`
+	// EventGroups and Types, when set, keep the events whose event_group
+	// (one of [EventGroups]) or type (one of [EventTypes]) is listed.
+	EventGroups []string    `json:"event_groups,omitempty"`
+	Types       []string    `json:"types,omitempty"`
+	Conditions  []Condition `json:"conditions,omitempty"`
+	// Disabled stops deliveries: a disabled subscription matches no event,
+	// and its deliveries still pending are dead-lettered when they come
+	// due (replay them once it is enabled again). The dispatcher disables
+	// a subscription whose endpoint answers 410 Gone, or keeps failing
+	// ([DispatcherConfig.DisableAfter]), and says why in DisabledReason.
+	// Its JSON is "disabled"; see [Subscription.MarshalJSON] for the
+	// "active" of the earlier form.
+	Disabled       bool        `json:"disabled,omitempty"`
 	DisabledReason string      `json:"disabled_reason,omitempty"`
 	IncludeLate    bool        `json:"include_late,omitempty"`
 	Form           PayloadForm `json:"form,omitempty"`
@@ -72,6 +89,42 @@ type Subscription struct {
 	MaxInFlight int       `json:"max_in_flight,omitempty"`
 	CreatedAt   time.Time `json:"created_at,omitzero"`
 	UpdatedAt   time.Time `json:"updated_at,omitzero"`
+}
+
+// subscriptionFields is Subscription without its methods: what its JSON
+// methods encode and decode.
+type subscriptionFields Subscription
+
+// MarshalJSON implements json.Marshaler: the fields by their tags, and
+// "active", the negation of Disabled, which the earlier form of the JSON
+// had instead: a reader that knows only that form (an older instance
+// sharing the store) still sees the subscription's state.
+func (s Subscription) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		subscriptionFields
+		Active bool `json:"active"`
+	}{subscriptionFields(s), !s.Disabled})
+}
+
+// UnmarshalJSON implements json.Unmarshaler. "disabled" decides the
+// state; a body of the earlier form, without it, is disabled when its
+// "active" is false, so stored subscriptions keep their state.
+func (s *Subscription) UnmarshalJSON(b []byte) error {
+	aux := struct {
+		*subscriptionFields
+		Disabled *bool `json:"disabled"`
+		Active   *bool `json:"active"`
+	}{subscriptionFields: (*subscriptionFields)(s)}
+	if err := json.Unmarshal(b, &aux); err != nil {
+		return err
+	}
+	switch {
+	case aux.Disabled != nil:
+		s.Disabled = *aux.Disabled
+	case aux.Active != nil:
+		s.Disabled = !*aux.Active
+	}
+	return nil
 }
 
 // OAuth2 configures the client-credentials grant: the sender fetches a
@@ -113,12 +166,28 @@ const (
 )
 
 // Validate reports what is wrong with s, wrapping ErrInvalidSubscription.
+// Besides the rules of each field, it refuses what no store could keep or
+// no request could carry: a NUL byte or invalid UTF-8 in any string, an
+// ID or TenantID longer than [MaxIdentifierBytes], and header names or
+// values HTTP does not allow. Its messages never quote secrets, header
+// values or OAuth2 credentials.
 func (s *Subscription) Validate() error {
 	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s: %s", ErrInvalidSubscription, s.ID, fmt.Sprintf(format, args...))
+		return fmt.Errorf("%w: %s: %s", ErrInvalidSubscription, quote(s.ID), fmt.Sprintf(format, args...))
 	}
 	if s.ID == "" {
 		return fmt.Errorf("%w: empty id", ErrInvalidSubscription)
+	}
+	if field, problem := s.unstorable(); problem != "" {
+		return bad("%s %s", field, problem)
+	}
+	for name, val := range s.Headers {
+		if !validHeaderName(name) {
+			return bad("header name %s is not an HTTP token", quote(name))
+		}
+		if !validHeaderValue(val) {
+			return bad("the value of header %s holds a control character (CR, LF, NUL ...)", quote(name))
+		}
 	}
 	if (s.URL == "") == (s.Handler == "") {
 		return bad("exactly one of url and handler must be set")
@@ -129,18 +198,28 @@ func (s *Subscription) Validate() error {
 			return bad("url must be an absolute http or https URL")
 		}
 	}
-	if len(s.EnabledEvents) == 0 {
-		return bad("enabled_events is empty")
+	if len(s.EnabledEvents) == 0 && len(s.EventGroups) == 0 && len(s.Types) == 0 {
+		return bad("nothing to match: enabled_events is empty, and neither event_groups nor types is set")
 	}
 	for _, p := range s.EnabledEvents {
 		if err := ValidatePattern(p); err != nil {
 			return bad("%v", err)
 		}
 	}
+	for i, g := range s.EventGroups {
+		if !eventGroupSet[g] {
+			return bad("event_groups[%d] %s is not an event group (EventGroups lists them): it would match nothing", i, quote(g))
+		}
+	}
+	for i, ty := range s.Types {
+		if !eventTypeSet[ty] {
+			return bad("types[%d] %s is not an event type (EventTypes lists them): it would match nothing", i, quote(ty))
+		}
+	}
 	switch s.Form {
 	case "", FormNested, FormFlat, FormCloudEvents:
 	default:
-		return bad("unknown form %q", s.Form)
+		return bad("unknown form %s", quote(string(s.Form)))
 	}
 	for _, c := range s.Conditions {
 		if err := c.validate(); err != nil {
@@ -171,26 +250,115 @@ func (s *Subscription) Validate() error {
 	return nil
 }
 
+// unstorable names the first field of s that no store could keep, and
+// why; both are "" when every field can be stored. It names fields that
+// hold credentials without quoting them.
+func (s *Subscription) unstorable() (field, problem string) {
+	for _, f := range [...]struct{ name, v string }{
+		{"id", s.ID}, {"tenant_id", s.TenantID},
+	} {
+		if len(f.v) > MaxIdentifierBytes {
+			return f.name, fmt.Sprintf("is %d bytes long, limit %d", len(f.v), MaxIdentifierBytes)
+		}
+	}
+	for _, f := range [...]struct{ name, v string }{
+		{"id", s.ID}, {"tenant_id", s.TenantID}, {"name", s.Name}, {"url", s.URL}, {"handler", s.Handler},
+		{"disabled_reason", s.DisabledReason}, {"form", string(s.Form)},
+	} {
+		if p := textProblem(f.v); p != "" {
+			return f.name, p
+		}
+	}
+	for _, f := range [...]struct {
+		name string
+		v    []string
+	}{{"enabled_events", s.EnabledEvents}, {"event_groups", s.EventGroups}, {"types", s.Types}, {"secrets", s.Secrets}} {
+		for i, v := range f.v {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("%s[%d]", f.name, i), p
+			}
+		}
+	}
+	for i, c := range s.Conditions {
+		if p := textProblem(c.Field); p != "" {
+			return fmt.Sprintf("conditions[%d].field", i), p
+		}
+		if p := textProblem(string(c.Op)); p != "" {
+			return fmt.Sprintf("conditions[%d].op", i), p
+		}
+		for j, v := range c.Values {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("conditions[%d].values[%d]", i, j), p
+			}
+		}
+	}
+	for name, val := range s.Headers {
+		if p := textProblem(name); p != "" {
+			return "headers", "has a name that " + p
+		}
+		if p := textProblem(val); p != "" {
+			return "the value of header " + quote(name), p
+		}
+	}
+	if o := s.OAuth2; o != nil {
+		for _, f := range [...]struct{ name, v string }{
+			{"oauth2.token_url", o.TokenURL}, {"oauth2.client_id", o.ClientID}, {"oauth2.client_secret", o.ClientSecret},
+		} {
+			if p := textProblem(f.v); p != "" {
+				return f.name, p
+			}
+		}
+		for i, v := range o.Scopes {
+			if p := textProblem(v); p != "" {
+				return fmt.Sprintf("oauth2.scopes[%d]", i), p
+			}
+		}
+		for name, val := range o.Params {
+			if p := textProblem(name); p != "" {
+				return "oauth2.params", "has a name that " + p
+			}
+			if p := textProblem(val); p != "" {
+				return "the value of oauth2 param " + quote(name), p
+			}
+		}
+	}
+	return "", ""
+}
+
 // maxPerSecondLimit bounds Subscription.MaxPerSecond, beyond which the
 // limiter's arithmetic would lose its meaning.
 const maxPerSecondLimit = 1_000_000
+
+// conditionFields are the fields [EventField] reads by name; it also reads
+// metadata.KEY and event_data.KEY.
+var conditionFields = []string{"id", "type", "source", "ref", "event_name", "event_group", "phase", "direction",
+	"status", "carrier", "tracking_number", "tenant_id", "correlation_id", "transaction_id", "test_mode",
+	"carrier_status.code"}
 
 func (c Condition) validate() error {
 	if c.Field == "" {
 		return errors.New("condition with empty field")
 	}
+	if !slices.Contains(conditionFields, c.Field) {
+		prefix, key, _ := strings.Cut(c.Field, ".")
+		if (prefix != "metadata" && prefix != "event_data") || key == "" {
+			// It would never be present: the condition would hold never
+			// (or, negated, always).
+			return fmt.Errorf("condition on %s: no event has that field (see Condition)", quote(c.Field))
+		}
+	}
 	switch c.Op {
 	case OpEq, OpNe, OpPrefix:
 		if len(c.Values) != 1 {
-			return fmt.Errorf("condition %s %s needs one value", c.Field, c.Op)
+			return fmt.Errorf("condition %s %s needs one value", quote(c.Field), c.Op)
 		}
 	case OpIn, OpNotIn:
 		if len(c.Values) == 0 {
-			return fmt.Errorf("condition %s %s needs values", c.Field, c.Op)
+			return fmt.Errorf("condition %s %s needs values", quote(c.Field), c.Op)
 		}
 	case OpExists, OpMissing:
 	default:
-		return fmt.Errorf("condition %s: unknown op %q", c.Field, c.Op)
+		return fmt.Errorf("condition %s: unknown op %s", quote(c.Field), quote(string(c.Op)))
 	}
 	return nil
 }
@@ -202,7 +370,7 @@ func (s *Subscription) wants(e *Event, late bool) bool {
 	if late && !s.IncludeLate {
 		return false
 	}
-	for _, p := range s.EnabledEvents {
+	for _, p := range s.patterns() {
 		if MatchRef(p, e.Ref) {
 			return s.Matches(e)
 		}
@@ -210,11 +378,24 @@ func (s *Subscription) wants(e *Event, late bool) bool {
 	return false
 }
 
+// everyRef is the pattern list of a subscription that filters by event
+// group or type alone.
+var everyRef = []string{"*"}
+
+// patterns returns the ref patterns s is matched by: EnabledEvents, or
+// every ref when it is empty and EventGroups or Types filter instead.
+func (s *Subscription) patterns() []string {
+	if len(s.EnabledEvents) == 0 && (len(s.EventGroups) > 0 || len(s.Types) > 0) {
+		return everyRef
+	}
+	return s.EnabledEvents
+}
+
 // Matches reports whether e passes every filter of s after its ref pattern
-// matched: active, tenant, event groups, types and conditions. It does not
-// look at EnabledEvents (the dispatcher's [RefIndex] does that).
+// matched: not disabled, tenant, event groups, types and conditions. It
+// does not look at EnabledEvents (the dispatcher's [RefIndex] does that).
 func (s *Subscription) Matches(e *Event) bool {
-	if !s.Active {
+	if s.Disabled {
 		return false
 	}
 	if s.TenantID != "" && s.TenantID != e.TenantID {
@@ -349,7 +530,7 @@ func eventDataField(d *EventData, key string) string {
 // LogValue implements slog.LogValuer: the subscription without its
 // secrets, header values or OAuth2 client secret.
 func (s Subscription) LogValue() slog.Value {
-	attrs := []slog.Attr{slog.String("id", s.ID), slog.Bool("active", s.Active)}
+	attrs := []slog.Attr{slog.String("id", s.ID), slog.Bool("disabled", s.Disabled)}
 	if s.TenantID != "" {
 		attrs = append(attrs, slog.String("tenant_id", s.TenantID))
 	}
@@ -362,17 +543,24 @@ func (s Subscription) LogValue() slog.Value {
 	return slog.GroupValue(attrs...)
 }
 
-// redactURL drops userinfo and the query string, which often carry tokens.
+// redactURL returns the URL as logs and errors may show it: scheme, host
+// and port. Userinfo, the query and the path are replaced or dropped:
+// each often carries a token (chat webhooks such as
+// https://hooks.slack.com/services/T000/B000/XXXX are authorised by their
+// path alone).
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil {
+	if err != nil || u.Host == "" {
 		return "(unparseable url)"
 	}
-	u.User = nil
-	if u.RawQuery != "" {
-		u.RawQuery = "redacted"
+	out := u.Scheme + "://" + u.Host
+	if (u.Path != "" && u.Path != "/") || u.Opaque != "" {
+		out += "/redacted"
 	}
-	return u.String()
+	if u.RawQuery != "" || u.ForceQuery {
+		out += "?redacted"
+	}
+	return out
 }
 
 // Clone returns a deep copy of s: its slices and maps are not shared.

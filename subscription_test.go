@@ -14,14 +14,14 @@ func TestSubscriptionMatches(t *testing.T) {
 	e.Metadata = map[string]string{"channel": "web", "priority": "high"}
 	e.CarrierStatus = &CarrierStatus{Code: "FS", Type: "D"}
 	e.Data = EventData{SignedBy: "J SMITH", Location: &Location{Country: "US"}, Extra: map[string]any{"weight": 2.5, "fragile": true}}
-	base := Subscription{ID: "s", URL: "https://example.com", EnabledEvents: []string{"*"}, Active: true}
+	base := Subscription{ID: "s", URL: "https://example.com", EnabledEvents: []string{"*"}}
 	tests := []struct {
 		name string
 		mod  func(*Subscription)
 		want bool
 	}{
 		{"no filters", func(s *Subscription) {}, true},
-		{"inactive", func(s *Subscription) { s.Active = false }, false},
+		{"disabled", func(s *Subscription) { s.Disabled = true }, false},
 		{"tenant match", func(s *Subscription) { s.TenantID = "shop-1" }, true},
 		{"other tenant", func(s *Subscription) { s.TenantID = "shop-2" }, false},
 		{"group match", func(s *Subscription) { s.EventGroups = []string{"shipment_out_for_delivery", "shipment_delivered"} }, true},
@@ -74,7 +74,7 @@ func TestSubscriptionMatches(t *testing.T) {
 }
 
 func TestSubscriptionValidate(t *testing.T) {
-	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}, Active: true}
+	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"}}
 	tests := map[string]func(*Subscription){
 		"no id":             func(s *Subscription) { s.ID = "" },
 		"url and handler":   func(s *Subscription) { s.Handler = "h" },
@@ -103,7 +103,7 @@ func TestSubscriptionValidate(t *testing.T) {
 }
 
 func TestSubscriptionLogValueHidesSecrets(t *testing.T) {
-	s := Subscription{ID: "s", URL: "https://user:pw@example.com/h?token=abc", EnabledEvents: []string{"*"}, Active: true,
+	s := Subscription{ID: "s", URL: "https://user:pw@example.com/h?token=abc", EnabledEvents: []string{"*"},
 		Secrets: []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}, Headers: map[string]string{"Authorization": "Bearer topsecret"},
 		OAuth2: &OAuth2{TokenURL: "https://auth.example.com/t", ClientID: "id", ClientSecret: "clientsecret"}}
 	var b strings.Builder
@@ -114,7 +114,7 @@ func TestSubscriptionLogValueHidesSecrets(t *testing.T) {
 			t.Errorf("log output contains %q: %s", secret, out)
 		}
 	}
-	if !strings.Contains(out, "example.com/h") {
+	if !strings.Contains(out, "https://example.com/redacted") {
 		t.Errorf("log output lacks the (redacted) URL: %s", out)
 	}
 }
@@ -131,5 +131,77 @@ func TestSubscriptionCloneIsDeep(t *testing.T) {
 	c.Retry.Schedule[0] = time.Hour
 	if s.EnabledEvents[0] != "a" || s.Headers["k"] != "v" || s.Conditions[0].Values[0] != "X" || s.OAuth2.Scopes[0] != "a" || s.Retry.Schedule[0] != time.Second {
 		t.Error("Clone shares state")
+	}
+}
+
+// TestSubscriptionValidateRefusesUnstorableText: a subscription is stored
+// (as JSON) and its ids in text columns, so a NUL byte or invalid UTF-8 in
+// any of its strings, an id too long for an index, or a header a request
+// cannot carry is refused when it is subscribed, not when it is stored or
+// sent.
+func TestSubscriptionValidateRefusesUnstorableText(t *testing.T) {
+	ok := Subscription{ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"shipments"},
+		OAuth2: &OAuth2{TokenURL: "https://auth.example.com/t", ClientID: "c", ClientSecret: "x"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("valid subscription refused: %v", err)
+	}
+	for _, bad := range []string{"a\x00b", "a\xffb"} {
+		tests := map[string]func(*Subscription){
+			"id":              func(s *Subscription) { s.ID = bad },
+			"tenant_id":       func(s *Subscription) { s.TenantID = bad },
+			"name":            func(s *Subscription) { s.Name = bad },
+			"url":             func(s *Subscription) { s.URL = "https://example.com/" + bad },
+			"handler":         func(s *Subscription) { s.URL, s.Handler = "", bad },
+			"disabled_reason": func(s *Subscription) { s.DisabledReason = bad },
+			"conditions": func(s *Subscription) {
+				s.Conditions = []Condition{{Field: "metadata.k", Op: OpEq, Values: []string{bad}}}
+			},
+			"headers":       func(s *Subscription) { s.Headers = map[string]string{"X-Key": bad} },
+			"oauth2":        func(s *Subscription) { s.OAuth2.ClientSecret = bad },
+			"oauth2 params": func(s *Subscription) { s.OAuth2.Params = map[string]string{"audience": bad} },
+		}
+		for name, mod := range tests {
+			s := ok.Clone()
+			mod(&s)
+			if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) {
+				t.Errorf("%q in %s: Validate = %v, want ErrInvalidSubscription", bad, name, err)
+			} else if strings.ContainsAny(err.Error(), "\x00\xff") {
+				t.Errorf("%q in %s: the message copies the bad bytes: %q", bad, name, err)
+			}
+		}
+	}
+	for name, mod := range map[string]func(*Subscription){
+		"id too long":             func(s *Subscription) { s.ID = strings.Repeat("x", MaxIdentifierBytes+1) },
+		"header value with CR LF": func(s *Subscription) { s.Headers = map[string]string{"X-Key": "a\r\nX-Injected: 1"} },
+		"header name with space":  func(s *Subscription) { s.Headers = map[string]string{"X Key": "v"} },
+		"empty header name":       func(s *Subscription) { s.Headers = map[string]string{"": "v"} },
+	} {
+		s := ok.Clone()
+		mod(&s)
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSubscription) {
+			t.Errorf("%s: Validate = %v, want ErrInvalidSubscription", name, err)
+		}
+	}
+}
+
+// TestSubscriptionErrorsQuoteHostileText: Validate's messages quote the
+// subscription's id and values, bounded.
+func TestSubscriptionErrorsQuoteHostileText(t *testing.T) {
+	forged := "x\nlevel=ERROR msg=forged" + strings.Repeat("x", 100_000)
+	for name, s := range map[string]Subscription{
+		"id":              {ID: forged, URL: "https://example.com/h"},
+		"condition field": {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Conditions: []Condition{{Field: forged, Op: OpEq}}},
+		"condition op":    {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Conditions: []Condition{{Field: "status", Op: ConditionOp(forged)}}},
+		"form":            {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Form: PayloadForm(forged)},
+		"pattern":         {ID: "s", URL: "https://example.com/h", EnabledEvents: []string{"a//" + forged[:200]}},
+	} {
+		err := s.Validate()
+		if !errors.Is(err, ErrInvalidSubscription) {
+			t.Errorf("%s: Validate = %v", name, err)
+			continue
+		}
+		if msg := err.Error(); strings.Contains(msg, "\n") || len(msg) > 500 {
+			t.Errorf("%s: message of %d bytes: %.200q", name, len(msg), msg)
+		}
 	}
 }

@@ -54,7 +54,7 @@ func parseTimestamp(s string) (time.Time, string, error) {
 	if t, err := time.Parse("2006-01-02", s); err == nil {
 		return t, TimeDateOnly, nil
 	}
-	return time.Time{}, "", fmt.Errorf("unrecognised timestamp %q", s)
+	return time.Time{}, "", fmt.Errorf("unrecognised timestamp %s", quote(s))
 }
 
 // parseISO reads the common ISO 8601 shapes directly, without time.Parse's
@@ -150,7 +150,7 @@ func parseOffset(s string) (int, error) {
 		return 0, nil
 	}
 	if len(s) < 2 || (s[0] != '+' && s[0] != '-') {
-		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+		return 0, fmt.Errorf("unrecognised UTC offset %s", quote(s))
 	}
 	sign := 1
 	if s[0] == '-' {
@@ -166,12 +166,12 @@ func parseOffset(s string) (int, error) {
 	case len(body) == 1 || len(body) == 2:
 		hh, mm = body, "00"
 	default:
-		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+		return 0, fmt.Errorf("unrecognised UTC offset %s", quote(s))
 	}
 	h, err1 := atoiDigits(hh)
 	m, err2 := atoiDigits(mm)
 	if err1 != nil || err2 != nil || h > 14 || m > 59 {
-		return 0, fmt.Errorf("unrecognised UTC offset %q", s)
+		return 0, fmt.Errorf("unrecognised UTC offset %s", quote(s))
 	}
 	return sign * (h*3600 + m*60), nil
 }
@@ -184,7 +184,7 @@ func atoiDigits(s string) (int, error) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
-			return 0, fmt.Errorf("not a number: %q", s)
+			return 0, fmt.Errorf("not a number: %s", quote(s))
 		}
 		n = n*10 + int(c-'0')
 	}
@@ -195,13 +195,13 @@ func atoiDigits(s string) (int, error) {
 // empty for midnight) as wall-clock time in UTC.
 func parseCompactDateTime(date, clock string) (time.Time, error) {
 	if len(date) != 8 {
-		return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD", date)
+		return time.Time{}, fmt.Errorf("date %s is not YYYYMMDD", quote(date))
 	}
 	y, e1 := atoiDigits(date[:4])
 	mo, e2 := atoiDigits(date[4:6])
 	d, e3 := atoiDigits(date[6:])
 	if e1 != nil || e2 != nil || e3 != nil || mo < 1 || mo > 12 || d < 1 || d > 31 {
-		return time.Time{}, fmt.Errorf("date %q is not YYYYMMDD", date)
+		return time.Time{}, fmt.Errorf("date %s is not YYYYMMDD", quote(date))
 	}
 	var h, mi, sec int
 	switch len(clock) {
@@ -209,25 +209,25 @@ func parseCompactDateTime(date, clock string) (time.Time, error) {
 	case 4, 6:
 		var err error
 		if h, err = atoiDigits(clock[:2]); err != nil {
-			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+			return time.Time{}, fmt.Errorf("time %s is not HHMMSS", quote(clock))
 		}
 		if mi, err = atoiDigits(clock[2:4]); err != nil {
-			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+			return time.Time{}, fmt.Errorf("time %s is not HHMMSS", quote(clock))
 		}
 		if len(clock) == 6 {
 			if sec, err = atoiDigits(clock[4:]); err != nil {
-				return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+				return time.Time{}, fmt.Errorf("time %s is not HHMMSS", quote(clock))
 			}
 		}
 		if h > 23 || mi > 59 || sec > 60 {
-			return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+			return time.Time{}, fmt.Errorf("time %s is not HHMMSS", quote(clock))
 		}
 	default:
-		return time.Time{}, fmt.Errorf("time %q is not HHMMSS", clock)
+		return time.Time{}, fmt.Errorf("time %s is not HHMMSS", quote(clock))
 	}
 	t := time.Date(y, time.Month(mo), d, h, mi, sec, 0, time.UTC)
 	if t.Day() != d {
-		return time.Time{}, fmt.Errorf("date %q does not exist", date)
+		return time.Time{}, fmt.Errorf("date %s does not exist", quote(date))
 	}
 	return t, nil
 }

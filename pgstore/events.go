@@ -75,7 +75,8 @@ func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
 		p.first[i] = true
 		body, err := json.Marshal(e)
 		if err != nil {
-			return nil, fmt.Errorf("pgstore: append events: encoding event %q: %w", e.ID, err)
+			// No retry changes what the event holds.
+			return nil, shipevents.Permanent(fmt.Errorf("pgstore: append events: encoding event %q: %w", e.ID, err))
 		}
 		p.ids = append(p.ids, e.ID)
 		p.bodies = append(p.bodies, body)

@@ -2,11 +2,9 @@ module github.com/shipevents/shipevents/pgstore
 
 go 1.26
 
-replace github.com/shipevents/shipevents => ../
-
 require (
 	github.com/jackc/pgx/v5 v5.12.0
-	github.com/shipevents/shipevents v0.0.0-00010101000000-000000000000
+	github.com/shipevents/shipevents v0.1.0
 )
 
 require (

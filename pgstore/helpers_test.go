@@ -143,7 +143,7 @@ func makeEvents(prefix string, n int) []shipevents.Event {
 // webhookSub is an active subscription to every shipment event, posting
 // to url.
 func webhookSub(id, url string) shipevents.Subscription {
-	return shipevents.Subscription{ID: id, URL: url, EnabledEvents: []string{shipevents.SourceShipments}, Active: true}
+	return shipevents.Subscription{ID: id, URL: url, EnabledEvents: []string{shipevents.SourceShipments}}
 }
 
 // loopbackSender is the HTTP sender allowed to post to 127.0.0.0/8.

@@ -154,12 +154,34 @@ func (s *Store) check(ctx context.Context) error {
 }
 
 // wrap adds the operation to an error; pgx.ErrNoRows becomes
-// shipevents.ErrNotFound.
+// shipevents.ErrNotFound, and an error no retry can cure is marked
+// permanent.
 func wrap(op string, err error) error {
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("pgstore: %s: %w", op, shipevents.ErrNotFound)
 	}
-	return fmt.Errorf("pgstore: %s: %w", op, err)
+	err = fmt.Errorf("pgstore: %s: %w", op, err)
+	if permanent(err) {
+		return shipevents.Permanent(err)
+	}
+	return err
+}
+
+// permanent reports whether PostgreSQL refused the statement for its data,
+// which it will refuse again however often it is sent: SQLSTATE class 22
+// (data exception: a NUL byte or invalid UTF-8 in text, a value out of
+// range), 23 (integrity constraint violation) and 54 (program limit
+// exceeded: an index entry too large).
+func permanent(err error) bool {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || len(pe.Code) != 5 {
+		return false
+	}
+	switch pe.Code[:2] {
+	case "22", "23", "54":
+		return true
+	}
+	return false
 }
 
 // retryable reports whether a transaction failed only because of

@@ -145,3 +145,82 @@ func TestAppendRacing(t *testing.T) {
 		t.Logf("deadlocks detected in this database so far (all tests; statistics lag): %d", dl)
 	}
 }
+
+// TestPoisonedText: PostgreSQL refuses NUL bytes in text, so an event
+// holding one can never be stored. Publish refuses it up front, naming its
+// index, and the batch's valid events can then be published; a store call
+// that gets one anyway fails with a permanent error, never one that looks
+// like an outage worth retrying.
+func TestPoisonedText(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{Store: s})
+	if err := d.Subscribe(ctx, webhookSub("s", "https://example.com/h")); err != nil {
+		t.Fatal(err)
+	}
+	batch := makeEvents("poison", 3)
+	batch[1].TrackingNumber = "1Z\x00"
+
+	res, err := d.Publish(ctx, batch...)
+	t.Logf("Publish of a batch with a poisoned event: results %v, error %v", res, err)
+	var ee *shipevents.EventError
+	if !errors.Is(err, shipevents.ErrInvalidEvent) || !errors.As(err, &ee) || ee.Index != 1 {
+		t.Fatalf("Publish = %v, want an EventError for index 1 matching ErrInvalidEvent", err)
+	}
+	valid := slices.Delete(slices.Clone(batch), ee.Index, ee.Index+1)
+	res, err = d.Publish(ctx, valid...)
+	if err != nil {
+		t.Fatalf("publishing the valid events: %v", err)
+	}
+	for _, r := range res {
+		if r.Outcome != shipevents.AppendNew || r.Deliveries != 1 {
+			t.Errorf("result %+v, want new with one delivery", r)
+		}
+	}
+
+	_, err = s.AppendEvents(ctx, []shipevents.AppendRecord{{Event: batch[1]}})
+	t.Logf("AppendEvents of the poisoned event: %v", err)
+	if !errors.Is(err, shipevents.ErrPermanent) {
+		t.Errorf("AppendEvents = %v, want an error matching ErrPermanent", err)
+	}
+	dup := batch[0]
+	dup.ID = "poison-other"
+	if _, err := s.AppendEvents(ctx, []shipevents.AppendRecord{{Event: dup, Deliveries: []shipevents.NewDelivery{
+		{ID: "d1", SubscriptionID: "s\xff", NextAttemptAt: time.Now()}}}}); !errors.Is(err, shipevents.ErrPermanent) {
+		t.Errorf("AppendEvents with an invalid UTF-8 subscription id = %v, want ErrPermanent", err)
+	}
+	if err := s.PutSubscription(ctx, webhookSub("s\x00", "https://example.com/h")); !errors.Is(err, shipevents.ErrPermanent) {
+		t.Errorf("PutSubscription with a NUL in the id = %v, want ErrPermanent", err)
+	}
+}
+
+// TestStoredSubscriptionsKeepTheirState: bodies stored in the earlier
+// form, with "active" and no "disabled", keep their state, and bodies
+// written now still carry "active" for instances that read only that.
+func TestStoredSubscriptionsKeepTheirState(t *testing.T) {
+	s := newTestStore(t)
+	ctx := t.Context()
+	for id, active := range map[string]bool{"was-inactive": false, "was-active": true} {
+		body := fmt.Sprintf(`{"id":%q,"url":"https://example.com/h","enabled_events":["*"],"active":%v,"disabled_reason":"410"}`, id, active)
+		if _, err := s.Pool().Exec(ctx, `INSERT INTO subscriptions (id, tenant_id, body, updated_at) VALUES ($1, '', $2, now())`, id, body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutSubscription(ctx, shipevents.Subscription{ID: "now-disabled", URL: "https://example.com/h", EnabledEvents: []string{"*"}, Disabled: true}); err != nil {
+		t.Fatal(err)
+	}
+	subs, err := s.ListSubscriptions(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"was-inactive": true, "was-active": false, "now-disabled": true}
+	for _, sub := range subs {
+		if sub.Disabled != want[sub.ID] {
+			t.Errorf("%s: Disabled = %v, want %v", sub.ID, sub.Disabled, want[sub.ID])
+		}
+	}
+	var active bool
+	if err := s.Pool().QueryRow(ctx, `SELECT (body->>'active')::bool FROM subscriptions WHERE id = 'now-disabled'`).Scan(&active); err != nil || active {
+		t.Errorf(`stored body of a disabled subscription has "active": %v (%v), want false`, active, err)
+	}
+}

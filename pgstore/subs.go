@@ -38,8 +38,9 @@ func (s *Store) PutSubscription(ctx context.Context, sub shipevents.Subscription
 func (s *Store) encodeSubscription(sub *shipevents.Subscription) ([]byte, error) {
 	body, err := json.Marshal(sub)
 	if err != nil {
-		// json errors can quote values; keep the subscription's out.
-		return nil, fmt.Errorf("subscription %q: cannot encode it as JSON", sub.ID)
+		// json errors can quote values; keep the subscription's out. No
+		// retry changes what the subscription holds.
+		return nil, shipevents.Permanent(fmt.Errorf("subscription %q: cannot encode it as JSON", sub.ID))
 	}
 	if s.keys == nil {
 		return body, nil

@@ -58,7 +58,7 @@ func testSubscriptions(e *env) {
 	}
 
 	repl := subscription(b)
-	repl.Name, repl.Active, repl.DisabledReason = "renamed", false, "410 Gone"
+	repl.Name, repl.Disabled, repl.DisabledReason = "renamed", true, "410 Gone"
 	repl.EnabledEvents = []string{"orders"}
 	repl.Headers = nil
 	e.noErr(e.s.PutSubscription(e.ctx, repl), "PutSubscription replacing a subscription")

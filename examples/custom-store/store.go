@@ -432,9 +432,10 @@ func (s *Store) RecordAttempts(ctx context.Context, records []shipevents.Attempt
 			if a.Number == 0 {
 				a.Number = dr.d.Attempts + 1
 			}
-			if len(a.Response) > shipevents.MaxStoredResponse {
-				a.Response = a.Response[:shipevents.MaxStoredResponse]
-			}
+			// Copies, not slices: a slice of a large string keeps all of
+			// it alive.
+			a.Response = strings.Clone(a.Response[:min(len(a.Response), shipevents.MaxStoredResponse)])
+			a.Error = strings.Clone(a.Error)
 			dr.attempts = append(dr.attempts, a)
 			dr.d.Attempts++
 			dr.d.LastError = a.Error

@@ -173,8 +173,8 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 		return err
 	}
 	subs := []shipevents.Subscription{
-		{ID: "crm", URL: rc.url + "/crm", EnabledEvents: []string{"shipments"}, Secrets: []string{secret}, Active: true},
-		{ID: "notifications", URL: rc.url + "/notifications", Active: true,
+		{ID: "crm", URL: rc.url + "/crm", EnabledEvents: []string{"shipments"}, Secrets: []string{secret}},
+		{ID: "notifications", URL: rc.url + "/notifications",
 			EnabledEvents: []string{"shipments/delivered", "shipments/in_delivery/OUT_FOR_DELIVERY"}},
 	}
 	for _, s := range subs {

@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/netip"
@@ -135,16 +136,20 @@ func run(dir string) error {
 		Sender:       sender,
 		Retry:        shipevents.RetryPolicy{Schedule: []time.Duration{50 * time.Millisecond, 100 * time.Millisecond, 200 * time.Millisecond}},
 		PollInterval: 20 * time.Millisecond,
+		// The demo prints its own report of the failures it provokes; left
+		// nil, the logger is slog.Default() and shows each failed attempt
+		// and dead letter on stderr.
+		Logger: slog.New(slog.DiscardHandler),
 	})
 	secret, err := shipevents.GenerateSecret()
 	if err != nil {
 		return err
 	}
 	subs := []shipevents.Subscription{
-		{ID: "crm", Name: "CRM: every shipment event", URL: healthy.url, EnabledEvents: []string{"shipments"}, Secrets: []string{secret}, Active: true},
+		{ID: "crm", Name: "CRM: every shipment event", URL: healthy.url, EnabledEvents: []string{"shipments"}, Secrets: []string{secret}},
 		{ID: "notifications", Name: "Customer notifications: delivery and failures", URL: flaky.url,
-			EnabledEvents: []string{"shipments/delivered", "shipments/delivery_failed", "shipments/in_delivery/OUT_FOR_DELIVERY"}, Active: true},
-		{ID: "legacy-erp", Name: "Old ERP (decommissioned)", URL: gone.url, EnabledEvents: []string{"shipments"}, Active: true},
+			EnabledEvents: []string{"shipments/delivered", "shipments/delivery_failed", "shipments/in_delivery/OUT_FOR_DELIVERY"}},
+		{ID: "legacy-erp", Name: "Old ERP (decommissioned)", URL: gone.url, EnabledEvents: []string{"shipments"}},
 	}
 	for _, s := range subs {
 		if err := d.Subscribe(ctx, s); err != nil {
@@ -157,7 +162,7 @@ func run(dir string) error {
 		*(v.(*int))++ // handlers may run concurrently; the demo only reads the counts after Run returns
 		return nil
 	})
-	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}, Active: true}); err != nil {
+	if err := d.Subscribe(ctx, shipevents.Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}}); err != nil {
 		return err
 	}
 
@@ -199,8 +204,8 @@ func run(dir string) error {
 	all, _ := d.Store().ListSubscriptions(ctx)
 	for _, s := range all {
 		if s.ID == "legacy-erp" {
-			fmt.Printf("subscription %s: active=%v (%s)\n", s.ID, s.Active, s.DisabledReason)
-			s.URL, s.Active, s.DisabledReason = healthy.url, true, ""
+			fmt.Printf("subscription %s: disabled=%v (%s)\n", s.ID, s.Disabled, s.DisabledReason)
+			s.URL, s.Disabled, s.DisabledReason = healthy.url, false, ""
 			if err := d.Subscribe(ctx, s); err != nil {
 				return err
 			}
@@ -256,8 +261,12 @@ func run(dir string) error {
 		}
 		fmt.Printf("  %s  %-20s %-26s raw %-6s %s%s\n", s.OccurredAt.Format(time.RFC3339), s.Status, s.EventName, raw, loc, mark)
 	}
+	// The counts add up: every attempt succeeded, was retried or was
+	// dead-lettered; the ERP's deliveries claimed after its subscription
+	// was disabled became dead letters without a send.
 	st := d.Stats()
-	fmt.Printf("\nattempts %d: %d succeeded, %d retried, %d dead-lettered\n", st.Attempts, st.Succeeded, st.Retried, st.Dead)
+	fmt.Printf("\nattempts %d: %d succeeded, %d retried, %d dead-lettered; %d dead letters without an attempt (subscription disabled)\n",
+		st.Attempts, st.Succeeded, st.Retried, st.Dead, st.DeadUnsent)
 	return nil
 }
 
