@@ -178,12 +178,25 @@ func BenchmarkClaimBesideFullBacklog(b *testing.B) {
 			{"walk", sqlClaimHeadWalk(false), cb.walkArgs(false), nil},
 			{"walk-filtered", sqlClaimHeadWalk(true), cb.walkArgs(true), map[string]int{"healthy": 32}},
 		} {
+			if backlog == 0 && c.name == "walk" {
+				// With nothing of the full subscription due, the walk and a
+				// share claim allowing 32 of the healthy subscription take
+				// the same 32 rows: the cost of fairness on the common path.
+				args := cb.shareArgs()
+				args[4] = 32
+				b.Run("backlog=0/share-32", func(b *testing.B) {
+					cb.vacuum(b)
+					if got := cb.run(b, sqlClaim, args...); fmt.Sprint(got) != fmt.Sprint(map[string]int{"healthy": 32}) {
+						b.Fatalf("claimed %v, want 32 of healthy", got)
+					}
+					b.ReportAllocs()
+					for b.Loop() {
+						cb.run(b, sqlClaim, args...)
+					}
+				})
+			}
 			b.Run(fmt.Sprintf("backlog=%d/%s", backlog, c.name), func(b *testing.B) {
-				// The rolled-back claims of the previous run leave dead
-				// row versions behind: clear them.
-				if _, err := cb.s.pool.Exec(context.Background(), `VACUUM delivery_queue`); err != nil {
-					b.Fatal(err)
-				}
+				cb.vacuum(b)
 				got := cb.run(b, c.query, c.args...)
 				if c.want != nil && fmt.Sprint(got) != fmt.Sprint(c.want) {
 					b.Fatalf("claimed %v, want %v", got, c.want)
@@ -197,6 +210,14 @@ func BenchmarkClaimBesideFullBacklog(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// vacuum clears the dead row versions that the rolled-back claims of a
+// previous run left behind.
+func (cb *claimBench) vacuum(tb testing.TB) {
+	if _, err := cb.s.pool.Exec(context.Background(), `VACUUM delivery_queue`); err != nil {
+		tb.Fatal(err)
 	}
 }
 
