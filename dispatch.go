@@ -98,7 +98,9 @@ type DispatcherConfig struct {
 // and delivers them, with retries, dead letters and replay. Publish may be
 // called from any goroutine, before or while Run runs; several Dispatchers
 // (processes) may share one Store that supports it. Delivery is at least
-// once: receivers deduplicate on the event id, which every attempt carries.
+// once: receivers deduplicate on the webhook-id every attempt carries,
+// [MessageID] of the event's key (the event id for an event without a
+// tenant).
 type Dispatcher struct {
 	store    Store
 	sender   Sender
@@ -460,9 +462,11 @@ func (e *EventError) Error() string {
 // Unwrap returns the validation error.
 func (e *EventError) Unwrap() error { return e.Err }
 
-// PublishResult says what Publish did with one event.
+// PublishResult says what Publish did with one event; TenantID and
+// EventID are the event's key.
 type PublishResult struct {
-	EventID string
+	TenantID string
+	EventID  string
 	// Outcome is AppendNew, AppendLate (stored, marked late: it did not
 	// move its shipment's current status) or AppendDuplicate (already
 	// known; nothing stored or delivered again).
@@ -473,10 +477,11 @@ type PublishResult struct {
 
 // Publish validates the events, stores each one with one delivery per
 // matching enabled subscription in one Store call (the outbox), and wakes
-// the workers. Publishing an event id that is already stored creates
-// nothing. A shipment event that does not supersede its shipment's
-// current status (see [Supersedes]) is stored and marked late, and only
-// subscriptions with IncludeLate receive it.
+// the workers. Publishing an event that is already stored (the same
+// tenant and id, see [EventKey]) creates nothing; the same id under
+// another tenant is another event. A shipment event that does not
+// supersede its shipment's current status (see [Supersedes]) is stored
+// and marked late, and only subscriptions with IncludeLate receive it.
 //
 // Events are matched against this instance's copy of the subscriptions,
 // which Publish reloads when it is older than SubscriptionRefresh, so a
@@ -546,7 +551,7 @@ func (d *Dispatcher) buildRecords(events []Event, now time.Time) []AppendRecord 
 				continue
 			}
 			deliveries = append(deliveries, NewDelivery{
-				ID: DeliveryID(e.ID, s.ID), SubscriptionID: s.ID,
+				ID: DeliveryID(e.Key(), s.ID), SubscriptionID: s.ID,
 				OnlyIfCurrent: statusEvent && !s.IncludeLate, NextAttemptAt: now,
 			})
 		}

@@ -116,7 +116,7 @@ func TestDispatchLogsFailures(t *testing.T) {
 		runVirtually(t, d, time.Minute, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"webhooks"}},
 			shipmentEvent("e1", "1Z1", StatusInTransit, time.Now()))
 
-		deliveryOf := func(sub string) string { return DeliveryID("e1", sub) }
+		deliveryOf := func(sub string) string { return DeliveryID(EventKey{ID: "e1"}, sub) }
 		refused := logs.find(slog.LevelWarn, "refused")
 		if len(refused) != 1 {
 			t.Fatalf("Warn records for the refused delivery: %+v", refused)
@@ -191,7 +191,7 @@ func TestDispatchLogsDeadLettersWithoutSend(t *testing.T) {
 		}
 		runVirtually(t, d, time.Minute, Subscription{ID: "other", Handler: "h", EnabledEvents: []string{"orders"}})
 		recs := logs.find(slog.LevelWarn, "paused")
-		if len(recs) != 1 || recs[0].attrs["delivery"] != DeliveryID("e1", "paused") || !strings.Contains(recs[0].attrs["reason"], "disabled") {
+		if len(recs) != 1 || recs[0].attrs["delivery"] != DeliveryID(EventKey{ID: "e1"}, "paused") || !strings.Contains(recs[0].attrs["reason"], "disabled") {
 			t.Errorf("dead letter without a send logged as %+v", recs)
 		}
 	})

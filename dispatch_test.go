@@ -261,7 +261,7 @@ func TestDispatchEndToEnd(t *testing.T) {
 				assert.False(t, s.Disabled, s.ID)
 			}
 		}
-		st, err := d.Event(ctx, events[0].ID)
+		st, err := d.Event(ctx, events[0].Key())
 		require.NoError(t, err)
 		assert.Equal(t, 0, st.PendingDeliveries)
 
@@ -392,7 +392,7 @@ func TestPublishRejectsInvalidEvents(t *testing.T) {
 	bad.Status = "SHIPPED"
 	_, err := d.Publish(context.Background(), good, bad)
 	require.ErrorIs(t, err, ErrInvalidEvent)
-	_, err = d.Event(context.Background(), "ok")
+	_, err = d.Event(context.Background(), EventKey{ID: "ok"})
 	require.ErrorIs(t, err, ErrNotFound, "nothing is stored when one event is invalid")
 }
 
@@ -494,10 +494,10 @@ func TestReplayDeliveryAndEvent(t *testing.T) {
 		waitSettled(t, d)
 
 		// One delivery: only that (event, subscription) pair is sent again.
-		require.NoError(t, d.ReplayDelivery(ctx, DeliveryID("e1", "a")))
+		require.NoError(t, d.ReplayDelivery(ctx, DeliveryID(EventKey{ID: "e1"}, "a")))
 		waitSettled(t, d)
 		// One event: to every subscription it went to.
-		n, err := d.ReplayEvent(ctx, "e2")
+		n, err := d.ReplayEvent(ctx, EventKey{ID: "e2"})
 		require.NoError(t, err)
 		assert.Equal(t, 2, n)
 		waitSettled(t, d)
@@ -506,12 +506,12 @@ func TestReplayDeliveryAndEvent(t *testing.T) {
 		mu.Lock()
 		defer mu.Unlock()
 		assert.Equal(t, map[string]int{"a/e1": 2, "b/e1": 1, "a/e2": 2, "b/e2": 2}, got)
-		atts, err := d.Attempts(ctx, DeliveryID("e1", "a"))
+		atts, err := d.Attempts(ctx, DeliveryID(EventKey{ID: "e1"}, "a"))
 		require.NoError(t, err)
 		assert.Len(t, atts, 2, "the replayed delivery keeps its history")
 
 		require.ErrorIs(t, d.ReplayDelivery(ctx, "no-such-delivery"), ErrNotFound)
-		_, err = d.ReplayEvent(ctx, "no-such-event")
+		_, err = d.ReplayEvent(ctx, EventKey{ID: "no-such-event"})
 		require.ErrorIs(t, err, ErrNotFound)
 	})
 }
@@ -639,7 +639,7 @@ func TestPublishLoadsSubscriptions(t *testing.T) {
 	if _, err := publisher.Publish(ctx, ev("e1")); err == nil {
 		t.Fatal("Publish stored an event without ever loading subscriptions")
 	}
-	if _, err := store.GetEvent(ctx, "e1"); !errors.Is(err, ErrNotFound) {
+	if _, err := store.GetEvent(ctx, EventKey{ID: "e1"}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("the refused event was stored: %v", err)
 	}
 	store.down.Store(false)
@@ -710,7 +710,7 @@ func TestBackfill(t *testing.T) {
 	var got []string
 	for _, x := range page.Items {
 		got = append(got, x.EventID)
-		if x.State != DeliveryPending || x.ID != DeliveryID(x.EventID, "new") {
+		if x.State != DeliveryPending || x.ID != DeliveryID(x.EventKey(), "new") {
 			t.Errorf("delivery %+v: want pending with the deterministic id", x)
 		}
 	}

@@ -264,7 +264,11 @@ func putBodyBuffer(b *bytes.Buffer) {
 }
 
 // deliveryEvent builds one of the dispatcher's own events (source
-// webhooks) about cause; key makes its id deterministic.
+// webhooks) about cause, in the cause's tenant; key makes its id
+// deterministic. The id is derived with the cause's tenant too, and
+// event_data names the cause by its key (event_tenant_id, set when the
+// cause has a tenant, and event_id), so that two tenants' copies of one
+// event never share a delivery event.
 func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[string]any) Event {
 	a := actions[ref]
 	now := d.now().UTC()
@@ -274,6 +278,10 @@ func (d *Dispatcher) deliveryEvent(ref, key string, cause *Event, extra map[stri
 		OccurredAt: now, TriggeredAt: now, Data: EventData{Extra: extra},
 	}
 	if cause != nil {
+		if cause.TenantID != "" {
+			e.ID = nameUUID(deliveryEventNamespace, key, cause.TenantID)
+			e.Data.Extra["event_tenant_id"] = cause.TenantID
+		}
 		e.TenantID = cause.TenantID
 		e.CorrelationID = cause.CorrelationID
 		e.TestMode = cause.TestMode

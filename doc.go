@@ -46,7 +46,18 @@
 // # Receiving
 //
 // Receivers of webhooks check requests with [Verify] and deduplicate on
-// the webhook-id header, which is the event id on every attempt.
+// the webhook-id header, the same on every attempt: the event id, or for
+// an event with a tenant a UUID of tenant and id ([MessageID]), so that
+// two tenants' copies of one scan arrive under two ids.
+//
+// # Tenants
+//
+// An event's identity is its tenant and id together ([EventKey]): two
+// tenants tracking the same parcel get the same scan id from [Normalize],
+// and once each sets its TenantID and publishes, each copy is an event of
+// its own, with its own deliveries; within a tenant a re-sent scan is a
+// duplicate. History and replay take the key ([Dispatcher.Event],
+// [Dispatcher.ReplayEvent]).
 //
 // The README's code map says which file holds each part of the package.
 package shipevents

@@ -51,6 +51,10 @@ var ErrInvalidEvent = errors.New("shipevents: invalid event")
 // contract: the JSON keys are the field tags below, and the README shows a
 // whole event.
 //
+// An event is identified by its tenant and id together ([Event.Key]): the
+// same ID under two tenants (two tenants tracking one parcel get the same
+// scan id from [Normalize]) is two events.
+//
 // Events are values. A copy shares the Data.Extra, Context and Metadata
 // maps; use [Event.Clone] before changing those on a shared event.
 type Event struct {
@@ -213,6 +217,29 @@ func cloneAny(v any) any {
 	default:
 		return v
 	}
+}
+
+// EventKey identifies a stored event: its tenant and its id. Stores
+// deduplicate and look events up by the pair, so the same ID under two
+// tenants names two events, while within one tenant the ID is idempotent.
+// TenantID is empty for events without a tenant.
+type EventKey struct {
+	TenantID string
+	ID       string
+}
+
+// Key returns the identity of e: its tenant and id.
+func (e *Event) Key() EventKey { return EventKey{TenantID: e.TenantID, ID: e.ID} }
+
+// String returns the id quoted, after the quoted tenant and a slash when
+// there is a tenant: "acme"/"evt-1". Each part is quoted as messages
+// quote untrusted text (escaped, and cut when long), so that a hostile key
+// can neither forge log lines nor grow a message without bound.
+func (k EventKey) String() string {
+	if k.TenantID == "" {
+		return quote(k.ID)
+	}
+	return quote(k.TenantID) + "/" + quote(k.ID)
 }
 
 // ShipmentKey identifies one shipment's timeline: carriers recycle tracking

@@ -128,6 +128,52 @@ func ExampleBooked() {
 	// shipment.created shipments/pre_transit/SHIPMENT_BOOKED BOOKED shipment_created
 }
 
+// Two shops track the same parcel, so Normalize gives each the same scan
+// and id. Each shop sets its tenant before publishing, and each copy is an
+// event of its own: known by tenant and id together, delivered on its own,
+// and sent under its own webhook-id. Within one shop, the scan sent again
+// is a duplicate.
+func ExampleDispatcher_Publish_tenants() {
+	ctx := context.Background()
+	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{})
+	if err := d.Subscribe(ctx, shipevents.Subscription{
+		ID: "ops", URL: "https://ops.example.com/hooks", EnabledEvents: []string{"shipments"}, // every shop's events
+	}); err != nil {
+		log.Fatal(err)
+	}
+	raw := []byte(`{"trackingNumber":"1Z999AA10123456784","activityStatus":{"type":"D","code":"FS","description":"Delivered"},
+	  "gmtActivityDate":"20250314","gmtActivityTime":"175800","gmtOffset":"-04.00"}`)
+	var keys []shipevents.EventKey
+	for _, shop := range []string{"shop-a", "shop-b", "shop-a"} {
+		events, err := shipevents.Normalize(shipevents.FormatUPS, raw)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for i := range events {
+			events[i].TenantID = shop
+		}
+		res, err := d.Publish(ctx, events...)
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(shop, res[0].Outcome, res[0].Deliveries)
+		keys = append(keys, events[0].Key())
+	}
+	a, b := keys[0], keys[1]
+	se, err := d.Event(ctx, b)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("same id:", a.ID == b.ID, "stored for", se.Event.TenantID)
+	fmt.Println("same webhook-id:", shipevents.MessageID(a) == shipevents.MessageID(b))
+	// Output:
+	// shop-a new 1
+	// shop-b new 1
+	// shop-a duplicate 0
+	// same id: true stored for shop-b
+	// same webhook-id: false
+}
+
 func ExampleDispatcher() {
 	ctx := context.Background()
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{}) // in-memory store, HTTP sender, default retries

@@ -8,10 +8,11 @@ import (
 	"time"
 )
 
-// Event returns a stored event by id, with its late mark and the number of
-// its deliveries still pending.
-func (d *Dispatcher) Event(ctx context.Context, id string) (StoredEvent, error) {
-	return d.store.GetEvent(ctx, id)
+// Event returns a stored event by key (tenant and id; the tenant is ""
+// for an event without one), with its late mark and the number of its
+// deliveries still pending.
+func (d *Dispatcher) Event(ctx context.Context, key EventKey) (StoredEvent, error) {
+	return d.store.GetEvent(ctx, key)
 }
 
 // Events lists stored events, newest first; see [EventFilter].
@@ -24,7 +25,8 @@ func (d *Dispatcher) Events(ctx context.Context, f EventFilter) (Page[StoredEven
 	return d.store.ListEvents(ctx, f)
 }
 
-// Deliveries lists deliveries (of an event, a subscription, a state).
+// Deliveries lists deliveries (of an event, a tenant, a subscription, a
+// state; see [DeliveryFilter]).
 // Dead letters are Deliveries(ctx, DeliveryFilter{State: DeliveryDead}).
 func (d *Dispatcher) Deliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error) {
 	return d.store.ListDeliveries(ctx, f)
@@ -50,14 +52,15 @@ func (d *Dispatcher) ReplayDelivery(ctx context.Context, deliveryID string) erro
 	return nil
 }
 
-// ReplayEvent sends an event again to every subscription it was delivered
-// (or was to be delivered) to, and returns how many deliveries it
-// requeued.
-func (d *Dispatcher) ReplayEvent(ctx context.Context, eventID string) (int, error) {
-	if _, err := d.store.GetEvent(ctx, eventID); err != nil {
+// ReplayEvent sends the event with the given key (tenant and id) again to
+// every subscription it was delivered (or was to be delivered) to, and
+// returns how many deliveries it requeued. Another tenant's event with
+// the same id is left alone.
+func (d *Dispatcher) ReplayEvent(ctx context.Context, key EventKey) (int, error) {
+	if _, err := d.store.GetEvent(ctx, key); err != nil {
 		return 0, err
 	}
-	return d.requeueAll(ctx, DeliveryFilter{EventID: eventID})
+	return d.requeueAll(ctx, DeliveryFilter{TenantID: key.TenantID, EventID: key.ID})
 }
 
 // Backfill sends stored events to a subscription that did not receive
@@ -102,8 +105,9 @@ func (d *Dispatcher) Backfill(ctx context.Context, subscriptionID string, f Even
 			if !sub.wants(&se.Event, se.Late) {
 				continue
 			}
-			nd := NewDelivery{ID: DeliveryID(se.Event.ID, sub.ID), SubscriptionID: sub.ID, NextAttemptAt: now}
-			n, err := adder.AddDeliveries(ctx, se.Event.ID, []NewDelivery{nd})
+			key := se.Event.Key()
+			nd := NewDelivery{ID: DeliveryID(key, sub.ID), SubscriptionID: sub.ID, NextAttemptAt: now}
+			n, err := adder.AddDeliveries(ctx, key, []NewDelivery{nd})
 			switch {
 			case errors.Is(err, ErrNotFound):
 				continue // deleted meanwhile (retention)

@@ -54,7 +54,7 @@ type MemoryStore struct {
 	retention time.Duration
 
 	mu         sync.Mutex
-	events     map[string]*memEvent
+	events     map[EventKey]*memEvent
 	eventLog   []*memEvent // append order; Seq = index+1
 	subs       map[string]Subscription
 	deliveries map[string]*memDelivery
@@ -234,7 +234,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 		retention:  cfg.Retention,
 		maxDead:    maxDead,
 		deadSeqs:   map[*memDelivery]uint64{},
-		events:     map[string]*memEvent{},
+		events:     map[EventKey]*memEvent{},
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
 		shipments:  map[ShipmentKey]ShipmentState{},
@@ -254,21 +254,21 @@ func (s *MemoryStore) AppendEvents(ctx context.Context, records []AppendRecord) 
 	defer s.mu.Unlock()
 	for i := range records {
 		r := &records[i]
-		id := r.Event.ID
-		results[i].EventID = id
-		if _, dup := s.events[id]; dup {
+		key := r.Event.Key()
+		results[i].TenantID, results[i].EventID = key.TenantID, key.ID
+		if _, dup := s.events[key]; dup {
 			results[i].Outcome = AppendDuplicate
 			continue
 		}
 		var u ShipmentUpdate
-		if key, ok := r.Event.StatusKey(); ok {
-			cur, exists := s.shipments[key]
+		if sk, ok := r.Event.StatusKey(); ok {
+			cur, exists := s.shipments[sk]
 			if u = UpdateShipment(cur, exists, &r.Event, now); u.Changed {
-				s.shipments[key] = u.State
+				s.shipments[sk] = u.State
 			}
 		}
 		me := &memEvent{stored: StoredEvent{Event: r.Event.Clone(), Seq: int64(len(s.eventLog) + 1), Late: u.Late, StoredAt: now}}
-		s.events[id] = me
+		s.events[key] = me
 		s.eventLog = append(s.eventLog, me)
 		results[i].Outcome = u.Outcome()
 		for _, nd := range r.Deliveries {
@@ -293,7 +293,8 @@ func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.T
 	if _, exists := s.deliveries[nd.ID]; exists {
 		return false
 	}
-	md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, EventID: me.stored.Event.ID, SubscriptionID: nd.SubscriptionID,
+	ev := &me.stored.Event
+	md := &memDelivery{logIdx: len(s.delivLog), d: Delivery{ID: nd.ID, TenantID: ev.TenantID, EventID: ev.ID, SubscriptionID: nd.SubscriptionID,
 		State: DeliveryPending, NextAttemptAt: nd.NextAttemptAt, CreatedAt: now, UpdatedAt: now}, heapIdx: -1}
 	s.deliveries[nd.ID] = md
 	s.delivLog = append(s.delivLog, md)
@@ -306,16 +307,16 @@ func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.T
 }
 
 // AddDeliveries implements [DeliveryAdder].
-func (s *MemoryStore) AddDeliveries(ctx context.Context, eventID string, deliveries []NewDelivery) (int, error) {
+func (s *MemoryStore) AddDeliveries(ctx context.Context, key EventKey, deliveries []NewDelivery) (int, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
 	now := s.now().UTC()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	me := s.events[eventID]
+	me := s.events[key]
 	if me == nil {
-		return 0, fmt.Errorf("event %q: %w", eventID, ErrNotFound)
+		return 0, fmt.Errorf("event %s: %w", key, ErrNotFound)
 	}
 	n := 0
 	for _, nd := range deliveries {
@@ -354,7 +355,7 @@ func (s *MemoryStore) prune(cutoff time.Time) {
 				delete(s.deliveries, id)
 			}
 		}
-		delete(s.events, me.stored.Event.ID)
+		delete(s.events, me.stored.Event.Key())
 		s.eventLog[i] = nil
 	}
 	s.pruneFrom = next
@@ -382,15 +383,15 @@ func (s *MemoryStore) storedCopy(me *memEvent) StoredEvent {
 }
 
 // GetEvent implements [EventStore].
-func (s *MemoryStore) GetEvent(ctx context.Context, id string) (StoredEvent, error) {
+func (s *MemoryStore) GetEvent(ctx context.Context, key EventKey) (StoredEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return StoredEvent{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	me, ok := s.events[id]
+	me, ok := s.events[key]
 	if !ok {
-		return StoredEvent{}, fmt.Errorf("event %q: %w", id, ErrNotFound)
+		return StoredEvent{}, fmt.Errorf("event %s: %w", key, ErrNotFound)
 	}
 	return s.storedCopy(me), nil
 }
@@ -569,7 +570,7 @@ func (s *MemoryStore) lease(md *memDelivery, req ClaimRequest) Claim {
 	md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
 	md.d.UpdatedAt = req.Now
 	heap.Push(&s.leased, md)
-	ev := s.events[md.d.EventID]
+	ev := s.events[md.d.EventKey()]
 	return Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
 		Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}}
 }
@@ -651,7 +652,7 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 				md.d.State = DeliveryDead
 			}
 			s.unqueue(md)
-			if me := s.events[md.d.EventID]; me != nil {
+			if me := s.events[md.d.EventKey()]; me != nil {
 				me.pending--
 			}
 			if r.Outcome == OutcomeDead {
@@ -691,8 +692,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Pag
 		}
 		seq := int64(i + 1)
 		d := &md.d
-		if (f.EventID != "" && d.EventID != f.EventID) || (f.SubscriptionID != "" && d.SubscriptionID != f.SubscriptionID) ||
-			(f.State != "" && d.State != f.State) {
+		if !DeliveryMatchesFilter(d, &f) {
 			continue
 		}
 		p.PageInfo.Count++
@@ -742,7 +742,7 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 			continue
 		}
 		if md.d.State == DeliverySucceeded || md.d.State == DeliveryDead {
-			if me := s.events[md.d.EventID]; me != nil {
+			if me := s.events[md.d.EventKey()]; me != nil {
 				me.pending++
 			}
 		}

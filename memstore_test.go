@@ -23,7 +23,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 		t.Helper()
 		rec := AppendRecord{Event: shipmentEvent(id, "T-"+id, StatusDelivered, clock)}
 		for j := range deliveries {
-			rec.Deliveries = append(rec.Deliveries, NewDelivery{ID: DeliveryID(id, fmt.Sprint(j)), SubscriptionID: fmt.Sprint(j), NextAttemptAt: clock})
+			rec.Deliveries = append(rec.Deliveries, NewDelivery{ID: DeliveryID(EventKey{ID: id}, fmt.Sprint(j)), SubscriptionID: fmt.Sprint(j), NextAttemptAt: clock})
 		}
 		if _, err := s.AppendEvents(ctx, []AppendRecord{rec}); err != nil {
 			t.Fatal(err)
@@ -57,7 +57,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 	}
 
 	for id, want := range map[string]bool{"done": false, "nodeliveries": false, "dead": true, "pending": true, "young-0000": true} {
-		_, err := s.GetEvent(ctx, id)
+		_, err := s.GetEvent(ctx, EventKey{ID: id})
 		if got := err == nil; got != want {
 			t.Errorf("GetEvent(%s) kept = %v, want %v (err %v)", id, got, want, err)
 		}
@@ -65,7 +65,7 @@ func TestMemoryStoreRetention(t *testing.T) {
 			t.Errorf("GetEvent(%s) error = %v, want ErrNotFound", id, err)
 		}
 	}
-	if _, err := s.ListAttempts(ctx, DeliveryID("done", "0")); !errors.Is(err, ErrNotFound) {
+	if _, err := s.ListAttempts(ctx, DeliveryID(EventKey{ID: "done"}, "0")); !errors.Is(err, ErrNotFound) {
 		t.Errorf("attempts of a forgotten delivery: %v", err)
 	}
 	dead, err := s.ListDeliveries(ctx, DeliveryFilter{State: DeliveryDead})
@@ -112,7 +112,7 @@ func claimAll(t *testing.T, s *MemoryStore, prefix string, n int, now time.Time)
 	for i := range recs {
 		id := fmt.Sprintf("%s-%d", prefix, i)
 		recs[i] = AppendRecord{Event: shipmentEvent(id, "T-"+id, StatusInTransit, now),
-			Deliveries: []NewDelivery{{ID: DeliveryID(id, "s"), SubscriptionID: "s", NextAttemptAt: now}}}
+			Deliveries: []NewDelivery{{ID: DeliveryID(EventKey{ID: id}, "s"), SubscriptionID: "s", NextAttemptAt: now}}}
 	}
 	if _, err := s.AppendEvents(ctx, recs); err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestMemoryStoreBoundsDeadLetters(t *testing.T) {
 		}
 	}
 	for i, want := range map[int]bool{0: false, 1: false, 3: false, 2: true, 4: true} {
-		if _, err := s.GetEvent(ctx, claims[i].Event.ID); (err == nil) != want {
+		if _, err := s.GetEvent(ctx, claims[i].Event.Key()); (err == nil) != want {
 			t.Errorf("event of dead letter %d kept = %v, want %v", i, err == nil, want)
 		}
 	}

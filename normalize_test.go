@@ -282,14 +282,63 @@ func TestScanIDStable(t *testing.T) {
 	}
 }
 
+// DeliveryID of an event without a tenant is the id it always was, so
+// stored delivery ids stay valid; with a tenant, the tenant is part of the
+// name, in a namespace of its own.
 func TestDeliveryIDMatchesUUIDv5(t *testing.T) {
 	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/delivery"))
 	want := uuid.NewSHA1(ns, []byte("evt-1\x00sub-1")).String()
-	if got := DeliveryID("evt-1", "sub-1"); got != want {
+	if got := DeliveryID(EventKey{ID: "evt-1"}, "sub-1"); got != want {
 		t.Errorf("DeliveryID = %s, want %s", got, want)
 	}
-	if DeliveryID("evt-1", "sub-2") == want {
+	if DeliveryID(EventKey{ID: "evt-1"}, "sub-2") == want {
 		t.Error("different pairs share an id")
+	}
+	tns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/tenant-delivery"))
+	wantTenant := uuid.NewSHA1(tns, []byte("acme\x00evt-1\x00sub-1")).String()
+	if got := DeliveryID(EventKey{TenantID: "acme", ID: "evt-1"}, "sub-1"); got != wantTenant {
+		t.Errorf("DeliveryID with a tenant = %s, want %s", got, wantTenant)
+	}
+	ids := map[string]EventKey{}
+	for _, k := range []EventKey{{ID: "evt-1"}, {TenantID: "acme", ID: "evt-1"}, {TenantID: "globex", ID: "evt-1"}, {TenantID: "acme", ID: "evt-2"}} {
+		id := DeliveryID(k, "sub-1")
+		if prev, dup := ids[id]; dup {
+			t.Errorf("events %s and %s share the delivery id %s to one subscription", prev, k, id)
+		}
+		ids[id] = k
+	}
+}
+
+// MessageID, the webhook-id, is the event id without a tenant and a
+// version-5 UUID of tenant and id with one, so one scan published by two
+// tenants reaches a receiver of both under two ids.
+func TestMessageID(t *testing.T) {
+	if got := MessageID(EventKey{ID: "evt-1"}); got != "evt-1" {
+		t.Errorf("MessageID without a tenant = %q, want the event id", got)
+	}
+	ns := uuid.NewSHA1(uuid.NameSpaceURL, []byte("https://github.com/shipevents/shipevents/message"))
+	want := uuid.NewSHA1(ns, []byte("acme\x00evt-1")).String()
+	if got := MessageID(EventKey{TenantID: "acme", ID: "evt-1"}); got != want {
+		t.Errorf("MessageID with a tenant = %s, want %s", got, want)
+	}
+	if MessageID(EventKey{TenantID: "globex", ID: "evt-1"}) == want {
+		t.Error("two tenants' copies of one event share a message id")
+	}
+	if strings.Contains(want, ".") {
+		t.Errorf("message id %q contains a '.', which Standard Webhooks reserves", want)
+	}
+}
+
+func TestEventKeyString(t *testing.T) {
+	for k, want := range map[EventKey]string{
+		{ID: "evt-1"}:                      `"evt-1"`,
+		{TenantID: "acme", ID: "evt-1"}:    `"acme"/"evt-1"`,
+		{TenantID: "a\nb", ID: "x\x00\"y"}: `"a\nb"/"x\x00\"y"`,
+		{ID: strings.Repeat("x", 5000)}:    `"` + strings.Repeat("x", maxQuoted) + `"... (5000 bytes)`,
+	} {
+		if got := k.String(); got != want {
+			t.Errorf("EventKey%+v.String() = %s, want %s", k, got, want)
+		}
 	}
 }
 

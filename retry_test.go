@@ -116,7 +116,7 @@ func TestRetryTimingSynctest(t *testing.T) {
 				t.Errorf("gap %d = %v, want %v (+ at most one poll interval)", i+1, gaps[i], w)
 			}
 		}
-		atts, err := d.Attempts(context.Background(), DeliveryID("e1", "s"))
+		atts, err := d.Attempts(context.Background(), DeliveryID(EventKey{ID: "e1"}, "s"))
 		if err != nil {
 			t.Fatal(err)
 		}

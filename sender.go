@@ -108,5 +108,6 @@ func Chain(s Sender, mw ...Middleware) Sender {
 // names it. Returning nil acknowledges the event; an error is retried like
 // a failed webhook (wrap it with [Permanent] to dead-letter at once). A
 // Handler may be called concurrently and more than once for the same event
-// (delivery is at least once; Event.ID is the idempotency key).
+// (delivery is at least once; the event's key, [Event.Key], is the
+// idempotency key: its tenant and id).
 type Handler func(ctx context.Context, e Event) error

@@ -94,8 +94,8 @@ type HTTPSenderConfig struct {
 // Each request carries:
 //   - Content-Type application/json (application/cloudevents+json for
 //     FormCloudEvents subscriptions) and User-Agent;
-//   - webhook-id and Idempotency-Key: the event id, the same on every
-//     attempt;
+//   - webhook-id and Idempotency-Key: [MessageID] of the event's key (the
+//     event id for an event without a tenant), the same on every attempt;
 //   - webhook-timestamp: the message's Timestamp in unix seconds;
 //   - webhook-signature, when the subscription has Secrets;
 //   - the subscription's static Headers (which cannot replace the
@@ -294,17 +294,18 @@ func (s *HTTPSender) headers(m *Message) (http.Header, error) {
 	if ts.IsZero() {
 		ts = s.cfg.Now()
 	}
-	h.Set(HeaderWebhookID, m.Event.ID)
+	msgID := MessageID(m.Event.Key())
+	h.Set(HeaderWebhookID, msgID)
 	h.Set(HeaderWebhookTimestamp, strconv.FormatInt(ts.Unix(), 10))
 	h.Del(HeaderWebhookSignature)
 	if len(sub.Secrets) > 0 {
-		sig, err := Sign(m.Event.ID, ts, m.Body, sub.Secrets...)
+		sig, err := Sign(msgID, ts, m.Body, sub.Secrets...)
 		if err != nil {
 			return nil, Permanent(fmt.Errorf("shipevents: signing for subscription %s: %w", sub.ID, err))
 		}
 		h.Set(HeaderWebhookSignature, sig)
 	}
-	h.Set(headerIdempotencyKey, m.Event.ID)
+	h.Set(headerIdempotencyKey, msgID)
 	return h, nil
 }
 

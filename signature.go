@@ -15,8 +15,9 @@ import (
 
 // The Standard Webhooks headers every webhook request carries.
 const (
-	// HeaderWebhookID is the message id: the event id, the same on every
-	// attempt, so receivers use it as their idempotency key.
+	// HeaderWebhookID is the message id, the same on every attempt, so
+	// receivers use it as their idempotency key: [MessageID] of the
+	// event's key, which is the event id for an event without a tenant.
 	HeaderWebhookID = "webhook-id"
 	// HeaderWebhookTimestamp is the signing time in unix seconds.
 	HeaderWebhookTimestamp = "webhook-timestamp"

@@ -34,6 +34,15 @@ var (
 // and the storetest package checks an adapter against every rule written
 // in these doc comments.
 //
+// An event's identity is its [EventKey], the pair (TenantID, ID): a store
+// deduplicates and looks events up by the pair, never by the ID alone.
+// The same ID under two tenants is two events, each with its own
+// deliveries (two tenants tracking one parcel publish the same scan id);
+// within one tenant, and among events without a tenant (TenantID ""), the
+// ID stays idempotent. A delivery names its event by the pair too
+// ([Delivery.TenantID] and [Delivery.EventID]); delivery ids are unique
+// across tenants ([DeliveryID] derives them with the tenant).
+//
 // All methods may be called concurrently, from several goroutines and, for
 // a shared database, several processes. Every method honours ctx
 // cancellation. An error that no retry can cure (data the store can never
@@ -56,8 +65,10 @@ type EventStore interface {
 	// deliveries, atomically per record (the outbox rule: an event is never
 	// stored without its deliveries, nor a delivery without its event).
 	//
-	// It is idempotent by event id: a record whose event id is already
-	// stored writes nothing and reports AppendDuplicate.
+	// It is idempotent by event key ([Event.Key]: tenant and id): a record
+	// whose key is already stored writes nothing and reports
+	// AppendDuplicate. An event whose ID is stored only under other
+	// tenants is new.
 	//
 	// For a shipment status event (a tracking number and a Status), the
 	// store applies the ordering rule ([Supersedes]) to the shipment's
@@ -81,9 +92,10 @@ type EventStore interface {
 	// which idempotency makes safe.
 	AppendEvents(ctx context.Context, records []AppendRecord) ([]AppendResult, error)
 
-	// GetEvent returns the stored event with the given id, or an error
-	// wrapping ErrNotFound.
-	GetEvent(ctx context.Context, id string) (StoredEvent, error)
+	// GetEvent returns the stored event with the given key (tenant and
+	// id), or an error wrapping ErrNotFound: an ID stored under another
+	// tenant only is not found.
+	GetEvent(ctx context.Context, key EventKey) (StoredEvent, error)
 
 	// ListEvents returns one page of stored events matching the filter,
 	// newest first (by append order). See [EventFilter] for cursors.
@@ -111,8 +123,8 @@ type DeliveryQueue interface {
 	// work). A lease holds while now < LeaseExpiresAt. Each claimed
 	// delivery moves to DeliveryInFlight with a fresh lease token (never
 	// reused) and LeaseExpiresAt = req.Now + req.Lease; while that lease
-	// holds, no other call claims it. The event of each delivery is
-	// returned with it.
+	// holds, no other call claims it. The event of each delivery (the one
+	// its TenantID and EventID name) is returned with it.
 	//
 	// Worker shares: a claim never returns more deliveries of one
 	// subscription than the request allows it (see [ClaimRequest.Max]).
@@ -182,15 +194,16 @@ type ShipmentStore interface {
 // [Dispatcher.Backfill] uses it to send past events to a subscription
 // created after they were published.
 type DeliveryAdder interface {
-	// AddDeliveries creates each of the event's deliveries whose ID does
-	// not exist yet, pending at its NextAttemptAt with no attempts, and
-	// returns how many it created; an existing delivery is left as it is,
-	// so adding is idempotent. OnlyIfCurrent is ignored: whether the event
-	// is late was settled when it was stored. If the event is not stored,
-	// the error wraps ErrNotFound and nothing is created. Like
-	// AppendEvents, it never leaves a delivery without its event, even
-	// when the event is being deleted concurrently (retention).
-	AddDeliveries(ctx context.Context, eventID string, deliveries []NewDelivery) (int, error)
+	// AddDeliveries creates each of the deliveries of the event with the
+	// given key (tenant and id) whose ID does not exist yet, pending at
+	// its NextAttemptAt with no attempts, and returns how many it created;
+	// an existing delivery is left as it is, so adding is idempotent.
+	// OnlyIfCurrent is ignored: whether the event is late was settled when
+	// it was stored. If the event is not stored (under that tenant), the
+	// error wraps ErrNotFound and nothing is created. Like AppendEvents,
+	// it never leaves a delivery without its event, even when the event is
+	// being deleted concurrently (retention).
+	AddDeliveries(ctx context.Context, key EventKey, deliveries []NewDelivery) (int, error)
 }
 
 // AppendOutcome says what AppendEvents did with a record.
@@ -204,8 +217,8 @@ const (
 	// AppendLate: stored and marked late: it did not supersede the
 	// shipment's current state. Deliveries with OnlyIfCurrent were dropped.
 	AppendLate
-	// AppendDuplicate: an event with this id was already stored; nothing
-	// was written.
+	// AppendDuplicate: an event with this key (tenant and id) was already
+	// stored; nothing was written.
 	AppendDuplicate
 )
 
@@ -230,15 +243,17 @@ type AppendRecord struct {
 
 // NewDelivery is a delivery to create with its event.
 type NewDelivery struct {
-	ID             string // deterministic: [DeliveryID] of event and subscription
+	ID             string // deterministic: [DeliveryID] of the event's key and the subscription
 	SubscriptionID string
 	// OnlyIfCurrent drops the delivery when the event turns out late.
 	OnlyIfCurrent bool
 	NextAttemptAt time.Time
 }
 
-// AppendResult reports what happened to one AppendRecord.
+// AppendResult reports what happened to one AppendRecord: TenantID and
+// EventID are the record's event key.
 type AppendResult struct {
+	TenantID   string
 	EventID    string
 	Outcome    AppendOutcome
 	Deliveries int // deliveries created
@@ -366,9 +381,11 @@ const (
 	DeliveryDead      DeliveryState = "dead" // dead letter: retries exhausted or permanent failure
 )
 
-// Delivery is one event on its way to one subscription.
+// Delivery is one event on its way to one subscription. TenantID and
+// EventID name the event ([Delivery.EventKey]).
 type Delivery struct {
 	ID             string
+	TenantID       string // the event's tenant
 	EventID        string
 	SubscriptionID string
 	State          DeliveryState
@@ -381,14 +398,38 @@ type Delivery struct {
 	LeaseExpiresAt time.Time // zero unless in flight
 }
 
-// DeliveryFilter selects deliveries. Zero fields do not filter. Pages are
+// EventKey returns the key of the delivery's event.
+func (d *Delivery) EventKey() EventKey { return EventKey{TenantID: d.TenantID, ID: d.EventID} }
+
+// DeliveryFilter selects deliveries. Zero fields do not filter, with one
+// exception: TenantID and EventID together name an event, so EventID
+// alone selects the deliveries of the event without a tenant, and
+// TenantID alone the deliveries of every event of that tenant. Pages are
 // oldest first: After continues to newer deliveries.
 type DeliveryFilter struct {
+	TenantID       string
 	EventID        string
 	SubscriptionID string
 	State          DeliveryState
 	After          string
 	Limit          int
+}
+
+// DeliveryMatchesFilter reports whether d passes f's TenantID, EventID,
+// SubscriptionID and State (the cursor and limit aside). Adapters that
+// filter in process can use it.
+func DeliveryMatchesFilter(d *Delivery, f *DeliveryFilter) bool {
+	switch {
+	case f.EventID != "" && (d.EventID != f.EventID || d.TenantID != f.TenantID):
+		return false
+	case f.TenantID != "" && d.TenantID != f.TenantID:
+		return false
+	case f.SubscriptionID != "" && d.SubscriptionID != f.SubscriptionID:
+		return false
+	case f.State != "" && d.State != f.State:
+		return false
+	}
+	return true
 }
 
 // ClaimRequest asks for due deliveries.
@@ -539,7 +580,7 @@ type ShipmentState struct {
 	Key        ShipmentKey
 	Status     Status
 	EventName  string
-	EventID    string
+	EventID    string // the event's tenant is Key.TenantID
 	OccurredAt time.Time
 	UpdatedAt  time.Time
 }

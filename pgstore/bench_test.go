@@ -310,7 +310,7 @@ func BenchmarkPurge(b *testing.B) {
 		for _, e := range events[start:min(start+benchPublishBatch, b.N)] {
 			rec := shipevents.AppendRecord{Event: e}
 			for _, sub := range subs {
-				rec.Deliveries = append(rec.Deliveries, shipevents.NewDelivery{ID: shipevents.DeliveryID(e.ID, sub),
+				rec.Deliveries = append(rec.Deliveries, shipevents.NewDelivery{ID: shipevents.DeliveryID(e.Key(), sub),
 					SubscriptionID: sub, NextAttemptAt: purgeT0})
 			}
 			recs = append(recs, rec)

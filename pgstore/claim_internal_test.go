@@ -7,11 +7,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/shipevents/shipevents"
 )
@@ -38,9 +40,10 @@ func sqlClaimHeadWalk(filtered bool) string {
 	FROM due WHERE q.ctid = due.ctid
 	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, q.seq
 )
-SELECT d.id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
+SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
 	d.last_error, d.last_status_code, c.lease_token, e.body
-FROM claimed c JOIN deliveries d ON d.id = c.delivery_id JOIN events e ON e.id = d.event_id
+FROM claimed c JOIN deliveries d ON d.id = c.delivery_id
+	JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
 ORDER BY c.next_attempt_at, c.seq`
 }
 
@@ -89,8 +92,8 @@ func newClaimBench(tb testing.TB, backlog int) *claimBench {
 		INSERT INTO events (id, body, type, ref, occurred_at, stored_at)
 		SELECT 'evt-' || i, $3::json, 'tracking.updated', 'shipments/in_transit/IN_TRANSIT', $1, $1 FROM x ORDER BY i
 	), d AS (
-		INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
-		SELECT 'dlv-' || i, 'evt-' || i, sub, 'queued', $1::timestamptz + i * interval '1 microsecond', $1, $1 FROM x ORDER BY i
+		INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+		SELECT 'dlv-' || i, '', 'evt-' || i, sub, 'queued', $1::timestamptz + i * interval '1 microsecond', $1, $1 FROM x ORDER BY i
 		RETURNING id, subscription_id, next_attempt_at, seq
 	)
 	INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq, lease_token, lease_owner, lease_expires_at)
@@ -129,13 +132,14 @@ func (cb *claimBench) run(tb testing.TB, query string, args ...any) map[string]i
 	if err != nil {
 		tb.Fatal(err)
 	}
+	col := slices.IndexFunc(rows.FieldDescriptions(), func(f pgconn.FieldDescription) bool { return f.Name == "subscription_id" })
 	got := map[string]int{}
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
 			tb.Fatal(err)
 		}
-		got[vals[2].(string)]++
+		got[vals[col].(string)]++
 	}
 	if err := rows.Err(); err != nil {
 		tb.Fatal(err)
@@ -262,8 +266,8 @@ func BenchmarkClaimManySubscriptions(b *testing.B) {
 				INSERT INTO events (id, body, type, ref, occurred_at, stored_at)
 				SELECT 'evt-many-' || i, '{}', 'tracking.updated', 'r', $1, $1 FROM x
 			), d AS (
-				INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
-				SELECT 'dlv-many-' || i, 'evt-many-' || i, 'sub-' || i, 'queued', ` + next + `, $1, $1 FROM x ORDER BY i
+				INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+				SELECT 'dlv-many-' || i, '', 'evt-many-' || i, 'sub-' || i, 'queued', ` + next + `, $1, $1 FROM x ORDER BY i
 				RETURNING id, subscription_id, next_attempt_at, seq
 			)
 			INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)

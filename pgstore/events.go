@@ -20,7 +20,7 @@ const keySep = "\x1f"
 // appendPlan is an AppendEvents call prepared outside the transaction.
 type appendPlan struct {
 	records []shipevents.AppendRecord
-	first   []bool // first record with its event id in this call
+	first   []bool // first record with its event key in this call
 	// Event columns, for the records with first set, in record order.
 	ids, types, refs, tenants, carriers, tracking, correlations []string
 	bodies                                                      [][]byte
@@ -34,12 +34,13 @@ type appendPlan struct {
 // AppendEvents implements [shipevents.EventStore]. A call is one
 // transaction: advisory locks on the shipments it touches (taken in a
 // fixed order, so concurrent calls cannot deadlock on them), the events
-// inserted with ON CONFLICT DO NOTHING (idempotency), the shipments'
-// current states read and the ordering rule applied in Go
+// inserted with ON CONFLICT (tenant_id, id) DO NOTHING (idempotency by
+// event key), the shipments' current states read and the ordering rule
+// applied in Go
 // ([shipevents.UpdateShipment]), then the late
 // marks, the new states and the deliveries written in one pipelined batch.
 // A transaction aborted by a deadlock (two calls inserting the same new
-// event ids in opposite orders) is retried.
+// event keys in opposite orders) is retried.
 func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRecord) ([]shipevents.AppendResult, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -64,19 +65,19 @@ func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRec
 
 func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
 	p := &appendPlan{records: records, first: make([]bool, len(records))}
-	seen := make(map[string]bool, len(records))
+	seen := make(map[shipevents.EventKey]bool, len(records))
 	keys := map[string]bool{}
 	for i := range records {
 		e := &records[i].Event
-		if seen[e.ID] {
+		if seen[e.Key()] {
 			continue
 		}
-		seen[e.ID] = true
+		seen[e.Key()] = true
 		p.first[i] = true
 		body, err := json.Marshal(e)
 		if err != nil {
 			// No retry changes what the event holds.
-			return nil, shipevents.Permanent(fmt.Errorf("pgstore: append events: encoding event %q: %w", e.ID, err))
+			return nil, shipevents.Permanent(fmt.Errorf("pgstore: append events: encoding event %s: %w", e.Key(), err))
 		}
 		p.ids = append(p.ids, e.ID)
 		p.bodies = append(p.bodies, body)
@@ -120,8 +121,8 @@ const (
 		$8::text[], $9::timestamptz[]) WITH ORDINALITY
 		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, ord)
 	ORDER BY ord
-	ON CONFLICT (id) DO NOTHING
-	RETURNING id`
+	ON CONFLICT (tenant_id, id) DO NOTHING
+	RETURNING tenant_id, id`
 
 	sqlShipmentStates = `SELECT s.tenant_id, s.carrier, s.tracking_number, s.status, s.event_name, s.event_id,
 		s.occurred_at, s.occurred_at_nanos, s.updated_at
@@ -129,7 +130,10 @@ const (
 	JOIN unnest($1::text[], $2::text[], $3::text[]) AS k(tenant_id, carrier, tracking_number)
 		ON s.tenant_id = k.tenant_id AND s.carrier = k.carrier AND s.tracking_number = k.tracking_number`
 
-	sqlMarkLate = `UPDATE events SET late = true WHERE id = ANY($1::text[])`
+	// Looked up by primary key (the transaction runs under sqlByIDPlan).
+	sqlMarkLate = `UPDATE events e SET late = true
+	FROM unnest($1::text[], $2::text[]) AS x(tenant_id, id)
+	WHERE e.tenant_id = x.tenant_id AND e.id = x.id`
 
 	// The shipments are locked, so a state row read as missing cannot
 	// appear meanwhile: new states are plain inserts, changed ones plain
@@ -148,20 +152,20 @@ const (
 
 	// The deliveries go into the history as queued and into the queue as
 	// pending, in one statement; a delivery already stored (its id is
-	// deterministic) gets neither.
+	// deterministic) gets neither. Each names its event by tenant and id.
 	sqlInsertDeliveries = `WITH d AS (
-		INSERT INTO deliveries (id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
-		SELECT id, event_id, subscription_id, 'queued', next_attempt_at, $5, $5
-		FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) WITH ORDINALITY
-			AS x(id, event_id, subscription_id, next_attempt_at, ord)
+		INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at)
+		SELECT id, tenant_id, event_id, subscription_id, 'queued', next_attempt_at, $6, $6
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) WITH ORDINALITY
+			AS x(id, tenant_id, event_id, subscription_id, next_attempt_at, ord)
 		ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
-		RETURNING id, event_id, subscription_id, next_attempt_at, seq
+		RETURNING id, tenant_id, event_id, subscription_id, next_attempt_at, seq
 	), q AS (
 		INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)
 		SELECT id, subscription_id, next_attempt_at, seq FROM d
 	)
-	SELECT event_id FROM d`
+	SELECT tenant_id, event_id FROM d`
 )
 
 // appendTx runs one attempt of an AppendEvents transaction.
@@ -195,10 +199,10 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 			return nil, fmt.Errorf("locking shipments: %w", err)
 		}
 	}
-	inserted := make(map[string]bool, len(p.ids))
+	inserted := make(map[shipevents.EventKey]bool, len(p.ids))
 	rows, _ := br.Query()
-	var id string
-	_, err = pgx.ForEachRow(rows, []any{&id}, func() error { inserted[id] = true; return nil })
+	var k shipevents.EventKey
+	_, err = pgx.ForEachRow(rows, []any{&k.TenantID, &k.ID}, func() error { inserted[k] = true; return nil })
 	if err != nil {
 		br.Close()
 		return nil, fmt.Errorf("inserting events: %w", err)
@@ -230,15 +234,15 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 
 	// The ordering rule, in record order, on the states read under lock.
 	results := make([]shipevents.AppendResult, len(p.records))
-	var late []string
+	var lateTenants, lateIDs []string
 	changed := map[string]bool{}
-	var dIDs, dEvents, dSubs []string
+	var dIDs, dTenants, dEvents, dSubs []string
 	var dNext []time.Time
 	for i := range p.records {
 		r := &p.records[i]
 		e := &r.Event
-		results[i].EventID = e.ID
-		if !p.first[i] || !inserted[e.ID] {
+		results[i].TenantID, results[i].EventID = e.TenantID, e.ID
+		if !p.first[i] || !inserted[e.Key()] {
 			results[i].Outcome = shipevents.AppendDuplicate
 			continue
 		}
@@ -252,7 +256,8 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 				states[lk] = u.State
 				changed[lk] = true
 			case u.Late:
-				late = append(late, e.ID)
+				lateTenants = append(lateTenants, e.TenantID)
+				lateIDs = append(lateIDs, e.ID)
 			}
 		}
 		results[i].Outcome = u.Outcome()
@@ -261,6 +266,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 				continue
 			}
 			dIDs = append(dIDs, nd.ID)
+			dTenants = append(dTenants, e.TenantID)
 			dEvents = append(dEvents, e.ID)
 			dSubs = append(dSubs, nd.SubscriptionID)
 			dNext = append(dNext, nd.NextAttemptAt)
@@ -269,8 +275,8 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 
 	// Round trip 2: late marks, shipment states, deliveries.
 	b = &pgx.Batch{}
-	if len(late) > 0 {
-		b.Queue(sqlMarkLate, late)
+	if len(lateIDs) > 0 {
+		b.Queue(sqlMarkLate, lateTenants, lateIDs)
 	}
 	stateWrites := 0
 	for _, existed := range []bool{false, true} {
@@ -302,11 +308,11 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 		stateWrites++
 	}
 	if len(dIDs) > 0 {
-		b.Queue(sqlInsertDeliveries, dIDs, dEvents, dSubs, dNext, now)
+		b.Queue(sqlInsertDeliveries, dIDs, dTenants, dEvents, dSubs, dNext, now)
 	}
 	if b.Len() > 0 {
 		br = tx.SendBatch(ctx, b)
-		if len(late) > 0 {
+		if len(lateIDs) > 0 {
 			if _, err := br.Exec(); err != nil {
 				br.Close()
 				return nil, fmt.Errorf("marking late events: %w", err)
@@ -319,16 +325,16 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 			}
 		}
 		if len(dIDs) > 0 {
-			created := map[string]int{}
+			created := map[shipevents.EventKey]int{}
 			rows, _ := br.Query()
-			var eid string
-			if _, err := pgx.ForEachRow(rows, []any{&eid}, func() error { created[eid]++; return nil }); err != nil {
+			var k shipevents.EventKey
+			if _, err := pgx.ForEachRow(rows, []any{&k.TenantID, &k.ID}, func() error { created[k]++; return nil }); err != nil {
 				br.Close()
 				return nil, fmt.Errorf("inserting deliveries: %w", err)
 			}
 			for i := range results {
 				if p.first[i] && results[i].Outcome != shipevents.AppendDuplicate {
-					results[i].Deliveries = created[results[i].EventID]
+					results[i].Deliveries = created[p.records[i].Event.Key()]
 				}
 			}
 		}
@@ -350,7 +356,7 @@ func addNanos(t time.Time, nanos int32) time.Time {
 
 // eventColumns are the columns decodeStored reads, for an events row e.
 const eventColumns = `e.seq, e.body, e.late, e.stored_at,
-	(SELECT count(*) FROM deliveries d WHERE d.event_id = e.id AND d.state = 'queued')`
+	(SELECT count(*) FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND d.state = 'queued')`
 
 func scanStored(row pgx.Row) (shipevents.StoredEvent, error) {
 	var se shipevents.StoredEvent
@@ -368,13 +374,14 @@ func scanStored(row pgx.Row) (shipevents.StoredEvent, error) {
 }
 
 // GetEvent implements [shipevents.EventStore].
-func (s *Store) GetEvent(ctx context.Context, id string) (shipevents.StoredEvent, error) {
+func (s *Store) GetEvent(ctx context.Context, key shipevents.EventKey) (shipevents.StoredEvent, error) {
 	if err := s.check(ctx); err != nil {
 		return shipevents.StoredEvent{}, err
 	}
-	se, err := scanStored(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.id = $1`, id))
+	se, err := scanStored(s.pool.QueryRow(ctx, `SELECT `+eventColumns+` FROM events e WHERE e.tenant_id = $1 AND e.id = $2`,
+		key.TenantID, key.ID))
 	if err != nil {
-		return shipevents.StoredEvent{}, wrap(fmt.Sprintf("event %q", id), err)
+		return shipevents.StoredEvent{}, wrap("event "+key.String(), err)
 	}
 	return se, nil
 }

@@ -83,7 +83,8 @@ func TestHelperWorkerProcess(t *testing.T) {
 }
 
 // webhookReceiver counts requests per (path, webhook-id) and checks that
-// every request's webhook-id is the id of the event in its body.
+// every request's webhook-id is the message id of the event in its body
+// (shipevents.MessageID of its tenant and id).
 type webhookReceiver struct {
 	srv      *httptest.Server
 	mu       sync.Mutex
@@ -98,17 +99,19 @@ func newWebhookReceiver(t *testing.T, delay time.Duration) *webhookReceiver {
 	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		var ev struct {
-			ID string `json:"id"`
+			ID       string `json:"id"`
+			TenantID string `json:"tenant_id"`
 		}
 		_ = json.Unmarshal(body, &ev)
 		id := r.Header.Get(shipevents.HeaderWebhookID)
+		want := shipevents.MessageID(shipevents.EventKey{TenantID: ev.TenantID, ID: ev.ID})
 		if rc.delay > 0 {
 			time.Sleep(rc.delay)
 		}
 		rc.mu.Lock()
 		rc.seen[[2]string{r.URL.Path, id}]++
-		if id == "" || id != ev.ID {
-			rc.mismatch = append(rc.mismatch, fmt.Sprintf("webhook-id %q, body id %q", id, ev.ID))
+		if id == "" || id != want {
+			rc.mismatch = append(rc.mismatch, fmt.Sprintf("webhook-id %q, body tenant %q id %q", id, ev.TenantID, ev.ID))
 		}
 		rc.mu.Unlock()
 		rc.total.Add(1)
@@ -195,8 +198,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // its work, then starts a second one: the leases of what the first had in
 // flight expire and the second claims and finishes it. No delivery is
 // lost; a delivery the first worker sent but could not record is sent
-// again, with the same webhook-id (the event id), which is what receivers
-// deduplicate on.
+// again, with the same webhook-id (the event's message id), which is what
+// receivers deduplicate on.
 func TestSIGKILLWorker(t *testing.T) {
 	dsn := testDSN(t)
 	t.Parallel()
@@ -263,7 +266,7 @@ func TestSIGKILLWorker(t *testing.T) {
 		t.Errorf("the receiver saw %d distinct (subscription, webhook-id) pairs, want %d: deliveries were lost", pairs, want)
 	}
 	if len(mismatch) > 0 {
-		t.Errorf("%d requests carried a webhook-id other than their event's id, e.g. %v", len(mismatch), mismatch[0])
+		t.Errorf("%d requests carried a webhook-id other than their event's message id, e.g. %v", len(mismatch), mismatch[0])
 	}
 	extra := 0
 	for _, n := range dups {

@@ -130,23 +130,29 @@ const (
 	// it has a queued (pending or in flight) and a dead delivery. Events
 	// at or past the cutoff are returned without looking at deliveries:
 	// they end the walk.
-	sqlPurgeScan = `SELECT e.id, e.seq, e.stored_at, f.busy, f.dead
-	FROM (SELECT id, seq, stored_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) AS e
+	sqlPurgeScan = `SELECT e.tenant_id, e.id, e.seq, e.stored_at, f.busy, f.dead
+	FROM (SELECT tenant_id, id, seq, stored_at FROM events WHERE seq > $1 ORDER BY seq LIMIT $2) AS e
 	CROSS JOIN LATERAL (
 		SELECT coalesce(bool_or(d.state = 'queued'), false) AS busy,
 			coalesce(bool_or(d.state = 'dead'), false) AS dead
-		FROM deliveries d WHERE d.event_id = e.id AND e.stored_at < $3
+		FROM deliveries d WHERE d.tenant_id = e.tenant_id AND d.event_id = e.id AND e.stored_at < $3
 	) AS f
 	ORDER BY e.seq`
 
-	// Deletes the events, their deliveries and the deliveries' attempts,
+	// Deletes the events (by seq: their unique index), their deliveries
+	// (found per event key by deliveries_event_key_idx, in the lateral
+	// subquery, and deleted by primary key) and the deliveries' attempts,
 	// all as seen by the transaction's snapshot, and counts each.
 	sqlPurgeDelete = `WITH d AS (
-		DELETE FROM deliveries WHERE event_id = ANY($1::text[]) RETURNING id
+		DELETE FROM deliveries WHERE id = ANY(ARRAY(
+			SELECT x.id FROM unnest($1::text[], $2::text[]) AS k(tenant_id, event_id)
+			CROSS JOIN LATERAL (SELECT id FROM deliveries d
+				WHERE d.tenant_id = k.tenant_id AND d.event_id = k.event_id) AS x))
+		RETURNING id
 	), a AS (
 		DELETE FROM attempts WHERE delivery_id = ANY(ARRAY(SELECT id FROM d)) RETURNING 1
 	), e AS (
-		DELETE FROM events WHERE id = ANY($1::text[]) RETURNING 1
+		DELETE FROM events WHERE seq = ANY($3::bigint[]) RETURNING 1
 	)
 	SELECT (SELECT count(*) FROM e), (SELECT count(*) FROM d), (SELECT count(*) FROM a)`
 )
@@ -200,12 +206,12 @@ func (w *purgeWalk) purgeBatch(ctx context.Context, pool *pgxpool.Pool) (PurgeRe
 	if !locked {
 		return res, errPurgeBusy
 	}
-	ids, next, done, err := w.scan(ctx, tx, &res)
+	doomed, next, done, err := w.scan(ctx, tx, &res)
 	if err != nil {
 		return PurgeResult{}, fmt.Errorf("scanning events: %w", err)
 	}
-	if len(ids) > 0 {
-		if err := tx.QueryRow(ctx, sqlPurgeDelete, ids).Scan(&res.Events, &res.Deliveries, &res.Attempts); err != nil {
+	if len(doomed.seqs) > 0 {
+		if err := tx.QueryRow(ctx, sqlPurgeDelete, doomed.tenants, doomed.ids, doomed.seqs).Scan(&res.Events, &res.Deliveries, &res.Attempts); err != nil {
 			return PurgeResult{}, fmt.Errorf("deleting: %w", err)
 		}
 	}
@@ -218,17 +224,23 @@ func (w *purgeWalk) purgeBatch(ctx context.Context, pool *pgxpool.Pool) (PurgeRe
 	return res, nil
 }
 
-// scan reads the batch's events and returns the ids of the purgeable
-// ones, the last seq before the cutoff, and whether the walk ends here.
-// It counts the batch and the events kept in res.
-func (w *purgeWalk) scan(ctx context.Context, tx pgx.Tx, res *PurgeResult) (ids []string, next int64, done bool, err error) {
+// purgeable is the batch's events to delete: their keys and seqs, aligned.
+type purgeable struct {
+	tenants, ids []string
+	seqs         []int64
+}
+
+// scan reads the batch's events and returns the purgeable ones, the last
+// seq before the cutoff, and whether the walk ends here. It counts the
+// batch and the events kept in res.
+func (w *purgeWalk) scan(ctx context.Context, tx pgx.Tx, res *PurgeResult) (doomed purgeable, next int64, done bool, err error) {
 	rows, _ := tx.Query(ctx, sqlPurgeScan, w.cursor, w.batch, w.before)
 	next, seen := w.cursor, 0
-	var id string
+	var tenant, id string
 	var seq int64
 	var storedAt time.Time
 	var busy, dead bool
-	_, err = pgx.ForEachRow(rows, []any{&id, &seq, &storedAt, &busy, &dead}, func() error {
+	_, err = pgx.ForEachRow(rows, []any{&tenant, &id, &seq, &storedAt, &busy, &dead}, func() error {
 		seen++
 		if done || !storedAt.Before(w.before) {
 			done = true // stored at or after the cutoff: the walk ends
@@ -238,12 +250,14 @@ func (w *purgeWalk) scan(ctx context.Context, tx pgx.Tx, res *PurgeResult) (ids 
 		if busy || (dead && !storedAt.Before(w.deadBefore)) {
 			res.Kept++
 		} else {
-			ids = append(ids, id)
+			doomed.tenants = append(doomed.tenants, tenant)
+			doomed.ids = append(doomed.ids, id)
+			doomed.seqs = append(doomed.seqs, seq)
 		}
 		return nil
 	})
 	if seen > 0 {
 		res.Batches = 1
 	}
-	return ids, next, done || seen < w.batch, err
+	return doomed, next, done || seen < w.batch, err
 }

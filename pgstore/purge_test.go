@@ -55,7 +55,7 @@ func appendEvent(tb testing.TB, s shipevents.Store, e shipevents.Event, subs ...
 	rec := shipevents.AppendRecord{Event: e}
 	var ids []string
 	for _, sub := range subs {
-		id := shipevents.DeliveryID(e.ID, sub)
+		id := shipevents.DeliveryID(e.Key(), sub)
 		ids = append(ids, id)
 		rec.Deliveries = append(rec.Deliveries, shipevents.NewDelivery{ID: id, SubscriptionID: sub, NextAttemptAt: purgeT0})
 	}
@@ -144,7 +144,7 @@ func checkConsistent(tb testing.TB, s *pgstore.Store) {
 	tb.Helper()
 	var noEvent, noDelivery, noHistory, noQueue int
 	err := s.Pool().QueryRow(context.Background(), `SELECT
-		(SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)),
+		(SELECT count(*) FROM deliveries d WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.tenant_id = d.tenant_id AND e.id = d.event_id)),
 		(SELECT count(*) FROM attempts a WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = a.delivery_id)),
 		(SELECT count(*) FROM delivery_queue q
 			WHERE NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.id = q.delivery_id AND d.state = 'queued')),
@@ -232,7 +232,7 @@ func TestPurge(t *testing.T) {
 	checkConsistent(t, s)
 
 	for _, id := range []string{"old-ok", "old-none", "old-dead"} {
-		if _, err := s.GetEvent(ctx, id); !errors.Is(err, shipevents.ErrNotFound) {
+		if _, err := s.GetEvent(ctx, shipevents.EventKey{TenantID: "tenant-1", ID: id}); !errors.Is(err, shipevents.ErrNotFound) {
 			t.Errorf("GetEvent(%s) after purge: %v, want ErrNotFound", id, err)
 		}
 	}
@@ -240,7 +240,7 @@ func TestPurge(t *testing.T) {
 		t.Errorf("ListAttempts of a purged delivery: %v, want ErrNotFound", err)
 	}
 	for _, id := range []string{"old-pending", "old-inflight", "new-ok"} {
-		if se, err := s.GetEvent(ctx, id); err != nil || (id != "new-ok" && se.PendingDeliveries != 1) {
+		if se, err := s.GetEvent(ctx, shipevents.EventKey{TenantID: "tenant-1", ID: id}); err != nil || (id != "new-ok" && se.PendingDeliveries != 1) {
 			t.Errorf("GetEvent(%s) after purge: %v, %d pending", id, err, se.PendingDeliveries)
 		}
 	}
@@ -262,6 +262,41 @@ func TestPurge(t *testing.T) {
 	// Once finished, they go too.
 	wantPurged(t, purge(t, s, purgeCutoff, pgstore.PurgeOptions{}), 1, 2, 2, 1)
 	checkConsistent(t, s)
+}
+
+// TestPurgeTenants: two tenants' events with one id are purged each on its
+// own: the finished one goes with its deliveries and attempts, the other,
+// still pending, stays with all of its deliveries.
+func TestPurgeTenants(t *testing.T) {
+	s, clock := purgeStore(t)
+	ctx := t.Context()
+	done := shipmentEvent("same-id", "1ZSAME", purgeT0)
+	busy := done
+	busy.TenantID = "tenant-2"
+	doneIDs := appendEvent(t, s, done, "a", "b")
+	busyIDs := appendEvent(t, s, busy, "a", "b")
+	settle(t, s, purgeT0, map[string]shipevents.AttemptOutcome{
+		doneIDs[0]: shipevents.OutcomeSucceeded, doneIDs[1]: shipevents.OutcomeSucceeded,
+		busyIDs[0]: shipevents.OutcomeSucceeded, busyIDs[1]: shipevents.OutcomeRetry,
+	})
+	clock.Set(purgeCutoff.Add(time.Hour))
+
+	wantPurged(t, purge(t, s, purgeCutoff, pgstore.PurgeOptions{}), 1, 2, 2, 1)
+	checkConsistent(t, s)
+	if _, err := s.GetEvent(ctx, done.Key()); !errors.Is(err, shipevents.ErrNotFound) {
+		t.Errorf("GetEvent(%s) after purge: %v, want ErrNotFound", done.Key(), err)
+	}
+	se, err := s.GetEvent(ctx, busy.Key())
+	if err != nil || se.Event.TenantID != "tenant-2" || se.PendingDeliveries != 1 {
+		t.Fatalf("GetEvent(%s) after purge: %+v, %v; want it kept with 1 pending delivery", busy.Key(), se, err)
+	}
+	p, err := s.ListDeliveries(ctx, shipevents.DeliveryFilter{TenantID: busy.TenantID, EventID: busy.ID})
+	if err != nil || len(p.Items) != 2 {
+		t.Fatalf("deliveries of %s after purge: %v, %v; want both", busy.Key(), p.Items, err)
+	}
+	if as, err := s.ListAttempts(ctx, busyIDs[0]); err != nil || len(as) != 1 {
+		t.Errorf("attempts of the kept event's delivery: %v, %v; want 1", as, err)
+	}
 }
 
 // releaseLater claims the delivery id (due at purgeT0) and releases it to
@@ -312,7 +347,7 @@ func TestPurgeBatches(t *testing.T) {
 			sub = "busy" // every tenth event keeps a live delivery
 		}
 		recs = append(recs, shipevents.AppendRecord{Event: e, Deliveries: []shipevents.NewDelivery{
-			{ID: shipevents.DeliveryID(e.ID, sub), SubscriptionID: sub, NextAttemptAt: purgeT0}}})
+			{ID: shipevents.DeliveryID(e.Key(), sub), SubscriptionID: sub, NextAttemptAt: purgeT0}}})
 	}
 	if _, err := s.AppendEvents(t.Context(), recs); err != nil {
 		t.Fatal(err)
@@ -478,8 +513,8 @@ func TestPurgeRacing(t *testing.T) {
 		for ctx.Err() == nil {
 			e := events[rng.IntN(len(events))]
 			rec := shipevents.AppendRecord{Event: e, Deliveries: []shipevents.NewDelivery{
-				{ID: shipevents.DeliveryID(e.ID, "a"), SubscriptionID: "a", NextAttemptAt: purgeT0},
-				{ID: shipevents.DeliveryID(e.ID, "b"), SubscriptionID: "b", NextAttemptAt: purgeT0}}}
+				{ID: shipevents.DeliveryID(e.Key(), "a"), SubscriptionID: "a", NextAttemptAt: purgeT0},
+				{ID: shipevents.DeliveryID(e.Key(), "b"), SubscriptionID: "b", NextAttemptAt: purgeT0}}}
 			res, err := other.AppendEvents(ctx, []shipevents.AppendRecord{rec})
 			if err == nil && res[0].Outcome != shipevents.AppendDuplicate {
 				appended.Add(1)
@@ -604,11 +639,12 @@ func TestPurgedEventDeliveredAgain(t *testing.T) {
 	waitSucceeded(t, s, 3, 10*time.Second)
 	mu.Lock()
 	defer mu.Unlock()
-	want := map[string]int{"/all again-scan": 2, "/current again-scan": 1, "/all again-order": 2, "/current again-order": 2}
+	scanID := shipevents.MessageID(scan.Key()) // the scan has a tenant; the order has none
+	want := map[string]int{"/all " + scanID: 2, "/current " + scanID: 1, "/all again-order": 2, "/current again-order": 2}
 	if !maps.Equal(got, want) {
 		t.Errorf("requests received %v, want %v", got, want)
 	}
-	if as, err := s.ListAttempts(ctx, shipevents.DeliveryID(order.ID, "all")); err != nil || len(as) != 1 {
+	if as, err := s.ListAttempts(ctx, shipevents.DeliveryID(order.Key(), "all")); err != nil || len(as) != 1 {
 		t.Errorf("attempts of the delivery made again: %d, %v; want 1 (the purged history is gone)", len(as), err)
 	}
 }
@@ -640,8 +676,8 @@ func TestPurgeRacingAddDeliveries(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i, e := range events {
-			nd := shipevents.NewDelivery{ID: shipevents.DeliveryID(e.ID, "late-sub"), SubscriptionID: "late-sub", NextAttemptAt: purgeT0}
-			c, err := s.AddDeliveries(ctx, e.ID, []shipevents.NewDelivery{nd})
+			nd := shipevents.NewDelivery{ID: shipevents.DeliveryID(e.Key(), "late-sub"), SubscriptionID: "late-sub", NextAttemptAt: purgeT0}
+			c, err := s.AddDeliveries(ctx, e.Key(), []shipevents.NewDelivery{nd})
 			switch {
 			case err == nil:
 				added[i] = c == 1

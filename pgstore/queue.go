@@ -16,7 +16,7 @@ import (
 // lease_token IS NOT NULL): the history says whether a delivery is queued,
 // succeeded or dead, and a queued one is in flight exactly while its queue
 // row holds a lease.
-const deliveryColumns = `d.id, d.event_id, d.subscription_id,
+const deliveryColumns = `d.id, d.tenant_id, d.event_id, d.subscription_id,
 	CASE WHEN d.state <> 'queued' THEN d.state WHEN q.delivery_id IS NOT NULL THEN 'in_flight' ELSE 'pending' END,
 	d.attempts, d.next_attempt_at, d.created_at, d.updated_at, d.last_error, d.last_status_code, q.lease_expires_at`
 
@@ -60,8 +60,8 @@ func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, 
 //
 // The locked rows (found again by ctid: they cannot move while locked) get
 // a fresh random token, an update of columns no index holds, so it stays
-// on the page, and are returned with their history rows and events, which
-// are only read, in the order taken.
+// on the page, and are returned with their history rows and events (looked
+// up by their key, tenant and id), which are only read, in the order taken.
 const sqlClaim = `WITH RECURSIVE subs AS (
 	(SELECT subscription_id AS id FROM delivery_queue ORDER BY subscription_id LIMIT 1)
 	UNION ALL
@@ -104,9 +104,10 @@ const sqlClaim = `WITH RECURSIVE subs AS (
 	FROM locked WHERE q.ctid = locked.ctid
 	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, locked.turn, locked.head_at, locked.head_seq
 )
-SELECT d.id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
+SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
 	d.last_error, d.last_status_code, c.lease_token, e.body
-FROM claimed c JOIN deliveries d ON d.id = c.delivery_id JOIN events e ON e.id = d.event_id
+FROM claimed c JOIN deliveries d ON d.id = c.delivery_id
+	JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
 ORDER BY c.turn, c.head_at, c.head_seq`
 
 // sqlClaimPlan pins the claim's plan to ordered scans of the claim index,
@@ -181,7 +182,7 @@ func readClaims(br pgx.BatchResults, req shipevents.ClaimRequest, expires time.T
 		d := &c.Delivery
 		var attempts, code int32
 		var body []byte
-		if err := rows.Scan(&d.ID, &d.EventID, &d.SubscriptionID, &attempts, &d.NextAttemptAt, &d.CreatedAt,
+		if err := rows.Scan(&d.ID, &d.TenantID, &d.EventID, &d.SubscriptionID, &attempts, &d.NextAttemptAt, &d.CreatedAt,
 			&d.LastError, &code, &c.Lease.Token, &body); err != nil {
 			return nil, err
 		}
@@ -190,7 +191,7 @@ func readClaims(br pgx.BatchResults, req shipevents.ClaimRequest, expires time.T
 		d.LeaseExpiresAt = expires
 		d.UpdatedAt = req.Now
 		if err := c.Event.UnmarshalJSON(body); err != nil { // without encoding/json's extra validation pass
-			return nil, fmt.Errorf("decoding event %q: %w", d.EventID, err)
+			return nil, fmt.Errorf("decoding event %s: %w", d.EventKey(), err)
 		}
 		c.Lease.DeliveryID = d.ID
 		c.Lease.ExpiresAt = expires
@@ -425,8 +426,14 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	}
 	var a sqlArgs
 	conds := []string{"true"}
-	if f.EventID != "" {
-		conds = append(conds, "d.event_id = "+a.add(f.EventID))
+	// TenantID and EventID together name an event: EventID alone is the
+	// event without a tenant (deliveries_event_key_idx serves both, and
+	// TenantID alone as its prefix).
+	switch {
+	case f.EventID != "":
+		conds = append(conds, "d.tenant_id = "+a.add(f.TenantID)+" AND d.event_id = "+a.add(f.EventID))
+	case f.TenantID != "":
+		conds = append(conds, "d.tenant_id = "+a.add(f.TenantID))
 	}
 	if f.SubscriptionID != "" {
 		conds = append(conds, "d.subscription_id = "+a.add(f.SubscriptionID))
@@ -454,10 +461,10 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	var lastSeq int64
 	for rows.Next() {
 		var seq *int64
-		var id, eventID, subID, state, lastErr *string
+		var id, tenantID, eventID, subID, state, lastErr *string
 		var attempts, code *int32
 		var next, created, updated, lease *time.Time
-		if err := rows.Scan(&total, &leAfter, &seq, &id, &eventID, &subID, &state, &attempts, &next, &created,
+		if err := rows.Scan(&total, &leAfter, &seq, &id, &tenantID, &eventID, &subID, &state, &attempts, &next, &created,
 			&updated, &lastErr, &code, &lease); err != nil {
 			return page, wrap("list deliveries", err)
 		}
@@ -468,7 +475,7 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 			page.PageInfo.HasNextPage = true
 			continue
 		}
-		d := shipevents.Delivery{ID: *id, EventID: *eventID, SubscriptionID: *subID, NextAttemptAt: *next,
+		d := shipevents.Delivery{ID: *id, TenantID: *tenantID, EventID: *eventID, SubscriptionID: *subID, NextAttemptAt: *next,
 			CreatedAt: *created, UpdatedAt: *updated, LastError: *lastErr}
 		finishDelivery(&d, *state, *attempts, *code, lease)
 		if len(page.Items) == 0 {

@@ -77,7 +77,7 @@ func TestHealthyBesideHangingEndpoint(t *testing.T) {
 			for i := range n {
 				e := shipmentEvent(fmt.Sprintf("e-%d", i), fmt.Sprintf("H%d", i), at)
 				mu.Lock()
-				published[e.ID] = time.Now()
+				published[shipevents.MessageID(e.Key())] = time.Now() // what the webhook-id header carries
 				mu.Unlock()
 				publishAll(ctx, t, d, []shipevents.Event{e}, 1)
 				next = next.Add(gap)

@@ -105,7 +105,7 @@ func TestAppendRacing(t *testing.T) {
 			}
 			e := shipmentEvent(fmt.Sprintf("race-%d-%d", round, i), tracking, at.Add(time.Duration(round*10+i)*time.Second))
 			recs = append(recs, shipevents.AppendRecord{Event: e, Deliveries: []shipevents.NewDelivery{
-				{ID: shipevents.DeliveryID(e.ID, "s"), SubscriptionID: "s", NextAttemptAt: at},
+				{ID: shipevents.DeliveryID(e.Key(), "s"), SubscriptionID: "s", NextAttemptAt: at},
 			}})
 		}
 		rev := slices.Clone(recs)

@@ -46,7 +46,7 @@ func testOutcomeSucceeded(e *env) {
 	if cl := e.claim(at(24*time.Hour), 10); len(cl) != 0 {
 		e.errorf("a succeeded delivery is never claimed again", "claimed %v", claimIDs(cl))
 	}
-	if got := e.getEvent(ev.ID).PendingDeliveries; got != 0 {
+	if got := e.getEvent(ev.Key()).PendingDeliveries; got != 0 {
 		e.errorf("StoredEvent.PendingDeliveries does not count succeeded deliveries", "got %d, want 0", got)
 	}
 }
@@ -111,7 +111,7 @@ func testOutcomeDead(e *env) {
 	if got := claimIDs(e.claim(at(24*time.Hour), 10)); !slices.Equal(got, ids[1:]) {
 		e.errorf("a dead delivery is never claimed again", "claim a day later got %v, want only %v", got, ids[1:])
 	}
-	if got := e.getEvent(ev.ID).PendingDeliveries; got != 1 {
+	if got := e.getEvent(ev.Key()).PendingDeliveries; got != 1 {
 		e.errorf("StoredEvent.PendingDeliveries does not count dead deliveries", "got %d, want 1", got)
 	}
 }
@@ -147,7 +147,7 @@ func testPendingDeliveriesCount(e *env) {
 	if len(cl) != 3 {
 		e.fatalf("ClaimDeliveries leases up to req.Limit due deliveries", "claimed %d, want 3", len(cl))
 	}
-	if got := e.getEvent(ev.ID).PendingDeliveries; got != 4 {
+	if got := e.getEvent(ev.Key()).PendingDeliveries; got != 4 {
 		e.errorf("StoredEvent.PendingDeliveries counts deliveries not yet succeeded or dead (in flight ones included)", "got %d, want 4", got)
 	}
 	errs := e.record(
@@ -156,7 +156,7 @@ func testPendingDeliveriesCount(e *env) {
 		attemptRecord(cl[2], shipevents.OutcomeRetry, at(time.Minute), 500, "500"),
 	)
 	e.noErr(errors.Join(errs...), "RecordAttempts with held leases")
-	if got := e.getEvent(ev.ID).PendingDeliveries; got != 2 {
+	if got := e.getEvent(ev.Key()).PendingDeliveries; got != 2 {
 		e.errorf("StoredEvent.PendingDeliveries counts deliveries not yet succeeded or dead", "after succeeded, dead, retry of 3 of 4: got %d, want 2", got)
 	}
 	if p := e.listEvents(shipevents.EventFilter{}); len(p.Items) != 1 || p.Items[0].PendingDeliveries != 2 {

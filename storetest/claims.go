@@ -183,8 +183,8 @@ func testClaimDue(e *env) {
 		if c.Delivery.State != shipevents.DeliveryInFlight || c.Delivery.Attempts != 0 {
 			e.errorf("a claimed delivery is in flight, with its attempts so far", "delivery %s: State %q Attempts %d, want in_flight, 0", c.Delivery.ID, c.Delivery.State, c.Delivery.Attempts)
 		}
-		if c.Delivery.EventID != ev.ID || c.Event.ID != ev.ID {
-			e.errorf("the event of each delivery is returned with it", "delivery %s: Delivery.EventID %q, Event.ID %q; want %q", c.Delivery.ID, c.Delivery.EventID, c.Event.ID, ev.ID)
+		if c.Delivery.EventKey() != ev.Key() || c.Event.Key() != ev.Key() {
+			e.errorf("the event of each delivery is returned with it", "delivery %s: Delivery names event %s, Event is %s; want %s", c.Delivery.ID, c.Delivery.EventKey(), c.Event.Key(), ev.Key())
 		}
 		e.sameEvent("the event of each delivery is returned with it", c.Event, ev)
 		d := e.delivery(c.Delivery.ID)

@@ -132,18 +132,18 @@ func testListDeliveriesFilters(e *env) {
 	ev1, ev2 := e.orderEvent(base), e.orderEvent(base)
 	e.appendOne(ev1, nd(ev1, sA, base), nd(ev1, sB, at(time.Hour)))
 	e.appendOne(ev2, nd(ev2, sA, at(time.Hour)))
-	d1A, d1B, d2A := shipevents.DeliveryID(ev1.ID, sA), shipevents.DeliveryID(ev1.ID, sB), shipevents.DeliveryID(ev2.ID, sA)
+	d1A, d1B, d2A := shipevents.DeliveryID(ev1.Key(), sA), shipevents.DeliveryID(ev1.Key(), sB), shipevents.DeliveryID(ev2.Key(), sA)
 	e.claimOne(base, d1A, "ClaimDeliveries leases due pending deliveries only")
 	for _, c := range []struct {
 		f    shipevents.DeliveryFilter
 		want []string
 	}{
 		{shipevents.DeliveryFilter{}, []string{d1A, d1B, d2A}},
-		{shipevents.DeliveryFilter{EventID: ev1.ID}, []string{d1A, d1B}},
+		{shipevents.DeliveryFilter{TenantID: ev1.TenantID, EventID: ev1.ID}, []string{d1A, d1B}},
 		{shipevents.DeliveryFilter{SubscriptionID: sA}, []string{d1A, d2A}},
 		{shipevents.DeliveryFilter{State: shipevents.DeliveryInFlight}, []string{d1A}},
 		{shipevents.DeliveryFilter{State: shipevents.DeliveryPending}, []string{d1B, d2A}},
-		{shipevents.DeliveryFilter{EventID: ev1.ID, SubscriptionID: sA}, []string{d1A}},
+		{shipevents.DeliveryFilter{TenantID: ev1.TenantID, EventID: ev1.ID, SubscriptionID: sA}, []string{d1A}},
 		{shipevents.DeliveryFilter{SubscriptionID: sA, State: shipevents.DeliveryPending}, []string{d2A}},
 		{shipevents.DeliveryFilter{EventID: "unknown-" + newID("evt")}, nil},
 	} {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ var appendCases = []testCase{
 	{"AppendNew", withSource("EventStore.AppendEvents: the first append of an event id stores it with its deliveries and reports AppendNew"), testAppendNew},
 	{"AppendDuplicate", withSource("EventStore.AppendEvents: a record whose event id is already stored writes nothing and reports AppendDuplicate"), testAppendDuplicate},
 	{"AppendDuplicateInBatch", withSource("EventStore.AppendEvents: records are stored in order, so a repeated id later in the same call is a duplicate"), testAppendDuplicateInBatch},
+	{"AppendTenantIdentity", withSource("Store: an event's identity is its key, (TenantID, ID): the same id under two tenants, or with and without a tenant, is two events, each with its own deliveries, read, listed and claimed by the pair; within one tenant the id stays idempotent"), testAppendTenantIdentity},
 	{"AppendConcurrentDuplicates", withSource("EventStore.AppendEvents: idempotency holds when the same event is appended concurrently"), testAppendConcurrentDuplicates},
 	{"AppendBatchResults", withSource("EventStore.AppendEvents: the results are in the order of records"), testAppendBatchResults},
 	{"Outbox", withSource("EventStore.AppendEvents: an event is stored together with its deliveries (the outbox rule)"), testOutbox},
@@ -27,8 +29,8 @@ func testAppendNew(e *env) {
 	ev := e.shipmentEvent(shipevents.StatusInTransit, newID("trk"), at(time.Hour))
 	d := nd(ev, newID("sub"), at(0))
 	r := e.appendOne(ev, d)
-	if r.EventID != ev.ID {
-		e.errorf("AppendResult.EventID is the record's event id", "got %q, want %q", r.EventID, ev.ID)
+	if r.TenantID != ev.TenantID || r.EventID != ev.ID {
+		e.errorf("AppendResult.TenantID and EventID are the record's event key", "got %q/%q, want %s", r.TenantID, r.EventID, ev.Key())
 	}
 	if r.Outcome != shipevents.AppendNew {
 		e.errorf("the first append of an event id reports AppendNew", "got %v, want new", r.Outcome)
@@ -36,7 +38,7 @@ func testAppendNew(e *env) {
 	if r.Deliveries != 1 {
 		e.errorf("AppendResult.Deliveries counts the deliveries created", "got %d, want 1", r.Deliveries)
 	}
-	got := e.getEvent(ev.ID)
+	got := e.getEvent(ev.Key())
 	if got.Late {
 		e.errorf("an event that supersedes its shipment's state is not marked late", "StoredEvent.Late = true")
 	}
@@ -65,17 +67,17 @@ func testAppendDuplicate(e *env) {
 	if r.Outcome != shipevents.AppendDuplicate {
 		e.errorf("a second append of an event id reports AppendDuplicate", "got %v, want duplicate", r.Outcome)
 	}
-	if r.EventID != ev.ID {
-		e.errorf("AppendResult.EventID is the record's event id", "got %q, want %q", r.EventID, ev.ID)
+	if r.TenantID != ev.TenantID || r.EventID != ev.ID {
+		e.errorf("AppendResult.TenantID and EventID are the record's event key", "got %q/%q, want %s", r.TenantID, r.EventID, ev.Key())
 	}
 	if r.Deliveries != 0 {
 		e.errorf("a duplicate append must not create deliveries", "AppendResult.Deliveries = %d, want 0", r.Deliveries)
 	}
-	ds := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID})
+	ds := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID})
 	if len(ds.Items) != 1 {
 		e.errorf("a duplicate append must not create deliveries", "got %d deliveries, want 1", len(ds.Items))
 	}
-	e.sameEvent("a duplicate append writes nothing: the stored event must stay as first appended", e.getEvent(ev.ID).Event, ev)
+	e.sameEvent("a duplicate append writes nothing: the stored event must stay as first appended", e.getEvent(ev.Key()).Event, ev)
 	if p := e.listEvents(shipevents.EventFilter{}); p.PageInfo.Count != 1 || len(p.Items) != 1 {
 		e.errorf("a duplicate append must not store a second event", "ListEvents has %d items, Count %d; want 1", len(p.Items), p.PageInfo.Count)
 	}
@@ -94,7 +96,7 @@ func testAppendDuplicateInBatch(e *env) {
 	if res[0].Outcome != shipevents.AppendNew || res[1].Outcome != shipevents.AppendDuplicate {
 		e.errorf("the same event id twice in one call is new, then duplicate", "got outcomes %v, %v; want new, duplicate", res[0].Outcome, res[1].Outcome)
 	}
-	if ds := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID}); len(ds.Items) != 1 || ds.Items[0].SubscriptionID != sub1 {
+	if ds := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID}); len(ds.Items) != 1 || ds.Items[0].SubscriptionID != sub1 {
 		e.errorf("a duplicate append must not create deliveries", "got deliveries %v, want only the one to %s", deliveryIDs(ds.Items), sub1)
 	}
 }
@@ -102,7 +104,7 @@ func testAppendDuplicateInBatch(e *env) {
 func testAppendConcurrentDuplicates(e *env) {
 	ev := e.orderEvent(base)
 	sub := newID("sub")
-	e.evOf[shipevents.DeliveryID(ev.ID, sub)] = ev.ID
+	e.evOf[shipevents.DeliveryID(ev.Key(), sub)] = ev.Key()
 	const n = 8
 	outcomes := make([]shipevents.AppendOutcome, n)
 	errs := make([]error, n)
@@ -131,7 +133,7 @@ func testAppendConcurrentDuplicates(e *env) {
 	if news != 1 || dups != n-1 {
 		e.errorf("exactly one of concurrent appends of one event id is new, the rest duplicates", "got %d new and %d duplicate of %d", news, dups, n)
 	}
-	if ds := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID}); len(ds.Items) != 1 {
+	if ds := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID}); len(ds.Items) != 1 {
 		e.errorf("a duplicate append must not create deliveries", "got %d deliveries after %d concurrent appends, want 1", len(ds.Items), n)
 	}
 	if p := e.listEvents(shipevents.EventFilter{}); p.PageInfo.Count != 1 {
@@ -156,11 +158,11 @@ func testAppendBatchResults(e *env) {
 		shipevents.AppendRecord{Event: d, Deliveries: []shipevents.NewDelivery{ndCurrent(d, s1, base), nd(d, s2, base)}},
 	)
 	want := []shipevents.AppendResult{
-		{EventID: a.ID, Outcome: shipevents.AppendNew, Deliveries: 1},
-		{EventID: b.ID, Outcome: shipevents.AppendNew, Deliveries: 2},
-		{EventID: old.ID, Outcome: shipevents.AppendDuplicate, Deliveries: 0},
-		{EventID: c.ID, Outcome: shipevents.AppendNew, Deliveries: 0},
-		{EventID: d.ID, Outcome: shipevents.AppendLate, Deliveries: 1},
+		{TenantID: e.tenant, EventID: a.ID, Outcome: shipevents.AppendNew, Deliveries: 1},
+		{TenantID: e.tenant, EventID: b.ID, Outcome: shipevents.AppendNew, Deliveries: 2},
+		{TenantID: e.tenant, EventID: old.ID, Outcome: shipevents.AppendDuplicate, Deliveries: 0},
+		{TenantID: e.tenant, EventID: c.ID, Outcome: shipevents.AppendNew, Deliveries: 0},
+		{TenantID: e.tenant, EventID: d.ID, Outcome: shipevents.AppendLate, Deliveries: 1},
 	}
 	for i := range want {
 		if res[i] != want[i] {
@@ -174,7 +176,7 @@ func testOutbox(e *env) {
 	s1, s2 := newID("sub"), newID("sub")
 	want := []shipevents.NewDelivery{nd(ev, s1, at(time.Minute)), nd(ev, s2, at(2*time.Minute))}
 	e.appendOne(ev, want...)
-	p := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID})
+	p := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID})
 	if len(p.Items) != 2 || p.PageInfo.Count != 2 {
 		e.fatalf("an event is stored together with its deliveries (the outbox rule)", "ListDeliveries{EventID} has %d items, Count %d; want 2", len(p.Items), p.PageInfo.Count)
 	}
@@ -186,8 +188,8 @@ func testOutbox(e *env) {
 		}
 		d := p.Items[i]
 		rule := "a new delivery is pending at its NextAttemptAt, for its event and subscription, with no attempts"
-		if d.EventID != ev.ID || d.SubscriptionID != w.SubscriptionID {
-			e.errorf(rule, "delivery %s: EventID %q, SubscriptionID %q; want %q, %q", d.ID, d.EventID, d.SubscriptionID, ev.ID, w.SubscriptionID)
+		if d.EventKey() != ev.Key() || d.SubscriptionID != w.SubscriptionID {
+			e.errorf(rule, "delivery %s: TenantID %q, EventID %q, SubscriptionID %q; want %q, %q, %q", d.ID, d.TenantID, d.EventID, d.SubscriptionID, ev.TenantID, ev.ID, w.SubscriptionID)
 		}
 		if !d.NextAttemptAt.Equal(w.NextAttemptAt) {
 			e.errorf(rule, "delivery %s: NextAttemptAt %s, want %s", d.ID, d.NextAttemptAt, w.NextAttemptAt)
@@ -196,11 +198,11 @@ func testOutbox(e *env) {
 		if d.CreatedAt.IsZero() {
 			e.errorf("a stored delivery has CreatedAt set", "delivery %s: CreatedAt is zero", d.ID)
 		}
-		if _, err := e.s.GetEvent(e.ctx, d.EventID); err != nil {
-			e.errorf("never a delivery without its event (the outbox rule)", "GetEvent(%s) of delivery %s: %v", d.EventID, d.ID, err)
+		if _, err := e.s.GetEvent(e.ctx, d.EventKey()); err != nil {
+			e.errorf("never a delivery without its event (the outbox rule)", "GetEvent(%s) of delivery %s: %v", d.EventKey(), d.ID, err)
 		}
 	}
-	if got := e.getEvent(ev.ID).PendingDeliveries; got != 2 {
+	if got := e.getEvent(ev.Key()).PendingDeliveries; got != 2 {
 		e.errorf("StoredEvent.PendingDeliveries counts the event's deliveries not yet succeeded or dead", "GetEvent: got %d, want 2", got)
 	}
 	if l := e.listEvents(shipevents.EventFilter{}); len(l.Items) != 1 || l.Items[0].PendingDeliveries != 2 {
@@ -210,7 +212,7 @@ func testOutbox(e *env) {
 	if r := e.appendOne(bare); r.Outcome != shipevents.AppendNew || r.Deliveries != 0 {
 		e.errorf("an event without deliveries is stored with none", "got %+v", r)
 	}
-	if got := e.getEvent(bare.ID).PendingDeliveries; got != 0 {
+	if got := e.getEvent(bare.Key()).PendingDeliveries; got != 0 {
 		e.errorf("StoredEvent.PendingDeliveries counts the event's deliveries not yet succeeded or dead", "event without deliveries: got %d, want 0", got)
 	}
 }
@@ -222,7 +224,7 @@ func testSeqIncreases(e *env) {
 		ev := e.orderEvent(at(time.Duration(5-i) * time.Hour)) // occurred_at decreasing: order is by append
 		e.appendOne(ev)
 		ids = append(ids, ev.ID)
-		se := e.getEvent(ev.ID)
+		se := e.getEvent(ev.Key())
 		if i > 0 && se.Seq <= last {
 			e.errorf("StoredEvent.Seq is the store's append order, increasing", "event %d has Seq %d after Seq %d", i, se.Seq, last)
 		}
@@ -245,7 +247,7 @@ func testEventRoundTrip(e *env) {
 	sub := newID("sub")
 	e.appendOne(ev, nd(ev, sub, base))
 	want := e.fullEvent(id, trk)
-	e.sameEvent("GetEvent returns the event exactly as appended", e.getEvent(id).Event, want)
+	e.sameEvent("GetEvent returns the event exactly as appended", e.getEvent(e.key(id)).Event, want)
 	p := e.listEvents(shipevents.EventFilter{})
 	if len(p.Items) != 1 {
 		e.fatalf("ListEvents lists every stored event", "got %d items, want 1", len(p.Items))
@@ -256,4 +258,107 @@ func testEventRoundTrip(e *env) {
 		e.fatalf("ClaimDeliveries leases due pending deliveries", "got %d claims, want 1", len(cl))
 	}
 	e.sameEvent("ClaimDeliveries returns each delivery's event exactly as appended", cl[0].Event, want)
+}
+
+func testAppendTenantIdentity(e *env) {
+	id, trk := newID("evt"), newID("trk")
+	own, shared := newID("sub"), newID("sub")
+	// One scan as three tenants publish it: the case's tenant, another
+	// one, and none. Metadata tells the copies apart when read back.
+	copies := make([]shipevents.Event, 3)
+	for i, tenant := range []string{e.tenant, "other-" + e.tenant, ""} {
+		ev := e.shipmentEvent(shipevents.StatusInTransit, trk, at(time.Hour))
+		ev.ID, ev.TenantID = id, tenant
+		ev.Metadata = map[string]string{"copy": strconv.Itoa(i)}
+		copies[i] = ev
+	}
+	a, b, c := copies[0], copies[1], copies[2]
+	recs := []shipevents.AppendRecord{
+		{Event: a, Deliveries: []shipevents.NewDelivery{nd(a, own, base), nd(a, shared, base)}},
+		{Event: b, Deliveries: []shipevents.NewDelivery{nd(b, shared, base)}},
+		{Event: c, Deliveries: []shipevents.NewDelivery{nd(c, shared, base)}},
+	}
+	pending := map[shipevents.EventKey]int{a.Key(): 2, b.Key(): 1, c.Key(): 1}
+	res := e.appendRecords(recs...)
+	for i, r := range res {
+		k := recs[i].Event.Key()
+		if r.Outcome != shipevents.AppendNew || r.Deliveries != pending[k] || r.TenantID != k.TenantID || r.EventID != k.ID {
+			e.errorf("the same id under another tenant (or none) is another event, stored with its own deliveries", "record %d (%s): %+v, want new with %d deliveries", i, k, r, pending[k])
+		}
+	}
+
+	// Within each tenant the id stays idempotent, in a later call and
+	// twice in one call.
+	again := e.appendRecords(
+		shipevents.AppendRecord{Event: b, Deliveries: []shipevents.NewDelivery{nd(b, own, base)}},
+		shipevents.AppendRecord{Event: a, Deliveries: []shipevents.NewDelivery{nd(a, newID("sub"), base)}},
+		shipevents.AppendRecord{Event: c},
+		shipevents.AppendRecord{Event: b},
+	)
+	for i, r := range again {
+		if r.Outcome != shipevents.AppendDuplicate || r.Deliveries != 0 {
+			e.errorf("within one tenant an event id stays idempotent: the key already stored is a duplicate", "record %d again: %+v, want duplicate with no deliveries", i, r)
+		}
+	}
+	if p := e.listEvents(shipevents.EventFilter{}); p.PageInfo.Count != 3 {
+		e.errorf("one stored event per key", "ListEvents Count = %d, want 3", p.PageInfo.Count)
+	}
+
+	for _, ev := range copies {
+		k := ev.Key()
+		se := e.getEvent(k)
+		e.sameEvent("GetEvent returns the event stored under the key, not another tenant's event with the same id", se.Event, ev)
+		if se.PendingDeliveries != pending[k] {
+			e.errorf("StoredEvent.PendingDeliveries counts the deliveries of the event with that key", "event %s: %d, want %d", k, se.PendingDeliveries, pending[k])
+		}
+		ds := e.listDeliveries(shipevents.DeliveryFilter{TenantID: k.TenantID, EventID: k.ID})
+		if len(ds.Items) != pending[k] || ds.PageInfo.Count != pending[k] {
+			e.errorf("DeliveryFilter: TenantID and EventID together name one event", "ListDeliveries of %s: %v, want %d deliveries", k, deliveryIDs(ds.Items), pending[k])
+		}
+		for _, d := range ds.Items {
+			if d.EventKey() != k || d.ID != shipevents.DeliveryID(k, d.SubscriptionID) {
+				e.errorf("a delivery names its event by tenant and id", "delivery %s listed for %s names %s", d.ID, k, d.EventKey())
+			}
+		}
+		st := e.shipmentState(ev.Shipment())
+		if st.EventID != id || st.Key.TenantID != k.TenantID {
+			e.errorf("ShipmentState is kept per shipment key, tenant included", "ShipmentState(%s) = %+v", ev.Shipment(), st)
+		}
+	}
+	if _, err := e.s.GetEvent(e.ctx, shipevents.EventKey{TenantID: "third-" + e.tenant, ID: id}); !errors.Is(err, shipevents.ErrNotFound) {
+		e.errorf("GetEvent of an id stored under other tenants only is an error wrapping ErrNotFound", "got %v", err)
+	}
+	if got := deliveryIDs(e.listDeliveries(shipevents.DeliveryFilter{TenantID: b.TenantID}).Items); !sameSet(got, []string{recs[1].Deliveries[0].ID}) {
+		e.errorf("DeliveryFilter: TenantID alone selects the deliveries of that tenant's events", "got %v, want %s", got, recs[1].Deliveries[0].ID)
+	}
+	if got := deliveryIDs(e.listDeliveries(shipevents.DeliveryFilter{EventID: id}).Items); !sameSet(got, []string{recs[2].Deliveries[0].ID}) {
+		e.errorf("DeliveryFilter: EventID without TenantID names the event without a tenant", "got %v, want %s", got, recs[2].Deliveries[0].ID)
+	}
+
+	// Each claim carries the copy its delivery names.
+	byKey := map[shipevents.EventKey]shipevents.Event{a.Key(): a, b.Key(): b, c.Key(): c}
+	cl := e.claim(base, 10)
+	if len(cl) != 4 {
+		e.fatalf("ClaimDeliveries leases due pending deliveries", "got %d claims, want 4", len(cl))
+	}
+	var ownClaim shipevents.Claim
+	for _, x := range cl {
+		k := x.Delivery.EventKey()
+		want, ok := byKey[k]
+		if !ok {
+			e.errorf("a claimed delivery names its event by tenant and id", "delivery %s names %s", x.Delivery.ID, k)
+			continue
+		}
+		e.sameEvent("ClaimDeliveries returns the event the delivery's TenantID and EventID name", x.Event, want)
+		if x.Delivery.SubscriptionID == own {
+			ownClaim = x
+		}
+	}
+	errs := e.record(succeed(ownClaim))
+	e.noErr(errs[0], "RecordAttempts with a held lease")
+	for k, want := range map[shipevents.EventKey]int{a.Key(): 1, b.Key(): 1, c.Key(): 1} {
+		if got := e.getEvent(k).PendingDeliveries; got != want {
+			e.errorf("a delivery's outcome counts against its own event only", "event %s: PendingDeliveries %d, want %d", k, got, want)
+		}
+	}
 }

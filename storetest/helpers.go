@@ -135,7 +135,7 @@ func subscription(id string) shipevents.Subscription {
 
 // nd returns a delivery of ev to sub due at next, with the deterministic id.
 func nd(ev shipevents.Event, sub string, next time.Time) shipevents.NewDelivery {
-	return shipevents.NewDelivery{ID: shipevents.DeliveryID(ev.ID, sub), SubscriptionID: sub, NextAttemptAt: next}
+	return shipevents.NewDelivery{ID: shipevents.DeliveryID(ev.Key(), sub), SubscriptionID: sub, NextAttemptAt: next}
 }
 
 func ndCurrent(ev shipevents.Event, sub string, next time.Time) shipevents.NewDelivery {
@@ -154,7 +154,7 @@ func (e *env) appendRecords(recs ...shipevents.AppendRecord) []shipevents.Append
 		}
 		for _, d := range r.Deliveries {
 			if _, ok := e.evOf[d.ID]; !ok {
-				e.evOf[d.ID] = r.Event.ID
+				e.evOf[d.ID] = r.Event.Key()
 			}
 		}
 	}
@@ -190,12 +190,17 @@ func (e *env) seed(next ...time.Time) (shipevents.Event, []string) {
 	return ev, ids
 }
 
-func (e *env) getEvent(id string) shipevents.StoredEvent {
+// key returns the key of the case tenant's event id.
+func (e *env) key(id string) shipevents.EventKey {
+	return shipevents.EventKey{TenantID: e.tenant, ID: id}
+}
+
+func (e *env) getEvent(k shipevents.EventKey) shipevents.StoredEvent {
 	e.Helper()
-	se, err := e.s.GetEvent(e.ctx, id)
+	se, err := e.s.GetEvent(e.ctx, k)
 	e.noErr(err, "GetEvent of a stored event")
-	if se.Event.ID != id {
-		e.fatalf("GetEvent returns the event with the given id", "got event %q, want %q", se.Event.ID, id)
+	if se.Event.Key() != k {
+		e.fatalf("GetEvent returns the event with the given key (tenant and id)", "got event %s, want %s", se.Event.Key(), k)
 	}
 	return se
 }
@@ -218,14 +223,14 @@ func (e *env) listDeliveries(f shipevents.DeliveryFilter) shipevents.Page[shipev
 // it under its event.
 func (e *env) delivery(id string) shipevents.Delivery {
 	e.Helper()
-	evID := e.evOf[id]
-	p := e.listDeliveries(shipevents.DeliveryFilter{EventID: evID, Limit: shipevents.MaxPageSize})
+	k := e.evOf[id]
+	p := e.listDeliveries(shipevents.DeliveryFilter{TenantID: k.TenantID, EventID: k.ID, Limit: shipevents.MaxPageSize})
 	for _, d := range p.Items {
 		if d.ID == id {
 			return d
 		}
 	}
-	e.fatalf("ListDeliveries with EventID lists every delivery created with the event", "delivery %s of event %s is not listed", id, evID)
+	e.fatalf("ListDeliveries with TenantID and EventID lists every delivery created with the event", "delivery %s of event %s is not listed", id, k)
 	return shipevents.Delivery{}
 }
 

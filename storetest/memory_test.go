@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/shipevents/shipevents"
@@ -43,8 +44,36 @@ func (s unsorted) ListSubscriptions(ctx context.Context) ([]shipevents.Subscript
 // forgetful loses every event it stores, which stops many cases early.
 type forgetful struct{ shipevents.Store }
 
-func (forgetful) GetEvent(ctx context.Context, id string) (shipevents.StoredEvent, error) {
-	return shipevents.StoredEvent{}, fmt.Errorf("event %q: %w", id, shipevents.ErrNotFound)
+func (forgetful) GetEvent(ctx context.Context, k shipevents.EventKey) (shipevents.StoredEvent, error) {
+	return shipevents.StoredEvent{}, fmt.Errorf("event %s: %w", k, shipevents.ErrNotFound)
+}
+
+// idOnly deduplicates events by id alone, as if the tenant were not part
+// of an event's identity: a record whose id was stored under another
+// tenant is reported a duplicate and dropped.
+type idOnly struct {
+	shipevents.Store
+	mu       sync.Mutex
+	tenantOf map[string]string // event id -> tenant it was first stored under
+}
+
+func (s *idOnly) AppendEvents(ctx context.Context, recs []shipevents.AppendRecord) ([]shipevents.AppendResult, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]shipevents.AppendResult, len(recs))
+	for i, r := range recs {
+		if t, seen := s.tenantOf[r.Event.ID]; seen && t != r.Event.TenantID {
+			out[i] = shipevents.AppendResult{TenantID: r.Event.TenantID, EventID: r.Event.ID, Outcome: shipevents.AppendDuplicate}
+			continue
+		}
+		s.tenantOf[r.Event.ID] = r.Event.TenantID
+		res, err := s.Store.AppendEvents(ctx, []shipevents.AppendRecord{r})
+		if err != nil {
+			return nil, err
+		}
+		out[i] = res[0]
+	}
+	return out, nil
 }
 
 // panicky panics when asked for a shipment's state.
@@ -114,6 +143,20 @@ func TestTestEndsFailedCases(t *testing.T) {
 		if !strings.Contains(m, "rule: ") {
 			t.Errorf("violation names no rule: %s", m)
 		}
+	}
+}
+
+// A store that knows events by id alone breaks the tenant identity rule,
+// and only it.
+func TestTestFindsTenantBlindStore(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store {
+		return &idOnly{Store: newMemoryStore(), tenantOf: map[string]string{}}
+	}))
+	if got := failedCases(t, msgs); !slices.Equal(got, []string{"AppendTenantIdentity"}) {
+		t.Fatalf("failed cases %v, want [AppendTenantIdentity]:\n%s", got, strings.Join(msgs, "\n"))
+	}
+	if !strings.Contains(msgs[0], "is another event") {
+		t.Errorf("the violation does not say what the rule is: %s", msgs[0])
 	}
 }
 

@@ -49,7 +49,7 @@ func testLateAfterTerminal(e *env) {
 		ev   shipevents.Event
 		late bool
 	}{{t1, false}, {t2, false}, {t3, true}} {
-		if got := e.getEvent(c.ev.ID).Late; got != c.late {
+		if got := e.getEvent(c.ev.Key()).Late; got != c.late {
 			e.errorf("StoredEvent.Late marks exactly the events that did not supersede their shipment's state", "event %s (%s): Late = %v, want %v", c.ev.ID, c.ev.Status, got, c.late)
 		}
 	}
@@ -118,11 +118,11 @@ func testOnlyIfCurrentDropped(e *env) {
 	if r.Deliveries != 1 {
 		e.errorf("for a late event, deliveries with OnlyIfCurrent are dropped and the others created", "AppendResult.Deliveries = %d, want 1", r.Deliveries)
 	}
-	p := e.listDeliveries(shipevents.DeliveryFilter{EventID: late.ID})
-	if got, want := deliveryIDs(p.Items), []string{shipevents.DeliveryID(late.ID, s2)}; !slices.Equal(got, want) {
+	p := e.listDeliveries(shipevents.DeliveryFilter{TenantID: late.TenantID, EventID: late.ID})
+	if got, want := deliveryIDs(p.Items), []string{shipevents.DeliveryID(late.Key(), s2)}; !slices.Equal(got, want) {
 		e.errorf("for a late event, deliveries with OnlyIfCurrent are dropped and the others created", "deliveries of the late event = %v, want %v (the one without OnlyIfCurrent)", got, want)
 	}
-	if got := e.getEvent(late.ID).PendingDeliveries; got != 1 {
+	if got := e.getEvent(late.Key()).PendingDeliveries; got != 1 {
 		e.errorf("StoredEvent.PendingDeliveries counts the event's deliveries not yet succeeded or dead", "late event: got %d, want 1", got)
 	}
 	if cl := e.claim(base, 10); len(cl) != 3 {
@@ -254,7 +254,7 @@ func testOrderingAgreesWithUpdateShipment(e *env) {
 		}
 	}
 	for id, l := range late {
-		if got := e.getEvent(id).Late; got != l {
+		if got := e.getEvent(e.key(id)).Late; got != l {
 			e.errorf("StoredEvent.Late marks the events UpdateShipment finds late", "event %s: Late = %v, want %v", id, got, l)
 		}
 	}

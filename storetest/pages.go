@@ -31,7 +31,7 @@ var eventListCases = []testCase{
 
 func testGetEventNotFound(e *env) {
 	e.appendOne(e.orderEvent(base))
-	_, err := e.s.GetEvent(e.ctx, "unknown-"+newID("evt"))
+	_, err := e.s.GetEvent(e.ctx, e.key("unknown-"+newID("evt")))
 	if !errors.Is(err, shipevents.ErrNotFound) {
 		e.errorf("GetEvent of an unknown id is an error wrapping ErrNotFound", "got %v", err)
 	}

@@ -157,12 +157,12 @@ type env struct {
 	s      shipevents.Store
 	c      testCase
 	tenant string
-	evOf   map[string]string // delivery id → event id
+	evOf   map[string]shipevents.EventKey // delivery id → its event's key
 	short  bool
 }
 
 func newEnv(ctx context.Context, r reporter, s shipevents.Store, c testCase, short bool) *env {
-	return &env{reporter: r, ctx: ctx, s: s, c: c, tenant: "tenant-" + uuid.NewString(), evOf: map[string]string{}, short: short}
+	return &env{reporter: r, ctx: ctx, s: s, c: c, tenant: "tenant-" + uuid.NewString(), evOf: map[string]shipevents.EventKey{}, short: short}
 }
 
 // errorf reports a broken rule: "rule: <rule>: <detail>" followed by the

@@ -56,7 +56,7 @@ func testNoAliasingEvents(e *env) {
 	id, trk := newID("evt"), newID("trk")
 	ev := e.fullEvent(id, trk)
 	rec := []shipevents.AppendRecord{{Event: ev, Deliveries: []shipevents.NewDelivery{nd(ev, newID("sub"), base)}}}
-	e.evOf[rec[0].Deliveries[0].ID] = id
+	e.evOf[rec[0].Deliveries[0].ID] = e.key(id)
 	_, err := e.s.AppendEvents(e.ctx, rec)
 	e.noErr(err, "AppendEvents")
 	want := e.fullEvent(id, trk)
@@ -64,17 +64,17 @@ func testNoAliasingEvents(e *env) {
 	mutateEvent(&ev)
 	mutateEvent(&rec[0].Event)
 	rec[0].Deliveries[0].SubscriptionID = "mutated"
-	e.sameEvent("values passed in belong to the caller and must not be retained (the appended event was changed after AppendEvents)", e.getEvent(id).Event, want)
+	e.sameEvent("values passed in belong to the caller and must not be retained (the appended event was changed after AppendEvents)", e.getEvent(e.key(id)).Event, want)
 
-	got := e.getEvent(id)
+	got := e.getEvent(e.key(id))
 	mutateEvent(&got.Event)
-	e.sameEvent("values returned must not alias the store's state (the event GetEvent returned was changed)", e.getEvent(id).Event, want)
+	e.sameEvent("values returned must not alias the store's state (the event GetEvent returned was changed)", e.getEvent(e.key(id)).Event, want)
 
 	p := e.listEvents(shipevents.EventFilter{})
 	for i := range p.Items {
 		mutateEvent(&p.Items[i].Event)
 	}
-	e.sameEvent("values returned must not alias the store's state (the events ListEvents returned were changed)", e.getEvent(id).Event, want)
+	e.sameEvent("values returned must not alias the store's state (the events ListEvents returned were changed)", e.getEvent(e.key(id)).Event, want)
 
 	cl := e.claim(base, 10)
 	if len(cl) != 1 {
@@ -84,7 +84,7 @@ func testNoAliasingEvents(e *env) {
 		e.errorf("values passed in belong to the caller and must not be retained", "the delivery's SubscriptionID changed with the caller's NewDelivery")
 	}
 	mutateEvent(&cl[0].Event)
-	e.sameEvent("values returned must not alias the store's state (the event ClaimDeliveries returned was changed)", e.getEvent(id).Event, want)
+	e.sameEvent("values returned must not alias the store's state (the event ClaimDeliveries returned was changed)", e.getEvent(e.key(id)).Event, want)
 }
 
 // mutateSubscription changes every map, slice and pointer target of s.
@@ -151,11 +151,11 @@ func testNoAliasingDeliveries(e *env) {
 	rec := attemptRecord(c, shipevents.OutcomeRetry, at(time.Minute), 500, "500 Internal Server Error")
 	e.noErr(errors.Join(e.record(rec)...), "RecordAttempts with a held lease")
 
-	p := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID})
+	p := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID})
 	want := p.Items[0]
 	p.Items[0].State = "mutated"
 	p.Items[0].LastError = "mutated"
-	if got := e.listDeliveries(shipevents.DeliveryFilter{EventID: ev.ID}).Items[0]; got.State != want.State || got.LastError != want.LastError {
+	if got := e.listDeliveries(shipevents.DeliveryFilter{TenantID: ev.TenantID, EventID: ev.ID}).Items[0]; got.State != want.State || got.LastError != want.LastError {
 		e.errorf("values returned must not alias the store's state (the deliveries ListDeliveries returned were changed)", "State %q LastError %q, want %q %q", got.State, got.LastError, want.State, want.LastError)
 	}
 	as := e.attempts(ids[0])
@@ -185,7 +185,7 @@ func testCancelledContext(e *env) {
 			_, err := e.s.AppendEvents(ctx, []shipevents.AppendRecord{{Event: fresh}})
 			return err
 		}},
-		{"GetEvent", func() error { _, err := e.s.GetEvent(ctx, ev.ID); return err }},
+		{"GetEvent", func() error { _, err := e.s.GetEvent(ctx, ev.Key()); return err }},
 		{"ListEvents", func() error { _, err := e.s.ListEvents(ctx, shipevents.EventFilter{}); return err }},
 		{"PutSubscription", func() error { return e.s.PutSubscription(ctx, subscription(newID("sub"))) }},
 		{"DeleteSubscription", func() error { return e.s.DeleteSubscription(ctx, sub.ID) }},

@@ -2,8 +2,9 @@
 // authors to read: store.go holds the adapter (one mutex over slices and
 // maps), store_test.go runs the storetest conformance suite on it, and this
 // file walks one event through it: append with a delivery, claim, record
-// success, and a late event that the ordering rule keeps from moving the
-// shipment back.
+// success, a late event that the ordering rule keeps from moving the
+// shipment back, and another tenant's copy of the first event, which is an
+// event of its own.
 //
 //	go run ./examples/custom-store
 //	go test ./examples/custom-store
@@ -39,7 +40,7 @@ func run(w io.Writer) error {
 	res, err := store.AppendEvents(ctx, []shipevents.AppendRecord{{
 		Event: delivered,
 		Deliveries: []shipevents.NewDelivery{{
-			ID:             shipevents.DeliveryID(delivered.ID, sub),
+			ID:             shipevents.DeliveryID(delivered.Key(), sub),
 			SubscriptionID: sub,
 			OnlyIfCurrent:  true,
 			NextAttemptAt:  now,
@@ -73,7 +74,7 @@ func run(w io.Writer) error {
 	if errs[0] != nil {
 		return errs[0]
 	}
-	page, err := store.ListDeliveries(ctx, shipevents.DeliveryFilter{EventID: delivered.ID})
+	page, err := store.ListDeliveries(ctx, shipevents.DeliveryFilter{TenantID: delivered.TenantID, EventID: delivered.ID})
 	if err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func run(w io.Writer) error {
 	res, err = store.AppendEvents(ctx, []shipevents.AppendRecord{{
 		Event: late,
 		Deliveries: []shipevents.NewDelivery{{
-			ID: shipevents.DeliveryID(late.ID, sub), SubscriptionID: sub, OnlyIfCurrent: true, NextAttemptAt: now,
+			ID: shipevents.DeliveryID(late.Key(), sub), SubscriptionID: sub, OnlyIfCurrent: true, NextAttemptAt: now,
 		}},
 	}})
 	if err != nil {
@@ -99,6 +100,23 @@ func run(w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "shipment %s: %s (%s, event %s)\n", st.Key, st.Status, st.EventName, st.EventID)
+
+	// Another tenant tracks the same parcel, so its copy of the scan has
+	// the same id; identity is tenant and id together, so it is a new
+	// event with a delivery of its own, while acme's copy again is a
+	// duplicate.
+	theirs := delivered
+	theirs.TenantID = "globex"
+	res, err = store.AppendEvents(ctx, []shipevents.AppendRecord{
+		{Event: theirs, Deliveries: []shipevents.NewDelivery{{ID: shipevents.DeliveryID(theirs.Key(), sub), SubscriptionID: sub, NextAttemptAt: now}}},
+		{Event: delivered, Deliveries: []shipevents.NewDelivery{{ID: shipevents.DeliveryID(delivered.Key(), sub), SubscriptionID: sub, NextAttemptAt: now}}},
+	})
+	if err != nil {
+		return err
+	}
+	for _, r := range res {
+		fmt.Fprintf(w, "append %s of tenant %s: %s, deliveries created: %d\n", r.EventID, r.TenantID, r.Outcome, r.Deliveries)
+	}
 	return nil
 }
 

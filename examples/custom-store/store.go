@@ -18,7 +18,11 @@ import (
 // each call atomic. A database adapter does the same work with a
 // transaction per call (and SELECT ... FOR UPDATE SKIP LOCKED for claims).
 //
-// Three habits carry over to any adapter:
+// Four habits carry over to any adapter:
+//   - know an event by its key, tenant and id together (Event.Key): two
+//     tenants tracking one parcel publish the same scan id, and each copy
+//     is an event of its own; a delivery names its event by both
+//     (Delivery.EventKey);
 //   - copy on the way in and on the way out (Event.Clone, Subscription.Clone):
 //     values passed in belong to the caller, values returned must not alias
 //     the store;
@@ -34,9 +38,9 @@ type Store struct {
 	now func() time.Time
 
 	mu           sync.Mutex
-	events       []*eventRow          // append order; Seq = index + 1
-	eventByID    map[string]*eventRow // the idempotency index
-	deliveries   []*deliveryRow       // creation order; cursor = index + 1
+	events       []*eventRow                       // append order; Seq = index + 1
+	eventByKey   map[shipevents.EventKey]*eventRow // the idempotency index
+	deliveries   []*deliveryRow                    // creation order; cursor = index + 1
 	deliveryByID map[string]*deliveryRow
 	shipments    map[shipevents.ShipmentKey]shipevents.ShipmentState
 	subs         map[string]shipevents.Subscription
@@ -63,7 +67,7 @@ var _ shipevents.Store = (*Store)(nil)
 func NewStore() *Store {
 	return &Store{
 		now:          time.Now,
-		eventByID:    map[string]*eventRow{},
+		eventByKey:   map[shipevents.EventKey]*eventRow{},
 		deliveryByID: map[string]*deliveryRow{},
 		shipments:    map[shipevents.ShipmentKey]shipevents.ShipmentState{},
 		subs:         map[string]shipevents.Subscription{},
@@ -92,10 +96,12 @@ func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRec
 
 func (s *Store) appendLocked(r shipevents.AppendRecord, now time.Time) shipevents.AppendResult {
 	ev := r.Event
-	res := shipevents.AppendResult{EventID: ev.ID}
+	key := ev.Key()
+	res := shipevents.AppendResult{TenantID: key.TenantID, EventID: key.ID}
 
-	// Idempotency: an id seen before writes nothing.
-	if _, ok := s.eventByID[ev.ID]; ok {
+	// Idempotency: a key seen before writes nothing. The same id under
+	// another tenant is another event.
+	if _, ok := s.eventByKey[key]; ok {
 		res.Outcome = shipevents.AppendDuplicate
 		return res
 	}
@@ -119,7 +125,7 @@ func (s *Store) appendLocked(r shipevents.AppendRecord, now time.Time) shipevent
 		StoredAt: now,
 	}}
 	s.events = append(s.events, row)
-	s.eventByID[ev.ID] = row
+	s.eventByKey[key] = row
 
 	// The outbox: the deliveries are created in the same step; a late
 	// event gets only those that do not need it to be current.
@@ -133,7 +139,7 @@ func (s *Store) appendLocked(r shipevents.AppendRecord, now time.Time) shipevent
 		dr := &deliveryRow{
 			seq: int64(len(s.deliveries) + 1),
 			d: shipevents.Delivery{
-				ID: nd.ID, EventID: ev.ID, SubscriptionID: nd.SubscriptionID,
+				ID: nd.ID, TenantID: ev.TenantID, EventID: ev.ID, SubscriptionID: nd.SubscriptionID,
 				State: shipevents.DeliveryPending, NextAttemptAt: nd.NextAttemptAt,
 				CreatedAt: now, UpdatedAt: now,
 			},
@@ -159,15 +165,15 @@ func (row *eventRow) storedCopy() shipevents.StoredEvent {
 }
 
 // GetEvent implements [shipevents.EventStore].
-func (s *Store) GetEvent(ctx context.Context, id string) (shipevents.StoredEvent, error) {
+func (s *Store) GetEvent(ctx context.Context, key shipevents.EventKey) (shipevents.StoredEvent, error) {
 	if err := ctx.Err(); err != nil {
 		return shipevents.StoredEvent{}, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	row, ok := s.eventByID[id]
+	row, ok := s.eventByKey[key]
 	if !ok {
-		return shipevents.StoredEvent{}, fmt.Errorf("event %q: %w", id, shipevents.ErrNotFound)
+		return shipevents.StoredEvent{}, fmt.Errorf("event %s: %w", key, shipevents.ErrNotFound)
 	}
 	return row.storedCopy(), nil
 }
@@ -325,7 +331,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 		dr.d.UpdatedAt = req.Now
 		claims = append(claims, shipevents.Claim{
 			Delivery: dr.d, // Delivery holds no slices or maps: a plain copy is safe
-			Event:    s.eventByID[dr.d.EventID].stored.Event.Clone(),
+			Event:    s.eventByKey[dr.d.EventKey()].stored.Event.Clone(),
 			Lease:    shipevents.Lease{DeliveryID: dr.d.ID, Token: dr.token, ExpiresAt: dr.d.LeaseExpiresAt},
 		})
 	}
@@ -467,9 +473,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	defer s.mu.Unlock()
 	var matches []*deliveryRow
 	for _, dr := range s.deliveries {
-		if (f.EventID == "" || dr.d.EventID == f.EventID) &&
-			(f.SubscriptionID == "" || dr.d.SubscriptionID == f.SubscriptionID) &&
-			(f.State == "" || dr.d.State == f.State) {
+		// TenantID and EventID together name one event (see
+		// shipevents.DeliveryFilter); DeliveryMatchesFilter knows the rule.
+		if shipevents.DeliveryMatchesFilter(&dr.d, &f) {
 			matches = append(matches, dr)
 		}
 	}

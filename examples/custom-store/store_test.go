@@ -20,8 +20,10 @@ func Example_run() {
 	}
 	// Output:
 	// append evt-1 (DELIVERED): new, deliveries created: 1
-	// claim e51278ff-aef5-5db7-8c7c-7c59df7ff83b for sub-orders: event evt-1, lease until 2026-01-01T12:00:30Z
-	// delivery e51278ff-aef5-5db7-8c7c-7c59df7ff83b: state=succeeded attempts=1 last_status=200
+	// claim c0766cd2-c94e-5227-a93e-434f9277a2d4 for sub-orders: event evt-1, lease until 2026-01-01T12:00:30Z
+	// delivery c0766cd2-c94e-5227-a93e-434f9277a2d4: state=succeeded attempts=1 last_status=200
 	// append evt-2 (IN_TRANSIT): late, deliveries created: 0
 	// shipment acme/ups/1Z999AA10123456784: DELIVERED (SUCCESSFULLY_DELIVERED, event evt-1)
+	// append evt-1 of tenant globex: new, deliveries created: 1
+	// append evt-1 of tenant acme: duplicate, deliveries created: 0
 }

@@ -1,9 +1,10 @@
 // Command postgres is the quickstart flow on PostgreSQL with two
 // dispatcher instances sharing one schema: it normalizes the UPS payloads
-// in testdata/ups, starts a local webhook receiver, publishes the events
-// through one instance (and again through the other: duplicates create
-// nothing), lets both instances deliver, and prints what was delivered
-// and by whom. It creates its own schema and drops it at the end.
+// in testdata/ups, for two shops (tenants) that track the same parcels,
+// starts a local webhook receiver, publishes the events through both
+// instances (and again through one: duplicates create nothing), lets both
+// instances deliver, and prints what was delivered and by whom. It creates
+// its own schema and drops it at the end.
 //
 // The DSN comes from SHIPEVENTS_PG_DSN (default
 // postgres://postgres@127.0.0.1:5432/test?sslmode=disable). From the
@@ -118,6 +119,19 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 		return fmt.Errorf("no UPS payloads in %s", dir)
 	}
 	fmt.Fprintf(w, "normalized %d events from %d UPS payloads\n", len(events), payloads)
+	// Two shops track the same parcels, so each gets the same scans with
+	// the same ids. Each sets its tenant before publishing: an event is
+	// known by tenant and id together, so each shop's copy is an event of
+	// its own.
+	tenants := []string{"shop-a", "shop-b"}
+	scans := events
+	events = nil
+	for _, tenant := range tenants {
+		for _, e := range scans {
+			e.TenantID = tenant
+			events = append(events, e)
+		}
+	}
 
 	// 2. Two instances, each with its own Store (its own pool), on a schema
 	// of their own. Migrate is safe to run from both at once.
@@ -172,9 +186,10 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 	if err != nil {
 		return err
 	}
+	// crm takes every shop's events; notifications only shop-a's.
 	subs := []shipevents.Subscription{
 		{ID: "crm", URL: rc.url + "/crm", EnabledEvents: []string{"shipments"}, Secrets: []string{secret}},
-		{ID: "notifications", URL: rc.url + "/notifications",
+		{ID: "notifications", TenantID: "shop-a", URL: rc.url + "/notifications",
 			EnabledEvents: []string{"shipments/delivered", "shipments/in_delivery/OUT_FOR_DELIVERY"}},
 	}
 	for _, s := range subs {
@@ -194,17 +209,18 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 	stopRun := func() error { cancel(); runWG.Wait(); return errors.Join(runErr[:]...) }
 	defer stopRun() //nolint:errcheck // the normal path checks it below
 
-	// 4. Publish through both instances at once, each shipment through
-	// one of them, one call per shipment as webhooks would arrive; then
-	// all of the events again through instance 2: the store knows them by
-	// id, so nothing is created twice.
-	var order []string
-	byShipment := map[string][]shipevents.Event{}
+	// 4. Publish through both instances at once, each shop's shipment
+	// through one of them, one call per shipment as webhooks would arrive;
+	// then all of the events again through instance 2: the store knows
+	// them by tenant and id, so nothing is created twice.
+	var order []shipevents.ShipmentKey
+	byShipment := map[shipevents.ShipmentKey][]shipevents.Event{}
 	for _, e := range events {
-		if _, ok := byShipment[e.TrackingNumber]; !ok {
-			order = append(order, e.TrackingNumber)
+		k := e.Shipment()
+		if _, ok := byShipment[k]; !ok {
+			order = append(order, k)
 		}
-		byShipment[e.TrackingNumber] = append(byShipment[e.TrackingNumber], e)
+		byShipment[k] = append(byShipment[k], e)
 	}
 	var pubRes [2][]shipevents.PublishResult
 	var pubErr [2]error
@@ -292,19 +308,22 @@ func run(ctx context.Context, w io.Writer, dsn, dir string) (err error) {
 	rc.mu.Unlock()
 	sort.Strings(lines)
 	fmt.Fprintf(w, "receiver got %d distinct (endpoint, webhook-id) pairs, %d more than once\n", len(lines), more)
-	key := events[len(events)-1].Shipment()
-	st, err := stores[1].ShipmentState(ctx, key)
-	if err != nil {
-		return err
+	for _, tenant := range tenants {
+		key := scans[len(scans)-1].Shipment()
+		key.TenantID = tenant
+		st, err := stores[1].ShipmentState(ctx, key)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "shipment %s: current status %s (%s, event %s)\n", key, st.Status, st.EventName, st.EventID)
 	}
-	fmt.Fprintf(w, "shipment %s %s: current status %s (%s)\n", key.Carrier, key.TrackingNumber, st.Status, st.EventName)
 	page, err := stores[1].ListEvents(ctx, shipevents.EventFilter{Limit: 3})
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "events stored: %d (shipment events and the dispatchers' webhooks/delivered events); newest:\n", page.PageInfo.Count)
 	for _, e := range page.Items {
-		fmt.Fprintf(w, "  #%d %s %s\n", e.Seq, e.Event.Ref, e.Event.ID)
+		fmt.Fprintf(w, "  #%d %s %s\n", e.Seq, e.Event.Ref, e.Event.Key())
 	}
 	return nil
 }

@@ -22,7 +22,7 @@ func TestRun(t *testing.T) {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
 	t.Log("\n" + out.String())
-	for _, want := range []string{"duplicates, nothing created", "subscription crm", "0 more than once", "dropped schema"} {
+	for _, want := range []string{"duplicates, nothing created", "subscription crm", "0 more than once", "shipment shop-a/", "shipment shop-b/", "dropped schema"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}
