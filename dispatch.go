@@ -710,17 +710,28 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 				giveBack(slots, 1)
 			}
 		}
-		if len(claims) == 0 {
+		if len(claims) < free {
+			// Nothing more is due that this instance may take now: wait
+			// for a publish, a full share with a worker back, or the poll.
 			select {
 			case <-ctx.Done():
 				return
 			case <-d.wake:
 			case <-d.freed:
+				// Let more of the share's attempts end, so that the next
+				// claim refills it in one statement, not one per attempt.
+				if !sleepCtx(ctx, refillDelay) {
+					return
+				}
 			case <-time.After(d.poll):
 			}
 		}
 	}
 }
+
+// refillDelay is how long a claim loop woken by a full share's first free
+// worker waits for more of them before it claims.
+const refillDelay = time.Millisecond
 
 // shareOf is how many attempts to s this instance makes at once.
 func (d *Dispatcher) shareOf(s *Subscription) int {
