@@ -6,7 +6,7 @@ import "strings"
 var carrierAliases = map[string]string{
 	"fedex": "fedex", "fedex_ground": "fedex", "fdxg": "fedex", "fdxe": "fedex", "federal_express": "fedex",
 	"ups": "ups", "united_parcel_service": "ups", "upsn": "ups",
-	"usps": "usps", "united_states_postal_service": "usps",
+	"usps": "usps", "united_states_postal_service": "usps", "stamps_com": "usps",
 	"dhl": "dhl", "dhl_express": "dhl", "dhlexpress": "dhl", "dhl_ecommerce": "dhl", "dhl_parcel": "dhl", "dhl_parcel_de": "dhl", "dhl_universal": "dhl", "mydhl": "dhl",
 	"canada_post": "canadapost", "canadapost": "canadapost",
 	"royal_mail": "royalmail", "royalmail": "royalmail",

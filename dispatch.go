@@ -116,7 +116,7 @@ type Dispatcher struct {
 	now      func() time.Time
 	log      *slog.Logger
 	name     string
-	handlers sync.Map // name -> Handler
+	handlers sync.Map // name -> Handler or Sender
 
 	subs   atomic.Pointer[subSnapshot]
 	subsMu sync.Mutex // serialises reloads
@@ -319,8 +319,18 @@ func (d *Dispatcher) Stats() Stats {
 }
 
 // Handle registers an in-process handler under name, for subscriptions
-// whose Handler field names it. Registering a name again replaces it.
+// whose Handler field names it. Registering a name again replaces what
+// was registered under it, handler or sender.
 func (d *Dispatcher) Handle(name string, h Handler) { d.handlers.Store(name, h) }
+
+// HandleSender registers s under name, for subscriptions whose Handler
+// field names it: s receives each attempt as the webhook sender does, a
+// [Message] with the body in the subscription's form, the signing time
+// and the subscription (its Secrets included), and its errors are
+// classified the same way. It serves in-process destinations that forward
+// the payload, such as a message broker. Registering a name again
+// replaces what was registered under it, handler or sender.
+func (d *Dispatcher) HandleSender(name string, s Sender) { d.handlers.Store(name, s) }
 
 // Subscribe validates and stores a subscription (creating or replacing
 // it) and makes it effective for this instance at once; other instances

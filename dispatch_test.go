@@ -396,6 +396,76 @@ func TestPublishRejectsInvalidEvents(t *testing.T) {
 	require.ErrorIs(t, err, ErrNotFound, "nothing is stored when one event is invalid")
 }
 
+// TestHandleSender: a sender registered under a handler name gets each
+// attempt as the webhook sender does (the body in the subscription's
+// form, the subscription with its secrets, the attempt number), and its
+// errors go through the retry policy.
+func TestHandleSender(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		var got []Message
+		var calls atomic.Int32
+		d, stop := runDispatcher(t, pn, DispatcherConfig{DisableDeliveryEvents: true, Retry: fastRetry})
+		d.HandleSender("fwd", SenderFunc(func(ctx context.Context, m *Message) (Response, error) {
+			mu.Lock()
+			c := *m
+			c.Body = slices.Clone(m.Body)
+			got = append(got, c)
+			mu.Unlock()
+			switch m.Event.ID {
+			case "flaky":
+				if calls.Add(1) == 1 {
+					return Response{}, errors.New("broker unavailable")
+				}
+			case "refused":
+				return Response{}, Permanent(errors.New("no such stream"))
+			}
+			return Response{Body: []byte("stored")}, nil
+		}))
+		ctx := context.Background()
+		secret, err := GenerateSecret()
+		require.NoError(t, err)
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "fwd", Handler: "fwd", EnabledEvents: []string{"shipments"},
+			Form: FormCloudEvents, Secrets: []string{secret}}))
+		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		ok, flaky, refused := shipmentEvent("ok", "T1", StatusInTransit, at), shipmentEvent("flaky", "T2", StatusInTransit, at), shipmentEvent("refused", "T3", StatusInTransit, at)
+		_, err = d.Publish(ctx, ok, flaky, refused)
+		require.NoError(t, err)
+		waitSettled(t, d)
+		stop()
+
+		mu.Lock()
+		defer mu.Unlock()
+		attempts := map[string][]int{}
+		for _, m := range got {
+			attempts[m.Event.ID] = append(attempts[m.Event.ID], m.Attempt)
+			want, err := m.Event.MarshalCloudEvent()
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(m.Body), "the body is in the subscription's form")
+			assert.Equal(t, []string{secret}, m.Subscription.Secrets)
+			assert.False(t, m.Timestamp.IsZero())
+		}
+		assert.Equal(t, map[string][]int{"ok": {1}, "flaky": {1, 2}, "refused": {1}}, attempts)
+		for id, want := range map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "refused": DeliveryDead} {
+			p, err := d.Deliveries(ctx, DeliveryFilter{EventID: id})
+			require.NoError(t, err)
+			require.Len(t, p.Items, 1, id)
+			assert.Equal(t, want, p.Items[0].State, id)
+		}
+		att, err := d.Attempts(ctx, DeliveryID(ok.Key(), "fwd"))
+		require.NoError(t, err)
+		require.Len(t, att, 1)
+		assert.Equal(t, "stored", att[0].Response, "the sender's response is recorded")
+
+		// Registering a handler under the name replaces the sender.
+		d.Handle("fwd", func(context.Context, Event) error { return nil })
+		h, _ := d.handlers.Load("fwd")
+		_, isSender := h.(Sender)
+		assert.False(t, isSender)
+	})
+}
+
 func TestDeliveryEvents(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		pn := newPipeNet()

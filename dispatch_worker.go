@@ -168,8 +168,8 @@ func (d *Dispatcher) senderFor(sub *Subscription) Sender {
 	return d.sender
 }
 
-// sendToHandler delivers to an in-process handler, turning a panic into a
-// failed attempt instead of a crashed worker.
+// sendToHandler delivers to an in-process handler or sender, turning a
+// panic into a failed attempt instead of a crashed worker.
 func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Response, err error) {
 	h, ok := d.handlers.Load(m.Subscription.Handler)
 	if !ok {
@@ -180,6 +180,9 @@ func (d *Dispatcher) sendToHandler(ctx context.Context, m *Message) (resp Respon
 			err = fmt.Errorf("handler %q panicked: %v", m.Subscription.Handler, p)
 		}
 	}()
+	if s, ok := h.(Sender); ok {
+		return s.Send(ctx, m)
+	}
 	return Response{}, h.(Handler)(ctx, m.Event.Clone())
 }
 

@@ -6,12 +6,13 @@
 // # Normalizing
 //
 // [Normalize] (or a configured [Normalizer]) reads a UPS, FedEx, DHL,
-// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes,
-// EasyPost, AfterShip, Shippo, Karrio or fulfilment payload (JSON), or a
-// Canada Post, Purolator, DHL Parcel DE or bpost one (XML) ([Formats]), and
-// returns one [Event] per scan, oldest first, each with a deterministic id,
-// a canonical [Status], an event name from the catalogue ([EventNames]),
-// its notification group and a ref such as
+// USPS, DHL Express, GLS, La Poste (Colissimo, Chronopost), Hermes, Amazon
+// Shipping, Parcel.One, SEKO, Spring, EasyPost, AfterShip, Shippo, Karrio,
+// ShipEngine or fulfilment payload (JSON), or a Canada Post, Purolator, DHL
+// Parcel DE or bpost one (XML) ([Formats]), and returns one [Event] per
+// scan, oldest first, each with a deterministic id, a canonical [Status],
+// an event name from the catalogue ([EventNames]), its notification group
+// and a ref such as
 // shipments/delivered/SUCCESSFULLY_DELIVERED. Carrier codes are resolved
 // by a [Mapper] over crosswalk tables embedded as data; a code no table
 // knows becomes [StatusUnknown] with the raw code kept. Hosts build their
@@ -25,8 +26,9 @@
 // current status by the ordering rule ([Supersedes], applied by stores
 // through [UpdateShipment]), and runs workers that claim deliveries with a
 // lease, send them through a [Sender] (the [HTTPSender], signing with
-// Standard Webhooks, or an in-process [Handler]), and record every
-// attempt. Failures are retried by a [RetryPolicy]; what cannot be
+// Standard Webhooks, an in-process [Handler], or a Sender registered with
+// [Dispatcher.HandleSender], such as the natsjs module's JetStream
+// publisher), and record every attempt. Failures are retried by a [RetryPolicy]; what cannot be
 // delivered becomes a dead letter that can be listed and replayed.
 // Subscriptions select events with ref patterns ([MatchRef], [RefIndex]),
 // event groups, types and conditions (see [Condition]); each may cap its

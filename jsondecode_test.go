@@ -22,6 +22,7 @@ import (
 func decodeTargets() map[string]func() any {
 	m := map[string]func() any{
 		"fulfillmentEvent": func() any { return new(fulfillmentEvent) },
+		"sekoSingle":       func() any { return new(sekoSingle) },
 		"event":            func() any { return new(eventFields) },
 	}
 	for f, mk := range typedTargets {

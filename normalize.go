@@ -13,20 +13,25 @@ import (
 
 // Payload formats accepted by [Normalize].
 const (
-	FormatUPS         = "ups"         // UPS Track API response or Track Alert webhook
-	FormatFedEx       = "fedex"       // FedEx Track API response
-	FormatDHL         = "dhl"         // DHL Shipment Tracking, Unified API
-	FormatUSPS        = "usps"        // USPS Tracking v3
-	FormatDHLExpress  = "dhl_express" // DHL Express MyDHL API tracking response
-	FormatGLS         = "gls"         // GLS Track And Trace API v1
-	FormatLaPoste     = "laposte"     // La Poste Suivi API v2 (Colissimo, Chronopost, Courrier)
-	FormatHermes      = "hermes"      // Hermes Germany HSI shipment info
-	FormatEasyPost    = "easypost"    // EasyPost Event (tracker.*) or Tracker
-	FormatAfterShip   = "aftership"   // AfterShip tracking webhook
-	FormatShippo      = "shippo"      // Shippo track_updated webhook or Track
-	FormatKarrio      = "karrio"      // Karrio tracking event or tracker
-	FormatFulfillment = "fulfillment" // kind/time/transactionId shipment events
-	FormatDetect      = ""            // detect the format from the payload's shape
+	FormatUPS            = "ups"             // UPS Track API response or Track Alert webhook
+	FormatFedEx          = "fedex"           // FedEx Track API response
+	FormatDHL            = "dhl"             // DHL Shipment Tracking, Unified API
+	FormatUSPS           = "usps"            // USPS Tracking v3
+	FormatDHLExpress     = "dhl_express"     // DHL Express MyDHL API tracking response
+	FormatGLS            = "gls"             // GLS Track And Trace API v1
+	FormatLaPoste        = "laposte"         // La Poste Suivi API v2 (Colissimo, Chronopost, Courrier)
+	FormatHermes         = "hermes"          // Hermes Germany HSI shipment info
+	FormatAmazonShipping = "amazon_shipping" // Amazon Shipping API v2 getTracking response
+	FormatParcelOne      = "parcelone"       // Parcel.One TrackLMC response
+	FormatSEKO           = "seko"            // SEKO Logistics (OmniParcel) tracking response
+	FormatSpring         = "spring"          // Spring GDS XBS TrackShipment response
+	FormatEasyPost       = "easypost"        // EasyPost Event (tracker.*) or Tracker
+	FormatAfterShip      = "aftership"       // AfterShip tracking webhook
+	FormatShippo         = "shippo"          // Shippo track_updated webhook or Track
+	FormatKarrio         = "karrio"          // Karrio tracking event or tracker
+	FormatShipEngine     = "shipengine"      // ShipEngine tracking webhook (API_TRACK) or track response
+	FormatFulfillment    = "fulfillment"     // kind/time/transactionId shipment events
+	FormatDetect         = ""                // detect the format from the payload's shape
 )
 
 // XML payload formats accepted by [Normalize].
@@ -102,23 +107,28 @@ func Normalize(format string, raw []byte) ([]Event, error) {
 type formatParser func(b *batch, raw []byte) error
 
 var parsers = map[string]formatParser{
-	FormatUPS:         parseUPS,
-	FormatFedEx:       parseFedEx,
-	FormatDHL:         parseDHL,
-	FormatUSPS:        parseUSPS,
-	FormatDHLExpress:  parseDHLExpress,
-	FormatGLS:         parseGLS,
-	FormatLaPoste:     parseLaPoste,
-	FormatHermes:      parseHermes,
-	FormatCanadaPost:  parseCanadaPost,
-	FormatPurolator:   parsePurolator,
-	FormatDHLParcelDE: parseDHLParcelDE,
-	FormatBpost:       parseBpost,
-	FormatEasyPost:    parseEasyPost,
-	FormatAfterShip:   parseAfterShip,
-	FormatShippo:      parseShippo,
-	FormatKarrio:      parseKarrio,
-	FormatFulfillment: parseFulfillment,
+	FormatUPS:            parseUPS,
+	FormatFedEx:          parseFedEx,
+	FormatDHL:            parseDHL,
+	FormatUSPS:           parseUSPS,
+	FormatDHLExpress:     parseDHLExpress,
+	FormatGLS:            parseGLS,
+	FormatLaPoste:        parseLaPoste,
+	FormatHermes:         parseHermes,
+	FormatAmazonShipping: parseAmazonShipping,
+	FormatParcelOne:      parseParcelOne,
+	FormatSEKO:           parseSEKO,
+	FormatSpring:         parseSpring,
+	FormatCanadaPost:     parseCanadaPost,
+	FormatPurolator:      parsePurolator,
+	FormatDHLParcelDE:    parseDHLParcelDE,
+	FormatBpost:          parseBpost,
+	FormatEasyPost:       parseEasyPost,
+	FormatAfterShip:      parseAfterShip,
+	FormatShippo:         parseShippo,
+	FormatKarrio:         parseKarrio,
+	FormatShipEngine:     parseShipEngine,
+	FormatFulfillment:    parseFulfillment,
 }
 
 // Formats returns the names of the supported formats, sorted.
@@ -324,12 +334,14 @@ func detect(t *topLevel, raw []byte) string {
 	if t == nil || !t.isObject {
 		return ""
 	}
-	if t.isArray { // fulfillment batches and multi-item La Poste responses
+	if t.isArray { // fulfillment batches, multi-item La Poste responses, SEKO consignment lists
 		switch {
 		case fulfillmentShape(t):
 			return FormatFulfillment
 		case laposteShape(t):
 			return FormatLaPoste
+		case sekoShape(t):
+			return FormatSEKO
 		}
 		return ""
 	}
@@ -353,6 +365,14 @@ func detect(t *topLevel, raw []byte) string {
 		return FormatHermes
 	case t.has("trackingEvents") || (t.has("trackingNumber") && (t.has("statusCategory") || t.has("mailClass"))):
 		return FormatUSPS
+	case t.has("trackingId") && t.has("eventHistory"), len(t.keys) == 1 && t.has("payload"):
+		return FormatAmazonShipping
+	case t.has("P1Trackno"):
+		return FormatParcelOne
+	case sekoShape(t):
+		return FormatSEKO
+	case t.has("ErrorLevel") && (t.has("Shipment") || t.has("Error")):
+		return FormatSpring
 	case t.strs["object"] == "Event" && t.has("result"), t.strs["object"] == "Tracker":
 		return FormatEasyPost
 	case t.has("msg") && (t.has("ts") || t.has("event_id")):
@@ -362,6 +382,9 @@ func detect(t *topLevel, raw []byte) string {
 		return FormatShippo
 	case fulfillmentShape(t):
 		return FormatFulfillment
+	case t.strs["resource_type"] == "API_TRACK",
+		t.has("tracking_number") && t.has("status_code") && t.has("events") && !t.has("carrier_name"):
+		return FormatShipEngine
 	case t.has("data") && (strings.HasPrefix(t.strs["type"], "tracker.") || strings.HasPrefix(t.strs["type"], "tracking.")),
 		t.has("carrier_name") && t.has("events") && t.has("tracking_number"):
 		return FormatKarrio

@@ -1061,3 +1061,427 @@ func TestHermesErrors(t *testing.T) {
 		})
 	}
 }
+
+const amazonShippingResultJSON = `{"trackingId":"TBA300000000001","alternateLegTrackingId":"TBA300000000002",
+	"eventHistory":[
+		{"eventCode":"Delivered","location":{"city":"Tacoma","stateOrRegion":"WA","countryCode":"US","postalCode":"98402"},
+		 "eventTime":"2025-05-09T21:47:12Z","shipmentType":"FORWARD"},
+		{"eventCode":"PickupDone","eventTime":"2025-05-07T22:40:00-07:00","shipmentType":"FORWARD"}],
+	"promisedDeliveryDate":"2025-05-10T03:00:00Z",
+	"summary":{"status":"Delivered","trackingDetailCodes":{"forward":["Signed"],"returns":[]},
+		"proofOfDelivery":{"receivedBy":"J. DOE"}}}`
+
+func TestAmazonShippingPayloadAndResultAgree(t *testing.T) {
+	n := goldenNormalizer()
+	bare, err := n.Normalize(FormatDetect, []byte(amazonShippingResultJSON))
+	require.NoError(t, err)
+	wrapped, err := n.Normalize(FormatDetect, []byte(`{"payload":`+amazonShippingResultJSON+`}`))
+	require.NoError(t, err)
+	assert.Equal(t, bare, wrapped, "the response body and its payload give the same events")
+
+	require.Len(t, bare, 2)
+	pickup, delivered := bare[0], bare[1]
+	assert.Equal(t, "amazon_shipping", pickup.Carrier)
+	assert.Equal(t, "TBA300000000001", pickup.TrackingNumber)
+	assert.Equal(t, mustTime(t, "2025-05-08T05:40:00Z"), pickup.OccurredAt)
+	assert.Equal(t, TimeExplicit, pickup.Data.OccurredAtSource)
+	assert.Equal(t, StatusPickedUp, pickup.Status)
+	assert.Empty(t, pickup.Data.SignedBy, "receivedBy belongs to the delivery")
+	assert.Nil(t, pickup.Data.Location)
+
+	assert.Equal(t, StatusDelivered, delivered.Status)
+	assert.Equal(t, &CarrierStatus{Code: "Delivered", Namespace: "event_code"}, delivered.CarrierStatus)
+	assert.Equal(t, "J. DOE", delivered.Data.SignedBy)
+	assert.Equal(t, &Location{City: "Tacoma", State: "WA", PostalCode: "98402", Country: "US"}, delivered.Data.Location)
+	require.NotNil(t, delivered.Data.EstimatedDelivery)
+	assert.Equal(t, mustTime(t, "2025-05-10T03:00:00Z"), *delivered.Data.EstimatedDelivery)
+	assert.Equal(t, "TBA300000000002", delivered.Data.Extra["alternate_leg_tracking_id"])
+	assert.Equal(t, []any{"Signed"}, delivered.Data.Extra["detail_codes"], "on the newest event of the leg")
+	assert.NotContains(t, pickup.Data.Extra, "detail_codes")
+}
+
+func TestAmazonShippingDetailCodes(t *testing.T) {
+	m, err := NewMapper(
+		Row{Carrier: "amazon_shipping", Namespace: "event_code", Code: "Delivered", Status: StatusDelivered, EventName: "SUCCESSFULLY_DELIVERED"},
+		Row{Carrier: "amazon_shipping", Namespace: "event_code", Code: "Rejected", Status: StatusFailedDelivery, EventName: "DELIVERY_ATTEMPT_FAILED"},
+		Row{Carrier: "amazon_shipping", Namespace: "detail_code", Code: "DeliveredToNeighbor", Status: StatusDelivered, EventName: "DELIVERED_TO_NEIGHBOR"},
+		Row{Carrier: "amazon_shipping", Namespace: "detail_code", Code: "Damaged", Status: StatusInTransit, EventName: "SHIPMENT_DAMAGED"},
+		Row{Carrier: "amazon_shipping", Namespace: "detail_code", Code: "NotRequired", Status: StatusFailedDelivery, EventName: "DELIVERY_REFUSED"},
+	)
+	require.NoError(t, err)
+	n := NewNormalizer(NormalizerConfig{Mapper: m, Now: func() time.Time { return carrierTestNow }})
+	tests := []struct {
+		name      string
+		codes     string
+		wantEvent string
+	}{
+		{"same status refines the name", `["DeliveredToNeighbor"]`, "DELIVERED_TO_NEIGHBOR"},
+		{"another status leaves it", `["Damaged"]`, "SUCCESSFULLY_DELIVERED"},
+		{"unknown detail leaves it", `["SomethingNew"]`, "SUCCESSFULLY_DELIVERED"},
+		{"the first that agrees wins", `["Damaged","DeliveredToNeighbor"]`, "DELIVERED_TO_NEIGHBOR"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			raw := `{"trackingId":"Q1","eventHistory":[
+				{"eventCode":"Delivered","eventTime":"2025-02-13T04:09:05Z","shipmentType":"FORWARD"},
+				{"eventCode":"Delivered","eventTime":"2025-02-11T04:09:05Z","shipmentType":"FORWARD"}],
+				"summary":{"trackingDetailCodes":{"forward":` + tc.codes + `,"returns":[]}}}`
+			ev, err := n.Normalize(FormatAmazonShipping, []byte(raw))
+			require.NoError(t, err)
+			require.Len(t, ev, 2)
+			assert.Equal(t, "SUCCESSFULLY_DELIVERED", ev[0].EventName, "only the newest event of the leg")
+			assert.Equal(t, tc.wantEvent, ev[1].EventName)
+			assert.Equal(t, StatusDelivered, ev[1].Status)
+			assert.NoError(t, ev[1].Validate())
+		})
+	}
+
+	// Each leg's codes go to that leg's newest event; RETURNS events are
+	// the return direction.
+	raw := `{"trackingId":"Q2","eventHistory":[
+		{"eventCode":"Delivered","eventTime":"2025-02-20T10:00:00Z","shipmentType":"RETURNS"},
+		{"eventCode":"Rejected","eventTime":"2025-02-17T10:00:00Z","shipmentType":"FORWARD"}],
+		"summary":{"trackingDetailCodes":{"forward":["NotRequired"],"returns":["DeliveredToNeighbor"]}}}`
+	ev, err := n.Normalize(FormatAmazonShipping, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 2)
+	assert.Equal(t, DirectionForward, ev[0].Direction)
+	assert.Equal(t, "DELIVERY_REFUSED", ev[0].EventName)
+	assert.Equal(t, []any{"NotRequired"}, ev[0].Data.Extra["detail_codes"])
+	assert.Equal(t, DirectionReturn, ev[1].Direction)
+	assert.Equal(t, "DELIVERED_TO_NEIGHBOR", ev[1].EventName)
+	assert.Equal(t, []any{"DeliveredToNeighbor"}, ev[1].Data.Extra["detail_codes"])
+}
+
+func TestAmazonShippingErrors(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"error body", `{"errors":[{"code":"InvalidRequest","message":"Request is missing or has invalid parameters","details":"CarrierId is missing in the request"}]}`,
+			[]string{"errors[0]", `"InvalidRequest"`, `"CarrierId is missing in the request"`}},
+		{"no tracking id", `{"payload":{"eventHistory":[{"eventCode":"Delivered","eventTime":"2025-02-13T04:09:05Z"}]}}`,
+			[]string{"payload.trackingId", "missing tracking number"}},
+		{"no events", `{"trackingId":"Q1","eventHistory":[],"summary":{"status":"PreTransit"}}`, []string{"eventHistory", "no tracking events"}},
+		{"no event code", `{"trackingId":"Q1","eventHistory":[{"eventTime":"2025-02-13T04:09:05Z"}]}`, []string{"eventHistory[0]", "no eventCode"}},
+		{"no event time", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered"}]}`, []string{"eventHistory[0]", "no eventTime"}},
+		{"no event time in the response body", `{"payload":{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered"},{"eventCode":"Lost"}]}}`,
+			[]string{"payload.eventHistory[0]", "no eventTime"}},
+		{"bad event time", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered","eventTime":"yesterday"}]}`, []string{"eventTime", "yesterday"}},
+		{"wrong type", `{"trackingId":"Q1","eventHistory":[{"eventCode":"Delivered","eventTime":"2025-02-13T04:09:05Z","location":{"postalCode":98402}}]}`,
+			[]string{"postalCode"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Normalize(FormatAmazonShipping, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestAmazonShippingDetection(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"payload":{"trackingId":"Q1","eventHistory":[]}}`:  FormatAmazonShipping,
+		`{"trackingId":"Q1","eventHistory":[],"summary":{}}`: FormatAmazonShipping,
+		`{"payload":{"trackingId":"Q1"},"other":1}`:          "",
+		`{"trackingId":"Q1","summary":{}}`:                   "",
+		`{"trackingNumber":"Q1","trackingEvents":[]}`:        FormatUSPS,
+	} {
+		got, err := DetectFormat([]byte(raw))
+		if want == "" {
+			assert.ErrorIs(t, err, ErrUnknownFormat, raw)
+			continue
+		}
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}
+
+func parceloneJSON(event string) string {
+	return fmt.Sprintf(`{"P1Trackno":"4050100000001","TrackingEvents":[{"EventdateCET":"2025-10-15T18:47:00+02:00",
+		"EventdateUTC":"2025-10-15T16:47:00+00:00","Status":"Some text","Location":"DE Pohlheim",%s}],"lang":"en"}`, event)
+}
+
+func TestParcelOneLookupOrder(t *testing.T) {
+	m, err := NewMapper(
+		Row{Carrier: "parcelone", Namespace: "statuscode", Code: "394", Status: StatusInTransit, EventName: "TRANSFERRED_TO_PARTNER"},
+		Row{Carrier: "aftership", Namespace: "subtag", Code: "InTransit_003", Status: StatusInTransit, EventName: "ARRIVED_AT_FACILITY"},
+		Row{Carrier: "aftership", Namespace: "tag", Code: "OutForDelivery", Status: StatusOutForDelivery, EventName: "OUT_FOR_DELIVERY"},
+	)
+	require.NoError(t, err)
+	n := NewNormalizer(NormalizerConfig{Mapper: m, Now: func() time.Time { return carrierTestNow }})
+	tests := []struct {
+		name, event   string
+		wantEvent     string
+		wantNamespace string
+		wantRaw       CarrierStatus
+	}{
+		{"Statuscode first", `"Statuscode":"394","DeliveryStatus":"InTransit_003"`, "TRANSFERRED_TO_PARTNER", "statuscode",
+			CarrierStatus{Code: "394", Type: "InTransit_003"}},
+		{"then the AfterShip sub-status", `"Statuscode":"320","DeliveryStatus":"InTransit_003"`, "ARRIVED_AT_FACILITY", "subtag",
+			CarrierStatus{Code: "320", Type: "InTransit_003"}},
+		{"then its tag", `"Statuscode":"520","DeliveryStatus":"OutForDelivery_099"`, "OUT_FOR_DELIVERY", "tag",
+			CarrierStatus{Code: "520", Type: "OutForDelivery_099"}},
+		{"nothing known", `"Statuscode":"712","DeliveryStatus":""`, "UNMAPPED_STATUS", "statuscode", CarrierStatus{Code: "712"}},
+		{"cancelled by the shipper", `"Statuscode":"394","DeliveryStatus":"Exception_009","TrackingEventsStatus":"P1TrackingEndsHere, ShipmentCancelled,NoFurtherTrackingAvailable"`,
+			"SHIPMENT_CANCELLED", "tracking_events_status", CarrierStatus{Code: "394", Type: "Exception_009"}},
+		{"timed out", `"Statuscode":"300","TrackingEventsStatus":"P1TrackingEndsHere,Timeout, NoFurtherTrackingAvailable"`,
+			"TRACKING_EXPIRED", "tracking_events_status", CarrierStatus{Code: "300"}},
+		{"further tracking elsewhere is not an end", `"Statuscode":"394","TrackingEventsStatus":"P1TrackingEndsHere,RequestLMCCarrierTracking"`,
+			"TRANSFERRED_TO_PARTNER", "statuscode", CarrierStatus{Code: "394"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := n.Normalize(FormatDetect, []byte(parceloneJSON(tc.event)))
+			require.NoError(t, err)
+			require.Len(t, ev, 1)
+			assert.Equal(t, tc.wantEvent, ev[0].EventName)
+			want := tc.wantRaw
+			want.Description, want.Namespace = "Some text", tc.wantNamespace
+			assert.Equal(t, &want, ev[0].CarrierStatus)
+			assert.NoError(t, ev[0].Validate())
+		})
+	}
+}
+
+func TestParcelOneFields(t *testing.T) {
+	n := goldenNormalizer()
+	raw := `{"P1Trackno":" 4050100000002 ","TrackingEvents":[
+		{"EventdateCET":"2025-10-15T18:47:00+02:00","EventdateUTC":"","Statuscode":"394",
+		 "Status":"Left the hub; track it with <a class=clink href=https://example.com/t?x=1&y=2 target=_blank>Royal Mail</a> as <b>LY1GB</b>.",
+		 "Location":"Pohlheim Hub","DeliveryStatus":"InTransit_001","CarrierTrackno":"LY1GB","Carrier":"Royal Mail","CarrierSlug":"royal-mail"}]}`
+	ev, err := n.Normalize(FormatParcelOne, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 1)
+	e := ev[0]
+	assert.Equal(t, "4050100000002", e.TrackingNumber)
+	assert.Equal(t, mustTime(t, "2025-10-15T16:47:00Z"), e.OccurredAt, "EventdateCET when EventdateUTC is empty")
+	assert.Equal(t, TimeExplicit, e.Data.OccurredAtSource)
+	assert.Equal(t, "2025-10-15T18:47:00+02:00", e.Data.CarrierTime)
+	assert.Equal(t, "Left the hub; track it with Royal Mail as LY1GB.", e.Data.Description, "markup removed")
+	assert.Nil(t, e.Data.Location)
+	assert.Equal(t, map[string]any{"location_text": "Pohlheim Hub", "carrier_tracking_number": "LY1GB",
+		"last_mile_carrier": "Royal Mail", "last_mile_carrier_slug": "royal-mail"}, e.Data.Extra)
+}
+
+func TestStripMarkup(t *testing.T) {
+	for in, want := range map[string]string{
+		"  plain text ":                         "plain text",
+		"a <a href=x>link</a> here":             "a link here",
+		"<p>one</p>\n<p>two</p>":                "one two",
+		"weight < 2 kg and > 1 kg":              "weight < 2 kg and > 1 kg",
+		"cut <a href=unterminated":              "cut",
+		"<!-- note -->kept":                     "kept",
+		"Zoll: <b>Einfuhrabfertigung</b> läuft": "Zoll: Einfuhrabfertigung läuft",
+	} {
+		assert.Equal(t, want, stripMarkup(in), "stripMarkup(%q)", in)
+	}
+}
+
+func TestParcelOneErrors(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"not found", `{"Error":"No shipment data found yet, try again later!"}`, []string{"Parcel.One error", `"No shipment data found yet, try again later!"`}},
+		{"no number", `{"TrackingEvents":[{"EventdateUTC":"2025-10-15T16:47:00+00:00","Statuscode":"300"}]}`, []string{"P1Trackno", "missing tracking number"}},
+		{"no events", `{"P1Trackno":"4050100000001","TrackingEvents":[]}`, []string{"TrackingEvents", "no tracking events"}},
+		{"no dates", `{"P1Trackno":"4050100000001","TrackingEvents":[{"Statuscode":"300"}]}`, []string{"TrackingEvents[0]", "neither EventdateUTC nor EventdateCET"}},
+		{"bad date", `{"P1Trackno":"4050100000001","TrackingEvents":[{"EventdateUTC":"18.10.2021 08:26","Statuscode":"300"}]}`, []string{"EventdateUTC"}},
+		{"events not a list", `{"P1Trackno":"4050100000001","TrackingEvents":{}}`, []string{"TrackingEvents"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Normalize(FormatParcelOne, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestParcelOneDetection(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"P1Trackno":"4050100000001","TrackingEvents":[]}`:                                          FormatParcelOne,
+		`{"P1Trackno":"4050100000001","TrackingEvents":[],"lang":"en","platform":"","requestor":""}`: FormatParcelOne,
+	} {
+		got, err := DetectFormat([]byte(raw))
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}
+
+const sekoConsignmentJSON = `{"ConsignmentNo":"WFY9001843","Status":"In transit","Picked":null,"Delivered":null,
+	"Reference1":"S5828797:0","Events":[
+	{"EventDT":"2021-03-01T21:47:50.643","Code":null,"OmniCode":"OP-1","Description":"Tracking number allocated & order ready","Location":"SAN BERNARDINO,CA,US","Part":1},
+	{"EventDT":"2021-03-05T08:56:22","Code":"0.100","OmniCode":"OP-8","Description":"Data received","Location":"Essen, DE","Part":1}]}`
+
+func TestSEKOListAndSingleAgree(t *testing.T) {
+	n := goldenNormalizer()
+	single, err := n.Normalize(FormatDetect, []byte(sekoConsignmentJSON))
+	require.NoError(t, err)
+	list, err := n.Normalize(FormatDetect, []byte("[\n"+sekoConsignmentJSON+"]"))
+	require.NoError(t, err)
+	assert.Equal(t, single, list)
+
+	require.Len(t, single, 2)
+	e := single[0]
+	assert.Equal(t, "seko", e.Carrier)
+	assert.Equal(t, "WFY9001843", e.TrackingNumber)
+	assert.Equal(t, mustTime(t, "2021-03-01T21:47:50.643Z"), e.OccurredAt)
+	assert.Equal(t, TimeAssumedUTC, e.Data.OccurredAtSource, "EventDT has no zone")
+	assert.Equal(t, &CarrierStatus{Code: "OP-1", Description: "Tracking number allocated & order ready", Namespace: "status"}, e.CarrierStatus)
+	assert.Equal(t, StatusBooked, e.Status)
+	assert.Equal(t, &Location{City: "SAN BERNARDINO", State: "CA", Country: "US"}, e.Data.Location)
+	assert.Nil(t, e.Data.Extra)
+	assert.Equal(t, &CarrierStatus{Code: "OP-8", Type: "0.100", Description: "Data received", Namespace: "status"}, single[1].CarrierStatus,
+		"the last-mile carrier's code as the type")
+}
+
+func TestSEKOLocation(t *testing.T) {
+	for in, want := range map[string]Location{
+		"SAN BERNARDINO,CA,US": {City: "SAN BERNARDINO", State: "CA", Country: "US"},
+		"Carson, CA,US":        {City: "Carson", State: "CA", Country: "US"},
+		"Essen, DE":            {City: "Essen", Country: "DE"},
+		"Egham, Surrey,GB":     {City: "Egham, Surrey", Country: "GB"},
+		"NL":                   {Country: "NL"},
+		"Utrecht,,NL":          {City: "Utrecht", Country: "NL"},
+		"LONDON,EGHAM,GB":      {City: "LONDON,EGHAM", Country: "GB"},
+		" Essen , DE, ":        {City: "Essen", Country: "DE"},
+	} {
+		got, extra := sekoLocation(in)
+		assert.Equal(t, want, got, in)
+		assert.Nil(t, extra, in)
+	}
+	for _, in := range []string{"Depot 4471, IL,US", "International transit", "a,b,c,d,GB", ","} {
+		got, extra := sekoLocation(in)
+		assert.True(t, got.IsZero(), in)
+		assert.Equal(t, map[string]any{"location_text": in}, extra, in)
+	}
+	got, extra := sekoLocation("  ")
+	assert.True(t, got.IsZero())
+	assert.Nil(t, extra)
+}
+
+func TestSEKOErrors(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"error body", `{"Errors":[{"Property":"Destination.Address.CountryCode","Message":"CountryCode is required","Key":"CountryCode","Value":""}]}`,
+			[]string{"Errors[0]", `"Destination.Address.CountryCode"`, `"CountryCode is required"`}},
+		{"no number", `[{"Events":[{"EventDT":"2021-03-01T21:47:50","OmniCode":"OP-1"}]}]`, []string{"[0].ConsignmentNo", "missing tracking number"}},
+		{"no events anywhere", `[{"ConsignmentNo":"A","Events":[]},{"ConsignmentNo":"B"}]`, []string{"no consignment with events"}},
+		{"empty list", `[]`, []string{"no consignment with events"}},
+		{"no time", `{"ConsignmentNo":"A","Events":[{"OmniCode":"OP-1"}]}`, []string{"[0].Events[0]", "no EventDT"}},
+		{"bad time", `{"ConsignmentNo":"A","Events":[{"EventDT":"01/03/2021","OmniCode":"OP-1"}]}`, []string{"EventDT", "01/03/2021"}},
+		{"not a list or object", `"WFY9001843"`, []string{"seko"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Normalize(FormatSEKO, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestSEKODetection(t *testing.T) {
+	for raw, want := range map[string]string{
+		`[{"ConsignmentNo":"A","Events":[]}]`:                         FormatSEKO,
+		`{"ConsignmentNo":"A","Status":"x","Events":[]}`:              FormatSEKO,
+		`[{"kind":"shipment.created","time":"2025-01-01T00:00:00Z"}]`: FormatFulfillment,
+		`[{"ConsignmentNo":"A"}]`:                                     "",
+	} {
+		got, err := DetectFormat([]byte(raw))
+		if want == "" {
+			assert.ErrorIs(t, err, ErrUnknownFormat, raw)
+			continue
+		}
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}
+
+func TestSpringTimesAndCodes(t *testing.T) {
+	raw := `{"ErrorLevel":0,"Error":"","Shipment":{"TrackingNumber":"LX1NL","Service":"PPTT","Carrier":"PostNL",
+		"CarrierTrackingNumber":"3STEST1","ShipperReference":"SO-1","Events":[
+		{"Timestamp":1741604520,"DateTime":"2025-03-10 12:02:00","Country":"NL","City":"Hoofddorp","Zip":"2132","Code":0,"Description":"PARCEL CREATED"},
+		{"DateTime":"2025-03-11 14:15:00","Country":"NL","Code":20,"Description":"ACCEPTED","CarrierCode":"A01","CarrierDescription":"Item accepted"},
+		{"Timestamp":1741964580,"Description":"SCAN","CarrierCode":"X9"}]}}`
+	ev, err := Normalize(FormatDetect, []byte(raw))
+	require.NoError(t, err)
+	require.Len(t, ev, 3)
+
+	created := ev[0]
+	assert.Equal(t, "spring", created.Carrier)
+	assert.Equal(t, "LX1NL", created.TrackingNumber)
+	assert.Equal(t, mustTime(t, "2025-03-10T11:02:00Z"), created.OccurredAt, "the Unix Timestamp, not the local DateTime")
+	assert.Equal(t, TimeExplicit, created.Data.OccurredAtSource)
+	assert.Equal(t, "2025-03-10 12:02:00", created.Data.CarrierTime)
+	assert.Equal(t, &CarrierStatus{Code: "0", Description: "PARCEL CREATED", Namespace: "code"}, created.CarrierStatus, "code 0 is a code")
+	assert.Equal(t, StatusBooked, created.Status)
+	assert.Equal(t, "PPTT", created.Data.Service)
+	assert.Equal(t, map[string]any{"last_mile_carrier": "PostNL", "carrier_tracking_number": "3STEST1", "shipper_reference": "SO-1"}, created.Data.Extra)
+
+	accepted := ev[1]
+	assert.Equal(t, mustTime(t, "2025-03-11T14:15:00Z"), accepted.OccurredAt)
+	assert.Equal(t, TimeAssumedUTC, accepted.Data.OccurredAtSource, "DateTime has no zone")
+	assert.Equal(t, StatusPickedUp, accepted.Status)
+	assert.Equal(t, "A01", accepted.Data.Extra["carrier_code"])
+	assert.Equal(t, "Item accepted", accepted.Data.Extra["carrier_description"])
+
+	noCode := ev[2]
+	assert.Equal(t, &CarrierStatus{Code: "X9", Description: "SCAN"}, noCode.CarrierStatus, "without Code, the carrier's, looked up nowhere")
+	assert.Equal(t, StatusUnknown, noCode.Status)
+	assert.Equal(t, "1741964580", noCode.Data.CarrierTime)
+}
+
+func TestSpringErrors(t *testing.T) {
+	tests := []struct {
+		name, raw string
+		want      []string
+	}{
+		{"fatal", `{"ErrorLevel":10,"Error":"Tracking number not found"}`, []string{"Shipment", "level 10", `"Tracking number not found"`}},
+		{"empty success", `{"ErrorLevel":0,"Error":""}`, []string{"no shipment"}},
+		{"no number", `{"ErrorLevel":0,"Shipment":{"Events":[{"Timestamp":1741604520,"Code":0}]}}`, []string{"Shipment.TrackingNumber", "missing tracking number"}},
+		{"no events", `{"ErrorLevel":0,"Shipment":{"TrackingNumber":"LX1NL","Events":[]}}`, []string{"Shipment.Events", "no tracking events"}},
+		{"no time", `{"ErrorLevel":0,"Shipment":{"TrackingNumber":"LX1NL","Events":[{"Code":100}]}}`, []string{"Shipment.Events[0]", "neither Timestamp nor DateTime"}},
+		{"code as text", `{"ErrorLevel":0,"Shipment":{"TrackingNumber":"LX1NL","Events":[{"Timestamp":1741604520,"Code":"100"}]}}`, []string{"Code"}},
+		{"absurd time", `{"ErrorLevel":0,"Shipment":{"TrackingNumber":"LX1NL","Events":[{"Timestamp":17,"Code":100}]}}`, []string{"plausible range"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, err := Normalize(FormatSpring, []byte(tc.raw))
+			require.Error(t, err)
+			assert.Nil(t, ev)
+			assert.True(t, errors.Is(err, ErrInvalidPayload), "%v", err)
+			for _, w := range tc.want {
+				assert.Contains(t, err.Error(), w)
+			}
+		})
+	}
+}
+
+func TestSpringDetection(t *testing.T) {
+	for raw, want := range map[string]string{
+		`{"ErrorLevel":10,"Error":"Tracking number not found"}`: FormatSpring,
+		`{"ErrorLevel":0,"Shipment":{}}`:                        FormatSpring,
+	} {
+		got, err := DetectFormat([]byte(raw))
+		require.NoError(t, err, raw)
+		assert.Equal(t, want, got, raw)
+	}
+}

@@ -223,42 +223,52 @@ func checkFuzzedEvent(t *testing.T, events []Event, i int) {
 // TestEveryFormatIsComplete can tell a format without one (go test does
 // not list them to the test binary).
 var formatFuzzTargets = map[string]func(*testing.F){
-	FormatUPS:         FuzzNormalizeUPS,
-	FormatFedEx:       FuzzNormalizeFedEx,
-	FormatDHL:         FuzzNormalizeDHL,
-	FormatUSPS:        FuzzNormalizeUSPS,
-	FormatDHLExpress:  FuzzNormalizeDHLExpress,
-	FormatGLS:         FuzzNormalizeGLS,
-	FormatLaPoste:     FuzzNormalizeLaPoste,
-	FormatHermes:      FuzzNormalizeHermes,
-	FormatEasyPost:    FuzzNormalizeEasyPost,
-	FormatAfterShip:   FuzzNormalizeAfterShip,
-	FormatShippo:      FuzzNormalizeShippo,
-	FormatKarrio:      FuzzNormalizeKarrio,
-	FormatFulfillment: FuzzNormalizeFulfillment,
-	FormatCanadaPost:  FuzzNormalizeCanadaPost,
-	FormatPurolator:   FuzzNormalizePurolator,
-	FormatDHLParcelDE: FuzzNormalizeDHLParcelDE,
-	FormatBpost:       FuzzNormalizeBpost,
+	FormatUPS:            FuzzNormalizeUPS,
+	FormatFedEx:          FuzzNormalizeFedEx,
+	FormatDHL:            FuzzNormalizeDHL,
+	FormatUSPS:           FuzzNormalizeUSPS,
+	FormatDHLExpress:     FuzzNormalizeDHLExpress,
+	FormatGLS:            FuzzNormalizeGLS,
+	FormatLaPoste:        FuzzNormalizeLaPoste,
+	FormatHermes:         FuzzNormalizeHermes,
+	FormatAmazonShipping: FuzzNormalizeAmazonShipping,
+	FormatParcelOne:      FuzzNormalizeParcelOne,
+	FormatSEKO:           FuzzNormalizeSEKO,
+	FormatSpring:         FuzzNormalizeSpring,
+	FormatEasyPost:       FuzzNormalizeEasyPost,
+	FormatAfterShip:      FuzzNormalizeAfterShip,
+	FormatShippo:         FuzzNormalizeShippo,
+	FormatKarrio:         FuzzNormalizeKarrio,
+	FormatShipEngine:     FuzzNormalizeShipEngine,
+	FormatFulfillment:    FuzzNormalizeFulfillment,
+	FormatCanadaPost:     FuzzNormalizeCanadaPost,
+	FormatPurolator:      FuzzNormalizePurolator,
+	FormatDHLParcelDE:    FuzzNormalizeDHLParcelDE,
+	FormatBpost:          FuzzNormalizeBpost,
 }
 
-func FuzzNormalizeUPS(f *testing.F)         { fuzzNormalize(f, FormatUPS) }
-func FuzzNormalizeFedEx(f *testing.F)       { fuzzNormalize(f, FormatFedEx) }
-func FuzzNormalizeDHL(f *testing.F)         { fuzzNormalize(f, FormatDHL) }
-func FuzzNormalizeUSPS(f *testing.F)        { fuzzNormalize(f, FormatUSPS) }
-func FuzzNormalizeDHLExpress(f *testing.F)  { fuzzNormalize(f, FormatDHLExpress) }
-func FuzzNormalizeGLS(f *testing.F)         { fuzzNormalize(f, FormatGLS) }
-func FuzzNormalizeLaPoste(f *testing.F)     { fuzzNormalize(f, FormatLaPoste) }
-func FuzzNormalizeHermes(f *testing.F)      { fuzzNormalize(f, FormatHermes) }
-func FuzzNormalizeEasyPost(f *testing.F)    { fuzzNormalize(f, FormatEasyPost) }
-func FuzzNormalizeAfterShip(f *testing.F)   { fuzzNormalize(f, FormatAfterShip) }
-func FuzzNormalizeShippo(f *testing.F)      { fuzzNormalize(f, FormatShippo) }
-func FuzzNormalizeKarrio(f *testing.F)      { fuzzNormalize(f, FormatKarrio) }
-func FuzzNormalizeFulfillment(f *testing.F) { fuzzNormalize(f, FormatFulfillment) }
-func FuzzNormalizeCanadaPost(f *testing.F)  { fuzzNormalize(f, FormatCanadaPost) }
-func FuzzNormalizePurolator(f *testing.F)   { fuzzNormalize(f, FormatPurolator) }
-func FuzzNormalizeDHLParcelDE(f *testing.F) { fuzzNormalize(f, FormatDHLParcelDE) }
-func FuzzNormalizeBpost(f *testing.F)       { fuzzNormalize(f, FormatBpost) }
+func FuzzNormalizeUPS(f *testing.F)            { fuzzNormalize(f, FormatUPS) }
+func FuzzNormalizeFedEx(f *testing.F)          { fuzzNormalize(f, FormatFedEx) }
+func FuzzNormalizeDHL(f *testing.F)            { fuzzNormalize(f, FormatDHL) }
+func FuzzNormalizeUSPS(f *testing.F)           { fuzzNormalize(f, FormatUSPS) }
+func FuzzNormalizeDHLExpress(f *testing.F)     { fuzzNormalize(f, FormatDHLExpress) }
+func FuzzNormalizeGLS(f *testing.F)            { fuzzNormalize(f, FormatGLS) }
+func FuzzNormalizeLaPoste(f *testing.F)        { fuzzNormalize(f, FormatLaPoste) }
+func FuzzNormalizeHermes(f *testing.F)         { fuzzNormalize(f, FormatHermes) }
+func FuzzNormalizeAmazonShipping(f *testing.F) { fuzzNormalize(f, FormatAmazonShipping) }
+func FuzzNormalizeParcelOne(f *testing.F)      { fuzzNormalize(f, FormatParcelOne) }
+func FuzzNormalizeSEKO(f *testing.F)           { fuzzNormalize(f, FormatSEKO) }
+func FuzzNormalizeSpring(f *testing.F)         { fuzzNormalize(f, FormatSpring) }
+func FuzzNormalizeEasyPost(f *testing.F)       { fuzzNormalize(f, FormatEasyPost) }
+func FuzzNormalizeAfterShip(f *testing.F)      { fuzzNormalize(f, FormatAfterShip) }
+func FuzzNormalizeShippo(f *testing.F)         { fuzzNormalize(f, FormatShippo) }
+func FuzzNormalizeKarrio(f *testing.F)         { fuzzNormalize(f, FormatKarrio) }
+func FuzzNormalizeShipEngine(f *testing.F)     { fuzzNormalize(f, FormatShipEngine) }
+func FuzzNormalizeFulfillment(f *testing.F)    { fuzzNormalize(f, FormatFulfillment) }
+func FuzzNormalizeCanadaPost(f *testing.F)     { fuzzNormalize(f, FormatCanadaPost) }
+func FuzzNormalizePurolator(f *testing.F)      { fuzzNormalize(f, FormatPurolator) }
+func FuzzNormalizeDHLParcelDE(f *testing.F)    { fuzzNormalize(f, FormatDHLParcelDE) }
+func FuzzNormalizeBpost(f *testing.F)          { fuzzNormalize(f, FormatBpost) }
 
 // TestScanIDStable pins the id derivation: a v5 UUID, in a fixed
 // namespace, of carrier, tracking number, raw type and code and the instant
@@ -509,6 +519,14 @@ func TestNormalizeErrorsQuoteHostileText(t *testing.T) {
 		"Karrio event type":        {FormatKarrio, `{"type":"` + huge + forged + `","data":{}}`},
 		"fulfillment kind":         {FormatFulfillment, `{"kind":"` + huge + forged + `","time":"2025-01-01T00:00:00Z","shipmentId":"1"}`},
 		"timestamp":                {FormatShippo, `{"event":"track_updated","data":{"carrier":"usps","tracking_number":"9","tracking_history":[{"status":"TRANSIT","status_date":"` + forged + huge + `"}]}}`},
+		"Amazon Shipping errors":   {FormatAmazonShipping, `{"errors":[{"code":"` + forged + `","message":"` + huge + `"}]}`},
+		"Amazon Shipping time":     {FormatAmazonShipping, `{"trackingId":"Q","eventHistory":[{"eventCode":"Delivered","eventTime":"` + forged + huge + `"}]}`},
+		"Parcel.One error":         {FormatParcelOne, `{"Error":"` + forged + huge + `"}`},
+		"Spring error":             {FormatSpring, `{"ErrorLevel":10,"Error":"` + forged + huge + `"}`},
+		"SEKO errors":              {FormatSEKO, `{"Errors":[{"Property":"` + forged + `","Message":"` + huge + `"}]}`},
+		"SEKO time":                {FormatSEKO, `[{"ConsignmentNo":"A","Events":[{"EventDT":"` + forged + huge + `","OmniCode":"OP-1"}]}]`},
+		"ShipEngine resource type": {FormatShipEngine, `{"resource_type":"` + huge + forged + `","data":{}}`},
+		"ShipEngine status":        {FormatShipEngine, `{"tracking_number":"T","status_code":"` + forged + huge + `","events":[]}`},
 		"UPS date":                 {FormatUPS, `{"trackResponse":{"shipment":[{"package":[{"trackingNumber":"1Z","activity":[{"date":"` + forged + huge + `","time":"101010","status":{"type":"I","code":"OT"}}]}]}]}}`},
 	}
 	for name, c := range cases {

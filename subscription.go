@@ -43,7 +43,8 @@ type Subscription struct {
 	TenantID string `json:"tenant_id,omitempty"` // empty: events of every tenant
 	Name     string `json:"name,omitempty"`
 	// URL is the webhook endpoint; Handler names an in-process handler
-	// registered with [Dispatcher.Handle]. Exactly one is set.
+	// registered with [Dispatcher.Handle] (or a sender registered with
+	// [Dispatcher.HandleSender]). Exactly one is set.
 	URL     string `json:"url,omitempty"`
 	Handler string `json:"handler,omitempty"`
 	// EnabledEvents are ref patterns ([MatchRef]); empty matches every

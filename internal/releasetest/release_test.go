@@ -10,8 +10,11 @@ package releasetest
 import (
 	"bytes"
 	"encoding/json"
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -223,9 +226,25 @@ func TestConsumerGetsModulesFromProxy(t *testing.T) {
 				}
 				return string(out)
 			}
+			pkg, command := publicPackage(t, m)
+			if command {
+				// A command is installed, not imported: go install
+				// path@version, as its README says.
+				gobin := t.TempDir()
+				cmd := exec.Command(goBin, "install", pkg+"@"+version)
+				cmd.Dir = consumer
+				cmd.Env = append(slices.Clone(env), "GOBIN="+gobin, "GOFLAGS=-modcacherw")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					t.Fatalf("go install %s@%s: %v\n%s", pkg, version, err, out)
+				}
+				bin := filepath.Join(gobin, path.Base(pkg))
+				if got := run("version", "-m", bin); !strings.Contains(got, "\tmod\t"+m.path()+"\t"+version) {
+					t.Errorf("go version -m %s:\n%s\nwant the module %s at %s", bin, got, m.path(), version)
+				}
+				return
+			}
 			run("mod", "init", "example.com/consumer")
 			run("get", m.path()+"@"+version)
-			pkg := publicPackage(t, m)
 			prog := "package main\n\nimport _ " + strconv.Quote(pkg) + "\n\nfunc main() {}\n"
 			if err := os.WriteFile(filepath.Join(consumer, "main.go"), []byte(prog), 0o644); err != nil {
 				t.Fatal(err)
@@ -292,8 +311,10 @@ func writeProxyModule(t *testing.T, proxy string, m repoModule, version string) 
 }
 
 // publicPackage names a package of m a consumer imports: the module's own
-// package when it has Go files at its top, else its first package.
-func publicPackage(t *testing.T, m repoModule) string {
+// package when it has Go files at its top, else its first package. command
+// reports that the package is a program (package main), which consumers
+// install instead.
+func publicPackage(t *testing.T, m repoModule) (pkg string, command bool) {
 	t.Helper()
 	var first string
 	err := filepath.WalkDir(m.dir, func(path string, d os.DirEntry, err error) error {
@@ -320,6 +341,11 @@ func publicPackage(t *testing.T, m repoModule) string {
 			if rel != "." {
 				first += "/" + filepath.ToSlash(rel)
 			}
+			f, err := parser.ParseFile(token.NewFileSet(), path, nil, parser.PackageClauseOnly)
+			if err != nil {
+				return err
+			}
+			command = f.Name.Name == "main"
 		}
 		return nil
 	})
@@ -329,7 +355,7 @@ func publicPackage(t *testing.T, m repoModule) string {
 	if first == "" {
 		t.Fatalf("module %s has no package", m.path())
 	}
-	return first
+	return first, command
 }
 
 func goEnv(t *testing.T, goBin, name string) string {
