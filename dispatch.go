@@ -753,17 +753,23 @@ func (d *Dispatcher) shareOf(s *Subscription) int {
 
 // finished counts a worker's delivery of sub as done, and wakes an idle
 // claim loop if sub's share was used up: claims may have left sub's due
-// work behind.
+// work behind. A share of one has no other attempts to wait for, so it
+// wakes the loop as a publish does, without the refill delay.
 func (d *Dispatcher) finished(sub string) {
 	share, ok := d.subs.Load().shares[sub]
 	if !ok {
 		share = d.share
 	}
-	if d.inFlight.done(sub) >= share {
-		select {
-		case d.freed <- struct{}{}:
-		default:
-		}
+	if d.inFlight.done(sub) < share {
+		return
+	}
+	if share == 1 {
+		d.signal() // nothing to gather: claim at once
+		return
+	}
+	select {
+	case d.freed <- struct{}{}:
+	default:
 	}
 }
 
