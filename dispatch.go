@@ -177,7 +177,9 @@ type Stats struct {
 	// Published counts the events Publish stored (late ones included);
 	// Duplicates those it found already stored, which it left alone;
 	// Late those stored marked late (a part of Published). The
-	// dispatcher's own webhooks/* events are published, and counted, too.
+	// dispatcher's own webhooks/* events are published, and counted, too;
+	// those of PublishTx are not (whether they are stored is up to the
+	// caller's commit).
 	Published, Duplicates, Late int64
 	// Claimed counts the deliveries claimed from the store for an attempt.
 	Claimed int64
@@ -507,23 +509,17 @@ type PublishResult struct {
 // is idempotent; unless the error matches [ErrPermanent] (the store
 // refused the data itself), when retrying cannot help.
 func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishResult, error) {
-	for i := range events {
-		if err := events[i].Validate(); err != nil {
-			return nil, &EventError{Index: i, ID: events[i].ID, Err: err}
-		}
+	records, err := d.appendRecords(ctx, events)
+	if err != nil {
+		return nil, err
 	}
-	if err := d.subscriptionsForPublish(ctx); err != nil {
-		return nil, fmt.Errorf("shipevents: publish: %w", err)
-	}
-	records := d.buildRecords(events, d.now().UTC())
 	results, err := d.store.AppendEvents(ctx, records)
 	if err != nil {
 		return nil, fmt.Errorf("shipevents: publish: %w", err)
 	}
-	out := make([]PublishResult, len(results))
+	out := publishResults(results)
 	created := 0
-	for i, r := range results {
-		out[i] = PublishResult(r)
+	for _, r := range results {
 		created += r.Deliveries
 		switch r.Outcome {
 		case AppendNew:
@@ -539,6 +535,68 @@ func (d *Dispatcher) Publish(ctx context.Context, events ...Event) ([]PublishRes
 		d.signal()
 	}
 	return out, nil
+}
+
+// PublishTx publishes events as Publish does, but inside tx, a
+// transaction the caller owns, so that its own writes and the events
+// commit or roll back together: the order row updated and its "shipped"
+// event, or neither. Events are validated, matched against the
+// subscriptions (loaded as Publish loads them) and stored with their
+// deliveries by the store's [TxAppender] for transactions of type Tx;
+// pgstore's Store appends in a pgx.Tx. A store without that capability
+// gets an error wrapping ErrNotSupported, and nothing is written.
+//
+// Nothing is sent before tx commits: the deliveries then exist for every
+// dispatcher sharing the store, whose workers claim them on their next
+// poll (PollInterval) or sooner when the store wakes them. The results
+// say what the commit makes durable (a duplicate is an event stored
+// before, or earlier in tx); if tx rolls back, nothing of the call
+// remains, and a retry of the whole transaction is idempotent. As the
+// dispatcher cannot know whether tx commits, PublishTx counts nothing in
+// [Stats] and wakes no local worker.
+//
+// An invalid event fails the call with an [*EventError], as in Publish.
+// An error wrapping ErrTxConflict means the database aborted tx for a
+// conflict with a concurrent transaction: roll tx back and run it again
+// from the start. After any error, the call left nothing in tx; see
+// [TxAppender] and the store's documentation (isolation levels, where in
+// the transaction to publish).
+func PublishTx[Tx any](ctx context.Context, d *Dispatcher, tx Tx, events ...Event) ([]PublishResult, error) {
+	a, ok := d.store.(TxAppender[Tx])
+	if !ok {
+		return nil, fmt.Errorf("shipevents: publish in a transaction: store %T cannot append in a transaction of type %T: %w", d.store, tx, ErrNotSupported)
+	}
+	records, err := d.appendRecords(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	results, err := a.AppendEventsTx(ctx, tx, records)
+	if err != nil {
+		return nil, fmt.Errorf("shipevents: publish in a transaction: %w", err)
+	}
+	return publishResults(results), nil
+}
+
+// appendRecords validates events and matches them against the
+// subscriptions: what Publish and PublishTx give the store.
+func (d *Dispatcher) appendRecords(ctx context.Context, events []Event) ([]AppendRecord, error) {
+	for i := range events {
+		if err := events[i].Validate(); err != nil {
+			return nil, &EventError{Index: i, ID: events[i].ID, Err: err}
+		}
+	}
+	if err := d.subscriptionsForPublish(ctx); err != nil {
+		return nil, fmt.Errorf("shipevents: publish: %w", err)
+	}
+	return d.buildRecords(events, d.now().UTC()), nil
+}
+
+func publishResults(results []AppendResult) []PublishResult {
+	out := make([]PublishResult, len(results))
+	for i, r := range results {
+		out[i] = PublishResult(r)
+	}
+	return out
 }
 
 // buildRecords matches each event against the subscription snapshot.

@@ -37,7 +37,10 @@
 // disabled ([Subscription.Disabled]). Each subscription has a bounded
 // share of the workers ([DispatcherConfig.MaxInFlightPerSubscription]),
 // so an endpoint that hangs holds only its share while the others are
-// served.
+// served. [PublishTx] publishes inside a transaction of the host's,
+// through a store that is a [TxAppender] (pgstore's, for a pgx.Tx), so
+// that the host's own writes and the events commit together or not at
+// all.
 //
 // # Stores
 //

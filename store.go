@@ -26,6 +26,12 @@ var (
 	// ErrNotSupported: the store lacks an optional capability the call
 	// needs (such as [DeliveryAdder]).
 	ErrNotSupported = errors.New("shipevents: not supported by the store")
+	// ErrTxConflict: the database refused a statement of the caller's
+	// transaction for a conflict with a concurrent transaction (a
+	// deadlock, a serialization failure); see [TxAppender]. Roll the
+	// transaction back and run all of it again: a new attempt, with a
+	// new snapshot, may succeed.
+	ErrTxConflict = errors.New("shipevents: transaction conflicts with a concurrent one; run it again")
 )
 
 // Store is where events, subscriptions and deliveries live. It is the sum
@@ -204,6 +210,29 @@ type DeliveryAdder interface {
 	// it never leaves a delivery without its event, even when the event is
 	// being deleted concurrently (retention).
 	AddDeliveries(ctx context.Context, key EventKey, deliveries []NewDelivery) (int, error)
+}
+
+// TxAppender is an optional capability of a Store, discovered by type
+// assertion: appending events inside a transaction of type Tx that the
+// caller owns (pgstore's Store is a TxAppender[pgx.Tx]), so that the
+// caller's own writes and the events with their deliveries commit or roll
+// back together. [PublishTx] uses it.
+type TxAppender[Tx any] interface {
+	// AppendEventsTx is AppendEvents inside tx: the same records,
+	// results, idempotency by event key and ordering rule, but it commits
+	// nothing. Until tx commits, no other transaction sees the events or
+	// claims their deliveries; if tx rolls back, they never existed. An
+	// event stored before, or by an earlier call in the same tx, is a
+	// duplicate. The whole call is one atomic step within tx.
+	//
+	// It never retries. An error wrapping ErrTxConflict means the
+	// database aborted tx (or will refuse to commit it) for a conflict
+	// with a concurrent transaction: the caller rolls tx back and runs
+	// the whole transaction again, its own writes included. After any
+	// error, nothing of the call is left for tx to commit, whether tx is
+	// still usable or not; whether to commit the rest of tx is the
+	// caller's choice.
+	AppendEventsTx(ctx context.Context, tx Tx, records []AppendRecord) ([]AppendResult, error)
 }
 
 // AppendOutcome says what AppendEvents did with a record.

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/shipevents/shipevents"
 	"github.com/shipevents/shipevents/pgstore"
 )
@@ -22,7 +24,7 @@ import (
 // Benchmark settings, shared by the PostgreSQL and memory runs so that
 // they compare like with like.
 var (
-	benchPublishBatch = 100 // events per Publish call
+	benchPublishBatch = 100 // events per Publish call (BENCH_PUBLISH_BATCH overrides)
 	benchWorkers      = 128 // Workers per dispatcher (BENCH_WORKERS overrides)
 	// benchIdleConns is the HTTP sender's MaxIdleConnsPerHost; 0 means as
 	// many as all dispatchers have workers (BENCH_IDLE_CONNS overrides;
@@ -43,6 +45,9 @@ func init() {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_SHARE")); err == nil {
 		benchShare = v
 	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_PUBLISH_BATCH")); err == nil && v > 0 {
+		benchPublishBatch = v
+	}
 }
 
 // BenchmarkPublish measures Publish into PostgreSQL with 10 matching
@@ -62,6 +67,39 @@ func BenchmarkPublish(b *testing.B) {
 	start := time.Now()
 	for i := 0; i < b.N; i += benchPublishBatch {
 		if _, err := d.Publish(ctx, events[i:min(i+benchPublishBatch, b.N)]...); err != nil {
+			b.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(10*b.N)/elapsed.Seconds(), "deliveries-created/s")
+}
+
+// BenchmarkPublishTx is BenchmarkPublish through PublishTx, each batch in
+// a transaction of the host's that commits it: the price of publishing
+// in the host's transaction (the savepoint and the settings around the
+// append, and the host's own BEGIN and COMMIT) against Publish's.
+func BenchmarkPublishTx(b *testing.B) {
+	dsn := testDSN(b)
+	s := openStore(b, dsn, testSchema(b, dsn), pgstore.Config{})
+	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{Store: s, DisableDeliveryEvents: true})
+	ctx := context.Background()
+	for i := range 10 {
+		if err := d.Subscribe(ctx, webhookSub(fmt.Sprintf("sub-%d", i), fmt.Sprintf("http://127.0.0.1/%d", i))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	host := adminPool(b, dsn)
+	events := makeEvents(randomName("pubtx"), b.N)
+	b.ResetTimer()
+	start := time.Now()
+	for i := 0; i < b.N; i += benchPublishBatch {
+		err := pgx.BeginFunc(ctx, host, func(tx pgx.Tx) error {
+			_, err := shipevents.PublishTx(ctx, d, tx, events[i:min(i+benchPublishBatch, b.N)]...)
+			return err
+		})
+		if err != nil {
 			b.Fatal(err)
 		}
 	}

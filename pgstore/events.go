@@ -23,7 +23,7 @@ type appendPlan struct {
 	first   []bool // first record with its event key in this call
 	// Event columns, for the records with first set, in record order.
 	ids, types, refs, tenants, carriers, tracking, correlations []string
-	bodies                                                      [][]byte
+	bodies                                                      []string
 	occurred                                                    []time.Time
 	// Shipment keys of status events (deduplicated), for the locks and the
 	// state lookup.
@@ -40,7 +40,8 @@ type appendPlan struct {
 // ([shipevents.UpdateShipment]), then the late
 // marks, the new states and the deliveries written in one pipelined batch.
 // A transaction aborted by a deadlock (two calls inserting the same new
-// event keys in opposite orders) is retried.
+// event keys in opposite orders) is retried. [Store.AppendEventsTx] runs
+// the same statements in a transaction of the caller's.
 func (s *Store) AppendEvents(ctx context.Context, records []shipevents.AppendRecord) ([]shipevents.AppendResult, error) {
 	if err := s.check(ctx); err != nil {
 		return nil, err
@@ -80,7 +81,7 @@ func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
 			return nil, shipevents.Permanent(fmt.Errorf("pgstore: append events: encoding event %s: %w", e.Key(), err))
 		}
 		p.ids = append(p.ids, e.ID)
-		p.bodies = append(p.bodies, body)
+		p.bodies = append(p.bodies, string(body))
 		p.types = append(p.types, e.Type)
 		p.refs = append(p.refs, e.Ref)
 		p.tenants = append(p.tenants, e.TenantID)
@@ -136,13 +137,19 @@ const (
 	WHERE e.tenant_id = x.tenant_id AND e.id = x.id`
 
 	// The shipments are locked, so a state row read as missing cannot
-	// appear meanwhile: new states are plain inserts, changed ones plain
-	// updates (HOT: the key does not change).
+	// appear meanwhile: new states are inserts, changed ones plain updates
+	// (HOT: the key does not change). Except in a transaction whose
+	// snapshot predates the lock (REPEATABLE READ or SERIALIZABLE, as a
+	// host's transaction in AppendEventsTx may be): there a row committed
+	// after the snapshot makes the update, and the insert through its ON
+	// CONFLICT clause, fail with a serialization failure rather than
+	// with a unique violation, which would read as permanent.
 	sqlInsertStates = `INSERT INTO shipment_state (tenant_id, carrier, tracking_number, status, event_name,
 		event_id, occurred_at, occurred_at_nanos, updated_at)
 	SELECT tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos, $9
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[],
-		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)`
+		$8::int[]) AS x(tenant_id, carrier, tracking_number, status, event_name, event_id, occurred_at, nanos)
+	ON CONFLICT DO NOTHING`
 
 	sqlUpdateStates = `UPDATE shipment_state s SET status = x.status, event_name = x.event_name,
 		event_id = x.event_id, occurred_at = x.occurred_at, occurred_at_nanos = x.nanos, updated_at = $9
@@ -170,12 +177,27 @@ const (
 
 // appendTx runs one attempt of an AppendEvents transaction.
 func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.AppendResult, error) {
-	now := s.now().UTC()
 	tx, err := s.pool.Begin(ctx)
 	if err != nil {
 		return nil, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
+	results, err := s.appendIn(ctx, tx, p, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	return results, nil
+}
+
+// appendIn writes an append's rows in tx, in two pipelined round trips,
+// and commits nothing: appendTx runs it in a transaction of its own, and
+// AppendEventsTx in the caller's, with h's closing statements in the
+// second round trip.
+func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, p *appendPlan, h *hostScope) ([]shipevents.AppendResult, error) {
+	now := s.now().UTC()
 
 	// Round trip 1: locks, events, current states.
 	b := &pgx.Batch{}
@@ -202,7 +224,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 	inserted := make(map[shipevents.EventKey]bool, len(p.ids))
 	rows, _ := br.Query()
 	var k shipevents.EventKey
-	_, err = pgx.ForEachRow(rows, []any{&k.TenantID, &k.ID}, func() error { inserted[k] = true; return nil })
+	_, err := pgx.ForEachRow(rows, []any{&k.TenantID, &k.ID}, func() error { inserted[k] = true; return nil })
 	if err != nil {
 		br.Close()
 		return nil, fmt.Errorf("inserting events: %w", err)
@@ -310,6 +332,7 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 	if len(dIDs) > 0 {
 		b.Queue(sqlInsertDeliveries, dIDs, dTenants, dEvents, dSubs, dNext, now)
 	}
+	h.queueClose(b)
 	if b.Len() > 0 {
 		br = tx.SendBatch(ctx, b)
 		if len(lateIDs) > 0 {
@@ -338,12 +361,13 @@ func (s *Store) appendTx(ctx context.Context, p *appendPlan) ([]shipevents.Appen
 				}
 			}
 		}
+		if err := h.readClose(br); err != nil {
+			br.Close()
+			return nil, err
+		}
 		if err := br.Close(); err != nil {
 			return nil, err
 		}
-	}
-	if err := tx.Commit(ctx); err != nil {
-		return nil, err
 	}
 	return results, nil
 }

@@ -8,6 +8,10 @@ import (
 	"log"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/shipevents/shipevents"
 	"github.com/shipevents/shipevents/pgstore"
 )
 
@@ -50,5 +54,46 @@ func ExampleStore_Purge() {
 			continue
 		}
 		log.Printf("purged %d events, %d deliveries, %d attempts; kept %d", res.Events, res.Deliveries, res.Attempts, res.Kept)
+	}
+}
+
+// An order service marks an order shipped and publishes the carrier's
+// scans in one transaction of its own: both commit, or neither does. The
+// workers of every instance sharing the store deliver the events once the
+// transaction commits.
+func ExampleStore_AppendEventsTx() {
+	ctx := context.Background()
+	s, err := pgstore.Open(ctx, "postgres://localhost/shop", pgstore.Config{Schema: "shipevents"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{Store: s})
+	orders, err := pgxpool.New(ctx, "postgres://localhost/shop") // the service's own pool
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer orders.Close()
+	events, err := shipevents.Normalize("", []byte(`{"trackingNumber":"1Z999AA10123456784",
+		"activityStatus":{"type":"I","code":"OR","description":"Origin Scan"},
+		"gmtActivityDate":"20260301","gmtActivityTime":"081500","gmtOffset":"+01.00"}`))
+	if err != nil {
+		log.Fatal(err)
+	}
+	for {
+		err := pgx.BeginFunc(ctx, orders, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, `UPDATE orders SET status = 'shipped' WHERE id = $1`, "order-42"); err != nil {
+				return err
+			}
+			_, err := shipevents.PublishTx(ctx, d, tx, events...) // last, just before the commit
+			return err
+		})
+		if errors.Is(err, shipevents.ErrTxConflict) {
+			continue // a deadlock or serialization failure: run the transaction again
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+		break
 	}
 }

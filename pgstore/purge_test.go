@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -479,7 +480,11 @@ func TestPurgeRacing(t *testing.T) {
 	open := schemaStores(t)
 	clock := newTestClock(purgeT0) // every event is old
 	purger := open(pgstore.Config{Now: clock.Now})
-	other := open(pgstore.Config{Now: clock.Now, AppendRetries: 10})
+	// The racing store's connections are named, so that the end of the
+	// test can wait for them to be gone: a statement whose context was
+	// cancelled may still commit on the server after the client gave up.
+	racers := "purge-race-" + strconv.FormatInt(time.Now().UnixNano(), 36)
+	other := open(pgstore.Config{Now: clock.Now, AppendRetries: 10, ApplicationName: racers})
 	events := makeEvents("race", 60)
 	for _, e := range events {
 		appendEvent(t, other, e, "a", "b")
@@ -551,11 +556,34 @@ func TestPurgeRacing(t *testing.T) {
 		t.Errorf("the race did not happen: purged %d, appended %d, requeued %d", purged.Load(), appended.Load(), requeued.Load())
 	}
 	checkConsistent(t, purger)
+	other.Close()
+	waitConnectionsGone(t, purger, racers)
 	// Leases taken before the stop expire; then everything finishes and goes.
-	succeedAll(t, other, purgeT0.Add(time.Hour))
+	succeedAll(t, open(pgstore.Config{Now: clock.Now}), purgeT0.Add(time.Hour))
 	purge(t, purger, purgeCutoff, pgstore.PurgeOptions{})
 	if c := tableCounts(t, purger); c != [4]int{} {
 		t.Errorf("rows left after the final purge (events, deliveries, attempts, queue): %v", c)
+	}
+}
+
+// waitConnectionsGone waits until the server has no backend left for
+// connections named app. A backend ends only after running what its
+// client sent before closing, so once they are gone nothing of theirs can
+// still commit.
+func waitConnectionsGone(t *testing.T, s *pgstore.Store, app string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a guard against a hang, not a speed check
+	defer cancel()
+	for {
+		var n int
+		err := s.Pool().QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity WHERE application_name = $1`, app).Scan(&n)
+		if err != nil {
+			t.Fatalf("waiting for the %s connections to end: %v", app, err)
+		}
+		if n == 0 {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 

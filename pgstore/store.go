@@ -8,6 +8,10 @@
 // that RecordAttempts and ExtendLeases check (fencing), so a worker whose
 // lease was taken over can never overwrite the newer attempt's outcome.
 //
+// [Store.AppendEventsTx] appends inside a pgx.Tx the caller owns, for
+// [shipevents.PublishTx]: the caller's own writes and the events with
+// their deliveries commit or roll back together.
+//
 // Timestamps are stored as timestamptz, whose resolution is one
 // microsecond: times read back (NextAttemptAt, CreatedAt, attempt
 // StartedAt, ...) are truncated to the microsecond. Event envelopes and
