@@ -44,6 +44,15 @@ type DispatcherConfig struct {
 	Retry RetryPolicy
 	// Workers bounds concurrent attempts (default 32).
 	Workers int
+	// MaxInFlightPerSubscription bounds the attempts to one subscription
+	// that this instance makes at once: each subscription's share of the
+	// Workers. An endpoint that hangs then holds at most that many
+	// workers, each until its attempt times out, and the others go on
+	// being served by the rest; claims take from every subscription with
+	// due work in turn. Zero means the default, a quarter of Workers (at
+	// least 1); more than Workers means Workers. A subscription's own
+	// MaxInFlight replaces it.
+	MaxInFlightPerSubscription int
 	// Lease is how long a claimed delivery is reserved. It must be at
 	// least twice AttemptTimeout, so that an attempt still running is
 	// never claimed again by another worker; zero means the default of
@@ -97,6 +106,7 @@ type Dispatcher struct {
 	sender   Sender
 	retry    RetryPolicy
 	workers  int
+	share    int // default attempts in flight per subscription
 	lease    time.Duration
 	timeout  time.Duration
 	poll     time.Duration
@@ -117,9 +127,14 @@ type Dispatcher struct {
 	// nanoseconds); 0 until the first load succeeds.
 	subsLoaded atomic.Int64
 	wake       chan struct{}
-	running    atomic.Bool
+	// freed tells an idle claim loop that a subscription whose share was
+	// used up has a worker back, so that its withheld work is claimed now
+	// rather than at the next poll.
+	freed   chan struct{}
+	running atomic.Bool
 
 	stats        dispatchStats
+	inFlight     inFlight
 	limits       rateLimits
 	disableAfter FailureStreak
 	streaks      failureStreaks
@@ -127,8 +142,11 @@ type Dispatcher struct {
 }
 
 type subSnapshot struct {
-	index       *RefIndex[string]
-	byID        map[string]*Subscription
+	index *RefIndex[string]
+	byID  map[string]*Subscription
+	// shares holds the subscriptions whose MaxInFlight gives them a share
+	// other than the default, and that share.
+	shares      map[string]int
 	fingerprint uint64
 }
 
@@ -215,6 +233,9 @@ func (c *DispatcherConfig) Validate() error {
 	if c.Workers < 0 {
 		return bad("Workers %d is negative", c.Workers)
 	}
+	if c.MaxInFlightPerSubscription < 0 {
+		return bad("MaxInFlightPerSubscription %d is negative", c.MaxInFlightPerSubscription)
+	}
 	if c.DisableAfter.Failures < 0 {
 		return bad("DisableAfter.Failures %d is negative", c.DisableAfter.Failures)
 	}
@@ -235,12 +256,14 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		lease: cfg.Lease, timeout: cfg.AttemptTimeout, poll: cfg.PollInterval,
 		refresh: cfg.SubscriptionRefresh, grace: cfg.ShutdownGrace, emit: !cfg.DisableDeliveryEvents,
 		now: cfg.Now, log: cfg.Logger, name: cfg.Name, wake: make(chan struct{}, 1),
+		freed:        make(chan struct{}, 1),
 		disableAfter: cfg.DisableAfter, cfgErr: cfg.Validate(),
 	}
 	if d.store == nil {
 		d.store = NewMemoryStore(MemoryStoreConfig{Now: cfg.Now})
 	}
 	d.workers = defaultInt(d.workers, DefaultWorkers)
+	d.share = min(defaultInt(cfg.MaxInFlightPerSubscription, max(1, d.workers/4)), d.workers)
 	if d.sender == nil {
 		// Every worker may be sending to the same host: keep a connection
 		// for each, or each burst closes the surplus and dials anew.
@@ -265,6 +288,7 @@ func NewDispatcher(cfg DispatcherConfig) *Dispatcher {
 		d.name = "dispatcher-" + uuid.NewString()[:8]
 	}
 	d.subs.Store(&subSnapshot{index: NewRefIndex[string](), byID: map[string]*Subscription{}})
+	d.inFlight.held = map[string]int{}
 	return d
 }
 
@@ -407,16 +431,20 @@ func (d *Dispatcher) reloadLocked(ctx context.Context) error {
 		h.Write([]byte(s.ID))
 		h.Write([]byte(s.UpdatedAt.String()))
 		h.Write([]byte(strconv.FormatBool(s.Disabled) + s.DisabledReason))
+		h.Write([]byte(strconv.Itoa(s.MaxInFlight)))
 	}
 	fp := h.Sum64()
 	defer d.subsLoaded.Store(max(d.now().UnixNano(), 1))
 	if cur := d.subs.Load(); cur != nil && cur.fingerprint == fp && len(cur.byID) == len(subs) {
 		return nil
 	}
-	snap := &subSnapshot{index: NewRefIndex[string](), byID: make(map[string]*Subscription, len(subs)), fingerprint: fp}
+	snap := &subSnapshot{index: NewRefIndex[string](), byID: make(map[string]*Subscription, len(subs)), shares: map[string]int{}, fingerprint: fp}
 	for i := range subs {
 		s := &subs[i]
 		snap.byID[s.ID] = s
+		if n := d.shareOf(s); n != d.share {
+			snap.shares[s.ID] = n
+		}
 		for _, p := range s.patterns() {
 			if err := snap.index.Add(p, s.ID); err != nil {
 				d.log.Warn("subscription pattern refused", "subscription", s.ID, "error", err)
@@ -652,6 +680,7 @@ func (d *Dispatcher) Run(ctx context.Context) error {
 			defer workWG.Done()
 			for c := range work {
 				d.process(sendCtx, c, r)
+				d.finished(c.Delivery.SubscriptionID)
 				slots <- struct{}{}
 			}
 		}()
@@ -700,6 +729,7 @@ func (d *Dispatcher) refreshLoop(ctx context.Context) {
 // hands them over; it returns when ctx is cancelled.
 func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots chan struct{}, r *recorder) {
 	failures := 0
+	req := ClaimRequest{Lease: d.lease, MaxPerSubscription: d.share, SubscriptionMax: map[string]int{}, Owner: d.name}
 	for {
 		// Wait for at least one idle worker.
 		select {
@@ -717,7 +747,9 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 				break more
 			}
 		}
-		claims, err := d.store.ClaimDeliveries(ctx, ClaimRequest{Now: d.now().UTC(), Lease: d.lease, Limit: free, Owner: d.name})
+		req.Now, req.Limit = d.now().UTC(), free
+		d.inFlight.fill(req.SubscriptionMax, d.subs.Load(), d.share)
+		claims, err := d.store.ClaimDeliveries(ctx, req)
 		if err != nil {
 			giveBack(slots, free)
 			if ctx.Err() != nil {
@@ -735,23 +767,114 @@ func (d *Dispatcher) claimLoop(ctx context.Context, work chan<- Claim, slots cha
 		giveBack(slots, free-len(claims))
 		d.stats.claimed.Add(int64(len(claims)))
 		for _, c := range claims {
+			d.inFlight.add(c.Delivery.SubscriptionID)
 			select {
 			case work <- c:
 			case <-ctx.Done():
 				// Shutting down before the attempt started: release it.
 				r.add(AttemptRecord{Lease: c.Lease, Outcome: OutcomeReleased, NextAttemptAt: d.now().UTC()}, nil)
+				d.inFlight.done(c.Delivery.SubscriptionID)
 				d.stats.released.Add(1)
 				giveBack(slots, 1)
 			}
 		}
-		if len(claims) == 0 {
+		if len(claims) < free {
+			// Nothing more is due that this instance may take now: wait
+			// for a publish, a full share with a worker back, or the poll.
 			select {
 			case <-ctx.Done():
 				return
 			case <-d.wake:
+			case <-d.freed:
+				// Let more of the share's attempts end, so that the next
+				// claim refills it in one statement, not one per attempt.
+				if !sleepCtx(ctx, refillDelay) {
+					return
+				}
 			case <-time.After(d.poll):
 			}
 		}
+	}
+}
+
+// refillDelay is how long a claim loop woken by a full share's first free
+// worker waits for more of them before it claims.
+const refillDelay = time.Millisecond
+
+// shareOf is how many attempts to s this instance makes at once.
+func (d *Dispatcher) shareOf(s *Subscription) int {
+	if s.MaxInFlight > 0 {
+		return min(s.MaxInFlight, d.workers)
+	}
+	return d.share
+}
+
+// finished counts a worker's delivery of sub as done, and wakes an idle
+// claim loop if sub's share was used up: claims may have left sub's due
+// work behind. A share of one has no other attempts to wait for, so it
+// wakes the loop as a publish does, without the refill delay.
+func (d *Dispatcher) finished(sub string) {
+	share, ok := d.subs.Load().shares[sub]
+	if !ok {
+		share = d.share
+	}
+	if d.inFlight.done(sub) < share {
+		return
+	}
+	if share == 1 {
+		d.signal() // nothing to gather: claim at once
+		return
+	}
+	select {
+	case d.freed <- struct{}{}:
+	default:
+	}
+}
+
+// inFlight counts the claimed deliveries of each subscription that a
+// worker has not finished with, so that claims ask for no more than what
+// is left of each subscription's share.
+type inFlight struct {
+	mu   sync.Mutex
+	held map[string]int
+}
+
+func (f *inFlight) add(sub string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.held[sub]++
+}
+
+// done counts one delivery of sub as finished and returns how many sub
+// had in flight before.
+func (f *inFlight) done(sub string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.held[sub]
+	if n <= 1 {
+		delete(f.held, sub)
+	} else {
+		f.held[sub] = n - 1
+	}
+	return n
+}
+
+// fill sets m to the bounds of the next claim (ClaimRequest.SubscriptionMax):
+// what is left of the share of each subscription with deliveries in
+// flight, and the share of each subscription whose share is not def.
+func (f *inFlight) fill(m map[string]int, snap *subSnapshot, def int) {
+	clear(m)
+	for id, n := range snap.shares {
+		m[id] = n
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for id, held := range f.held {
+		share, ok := m[id]
+		if !ok {
+			share = def
+		}
+		m[id] = share - held
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -17,8 +18,11 @@ import (
 func TestStatsAddUp(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := NewDispatcher(DispatcherConfig{Retry: RetryPolicy{Schedule: []time.Duration{time.Second, time.Second}, NoJitter: true}})
+		var mu sync.Mutex // workers call the handler concurrently
 		calls := map[string]int{}
 		d.Handle("flaky", func(ctx context.Context, e Event) error {
+			mu.Lock()
+			defer mu.Unlock()
 			if calls[e.ID]++; calls[e.ID] == 1 {
 				return errors.New("try again")
 			}

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -21,7 +22,8 @@ import (
 
 var e2ePolicy = AddressPolicy{Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}}
 
-// fastRetry retries quickly so end-to-end tests finish in milliseconds.
+// fastRetry retries quickly, so that end-to-end tests cover a whole retry
+// schedule in little virtual time.
 var fastRetry = RetryPolicy{Schedule: []time.Duration{5 * time.Millisecond, 5 * time.Millisecond, 5 * time.Millisecond}, NoJitter: true}
 
 // shipmentEvent builds a valid shipment event for tests.
@@ -36,6 +38,11 @@ func shipmentEvent(id, tracking string, status Status, at time.Time) Event {
 	}
 }
 
+// The end-to-end tests run in synctest bubbles (virtual time) with their
+// webhook receivers on an in-memory network (pipeNet): a timeout is an
+// exact span of virtual time, so no attempt times out because the machine
+// is busy, and no test waits for real time to pass.
+
 // receiver records requests by webhook-id and answers with fn.
 type receiver struct {
 	srv   *httptest.Server
@@ -44,9 +51,9 @@ type receiver struct {
 	total atomic.Int64
 }
 
-func newReceiver(t *testing.T, fn func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
+func newReceiver(t *testing.T, pn *pipeNet, fn func(w http.ResponseWriter, r *http.Request, n int)) *receiver {
 	rc := &receiver{byID: map[string]int{}}
-	rc.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rc.srv = pn.server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		id := r.Header.Get(HeaderWebhookID)
 		rc.mu.Lock()
@@ -56,7 +63,6 @@ func newReceiver(t *testing.T, fn func(w http.ResponseWriter, r *http.Request, n
 		rc.total.Add(1)
 		fn(w, r, n)
 	}))
-	t.Cleanup(rc.srv.Close)
 	return rc
 }
 
@@ -66,10 +72,13 @@ func (rc *receiver) count(id string) int {
 	return rc.byID[id]
 }
 
-func runDispatcher(t *testing.T, cfg DispatcherConfig) (*Dispatcher, func()) {
+// runDispatcher runs a dispatcher with cfg, inside a synctest bubble;
+// without a Sender it sends with a 1 s timeout over pn. stop cancels Run
+// and checks that it returned nil.
+func runDispatcher(t *testing.T, pn *pipeNet, cfg DispatcherConfig) (*Dispatcher, func()) {
 	t.Helper()
 	if cfg.Sender == nil {
-		cfg.Sender = NewHTTPSender(HTTPSenderConfig{Policy: e2ePolicy, Timeout: time.Second})
+		cfg.Sender = pn.sender(t, HTTPSenderConfig{Timeout: time.Second})
 	}
 	if cfg.PollInterval == 0 {
 		cfg.PollInterval = 5 * time.Millisecond
@@ -78,40 +87,39 @@ func runDispatcher(t *testing.T, cfg DispatcherConfig) (*Dispatcher, func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
+	var once sync.Once
 	stop := func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(10 * time.Second):
-			t.Fatal("Run did not return after cancellation")
-		}
+		once.Do(func() {
+			cancel()
+			require.NoError(t, <-done)
+		})
 	}
-	t.Cleanup(func() {
-		if ctx.Err() == nil {
-			stop()
-		}
-	})
+	t.Cleanup(stop)
 	return d, stop
 }
 
-// waitSettled waits until no delivery is pending or in flight.
+// waitSettled waits, in virtual time, until no delivery is pending or in
+// flight. Each look is one snapshot of the store, taken while every other
+// goroutine of the bubble is blocked (synctest.Wait): two separate counts
+// could miss a delivery moving from in flight to pending between them.
 func waitSettled(t *testing.T, d *Dispatcher) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
+	for deadline := time.Now().Add(time.Hour); time.Now().Before(deadline); time.Sleep(2 * time.Millisecond) {
+		synctest.Wait()
+		p, err := d.Deliveries(context.Background(), DeliveryFilter{Limit: MaxPageSize})
+		require.NoError(t, err)
+		require.False(t, p.PageInfo.HasNextPage, "waitSettled looks at one page of deliveries")
 		busy := 0
-		for _, st := range []DeliveryState{DeliveryPending, DeliveryInFlight} {
-			p, err := d.Deliveries(context.Background(), DeliveryFilter{State: st, Limit: 1})
-			require.NoError(t, err)
-			busy += p.PageInfo.Count
+		for _, x := range p.Items {
+			if x.State == DeliveryPending || x.State == DeliveryInFlight {
+				busy++
+			}
 		}
 		if busy == 0 {
 			return
 		}
-		time.Sleep(2 * time.Millisecond)
 	}
-	t.Fatal("deliveries did not settle in time")
+	t.Fatal("deliveries did not settle within an hour of virtual time")
 }
 
 func deliveriesOf(t *testing.T, d *Dispatcher, subID string) []Delivery {
@@ -130,216 +138,225 @@ func deliveriesOf(t *testing.T, d *Dispatcher, subID string) []Delivery {
 }
 
 func TestDispatchEndToEnd(t *testing.T) {
-	ok := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(204) })
-	flaky := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n <= 2 {
-			w.WriteHeader(500)
-			return
-		}
-		w.WriteHeader(200)
-	})
-	limited := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		if n == 1 {
-			w.Header().Set("Retry-After", "0")
-			w.WriteHeader(429)
-			return
-		}
-		w.WriteHeader(200)
-	})
-	gone := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(410) })
-	rejected := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(400) })
-	release := make(chan struct{})
-	slow := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	})
-	defer close(release)
-	reset := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		conn, _, err := w.(http.Hijacker).Hijack()
-		if err == nil {
-			conn.Close()
-		}
-	})
-	// Accepts, then trickles its body a byte at a time: the sender stops
-	// reading at its timeout, and a 2xx already received counts.
-	trickle := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		w.WriteHeader(200)
-		for range 1000 {
-			if _, err := w.Write([]byte{'.'}); err != nil {
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		ok := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(204) })
+		flaky := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n <= 2 {
+				w.WriteHeader(500)
 				return
 			}
-			w.(http.Flusher).Flush()
+			w.WriteHeader(200)
+		})
+		limited := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				w.Header().Set("Retry-After", "0")
+				w.WriteHeader(429)
+				return
+			}
+			w.WriteHeader(200)
+		})
+		gone := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(410) })
+		rejected := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(400) })
+		release := make(chan struct{})
+		slow := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
 			select {
 			case <-release:
-				return
 			case <-r.Context().Done():
-				return
-			case <-time.After(20 * time.Millisecond):
+			}
+		})
+		defer close(release)
+		reset := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
+			conn, _, err := w.(http.Hijacker).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+		})
+		// Accepts, then trickles its body a byte at a time: the sender stops
+		// reading at its timeout, and a 2xx already received counts.
+		trickle := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.WriteHeader(200)
+			for range 1000 {
+				if _, err := w.Write([]byte{'.'}); err != nil {
+					return
+				}
+				w.(http.Flusher).Flush()
+				select {
+				case <-release:
+					return
+				case <-r.Context().Done():
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+			}
+		})
+		huge := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {
+			w.WriteHeader(200)
+			bw := bufio.NewWriter(w)
+			chunk := make([]byte, 32<<10)
+			for range 64 { // 2 MiB; the sender reads at most 64 KiB
+				if _, err := bw.Write(chunk); err != nil {
+					return
+				}
+			}
+			bw.Flush()
+		})
+
+		d, stop := runDispatcher(t, pn, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
+		ctx := context.Background()
+		subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge, "trickle": trickle}
+		for id, rc := range subs {
+			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Secrets: []string{dispatchSecret}}))
+		}
+		base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		var events []Event
+		for i := range 12 {
+			events = append(events, shipmentEvent(fmt.Sprintf("evt-%02d", i), fmt.Sprintf("1Z%03d", i), StatusInTransit, base.Add(time.Duration(i)*time.Minute)))
+		}
+		res, err := d.Publish(ctx, events...)
+		require.NoError(t, err)
+		for _, r := range res {
+			require.Equal(t, AppendNew, r.Outcome)
+			require.Equal(t, len(subs), r.Deliveries)
+		}
+		waitSettled(t, d)
+		stop()
+
+		for _, e := range events {
+			assert.Equal(t, 1, ok.count(e.ID), "healthy endpoint gets each event exactly once")
+			assert.Equal(t, 3, flaky.count(e.ID), "flaky endpoint: two 500s then success")
+			assert.Equal(t, 2, limited.count(e.ID), "429 then success")
+			assert.Equal(t, 1, huge.count(e.ID), "huge body still counts as delivered once")
+			assert.Equal(t, 1, trickle.count(e.ID), "a slow body after a 2xx counts as delivered once")
+			assert.Equal(t, 1, rejected.count(e.ID), "400 is permanent: not retried")
+		}
+		assert.LessOrEqual(t, gone.total.Load(), int64(len(events)), "410 disables: at most one request per event already in flight")
+
+		want := map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "limited": DeliverySucceeded, "huge": DeliverySucceeded, "trickle": DeliverySucceeded,
+			"gone": DeliveryDead, "rejected": DeliveryDead, "slow": DeliveryDead, "reset": DeliveryDead}
+		for id, state := range want {
+			dels := deliveriesOf(t, d, id)
+			require.Len(t, dels, len(events), "subscription %s: one delivery per event, none lost", id)
+			for _, del := range dels {
+				assert.Equal(t, state, del.State, "subscription %s delivery %s", id, del.ID)
+				atts, err := d.Attempts(ctx, del.ID)
+				require.NoError(t, err)
+				assert.Equal(t, del.Attempts, len(atts), "every attempt recorded")
 			}
 		}
-	})
-	huge := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {
-		w.WriteHeader(200)
-		bw := bufio.NewWriter(w)
-		chunk := make([]byte, 32<<10)
-		for range 64 { // 2 MiB; the sender reads at most 64 KiB
-			if _, err := bw.Write(chunk); err != nil {
-				return
+		// Timeouts and resets are retried to the end of the schedule.
+		for _, del := range deliveriesOf(t, d, "slow") {
+			assert.Equal(t, 4, del.Attempts, "slow endpoint: 4 attempts (1 + 3 retries); %s after %q", del.State, del.LastError)
+		}
+		for _, del := range deliveriesOf(t, d, "reset") {
+			assert.Equal(t, 4, del.Attempts, "reset endpoint: 4 attempts; %s after %q", del.State, del.LastError)
+		}
+		subsNow, err := d.Store().ListSubscriptions(ctx)
+		require.NoError(t, err)
+		for _, s := range subsNow {
+			if s.ID == "gone" {
+				assert.True(t, s.Disabled, "410 disables the subscription")
+				assert.Contains(t, s.DisabledReason, "410")
+			} else {
+				assert.False(t, s.Disabled, s.ID)
 			}
 		}
-		bw.Flush()
+		st, err := d.Event(ctx, events[0].Key())
+		require.NoError(t, err)
+		assert.Equal(t, 0, st.PendingDeliveries)
+
+		// Fix the rejecting endpoint and replay its dead letters: every event
+		// arrives once more.
+		fixed := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "rejected", URL: fixed.srv.URL, EnabledEvents: []string{"shipments"}}))
+		d2, stop2 := runDispatcher(t, pn, DispatcherConfig{Store: d.Store(), Retry: fastRetry, DisableDeliveryEvents: true})
+		n, err := d2.ReplayDeadLetters(ctx, "rejected")
+		require.NoError(t, err)
+		assert.Equal(t, len(events), n)
+		waitSettled(t, d2)
+		stop2()
+		for _, e := range events {
+			assert.Equal(t, 1, fixed.count(e.ID), "replayed dead letter delivered")
+		}
+		for _, del := range deliveriesOf(t, d2, "rejected") {
+			assert.Equal(t, DeliverySucceeded, del.State)
+			assert.Equal(t, 2, del.Attempts, "history kept across replay")
+		}
 	})
-
-	d, stop := runDispatcher(t, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
-	ctx := context.Background()
-	subs := map[string]*receiver{"ok": ok, "flaky": flaky, "limited": limited, "gone": gone, "rejected": rejected, "slow": slow, "reset": reset, "huge": huge, "trickle": trickle}
-	for id, rc := range subs {
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, URL: rc.srv.URL, EnabledEvents: []string{"shipments"}, Secrets: []string{dispatchSecret}}))
-	}
-	base := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	var events []Event
-	for i := range 12 {
-		events = append(events, shipmentEvent(fmt.Sprintf("evt-%02d", i), fmt.Sprintf("1Z%03d", i), StatusInTransit, base.Add(time.Duration(i)*time.Minute)))
-	}
-	res, err := d.Publish(ctx, events...)
-	require.NoError(t, err)
-	for _, r := range res {
-		require.Equal(t, AppendNew, r.Outcome)
-		require.Equal(t, len(subs), r.Deliveries)
-	}
-	waitSettled(t, d)
-	stop()
-
-	for _, e := range events {
-		assert.Equal(t, 1, ok.count(e.ID), "healthy endpoint gets each event exactly once")
-		assert.Equal(t, 3, flaky.count(e.ID), "flaky endpoint: two 500s then success")
-		assert.Equal(t, 2, limited.count(e.ID), "429 then success")
-		assert.Equal(t, 1, huge.count(e.ID), "huge body still counts as delivered once")
-		assert.Equal(t, 1, trickle.count(e.ID), "a slow body after a 2xx counts as delivered once")
-		assert.Equal(t, 1, rejected.count(e.ID), "400 is permanent: not retried")
-	}
-	assert.LessOrEqual(t, gone.total.Load(), int64(len(events)), "410 disables: at most one request per event already in flight")
-
-	want := map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "limited": DeliverySucceeded, "huge": DeliverySucceeded, "trickle": DeliverySucceeded,
-		"gone": DeliveryDead, "rejected": DeliveryDead, "slow": DeliveryDead, "reset": DeliveryDead}
-	for id, state := range want {
-		dels := deliveriesOf(t, d, id)
-		require.Len(t, dels, len(events), "subscription %s: one delivery per event, none lost", id)
-		for _, del := range dels {
-			assert.Equal(t, state, del.State, "subscription %s delivery %s", id, del.ID)
-			atts, err := d.Attempts(ctx, del.ID)
-			require.NoError(t, err)
-			assert.Equal(t, del.Attempts, len(atts), "every attempt recorded")
-		}
-	}
-	// Timeouts and resets are retried to the end of the schedule.
-	for _, del := range deliveriesOf(t, d, "slow") {
-		assert.Equal(t, 4, del.Attempts, "slow endpoint: 4 attempts (1 + 3 retries)")
-	}
-	for _, del := range deliveriesOf(t, d, "reset") {
-		assert.Equal(t, 4, del.Attempts)
-	}
-	subsNow, err := d.Store().ListSubscriptions(ctx)
-	require.NoError(t, err)
-	for _, s := range subsNow {
-		if s.ID == "gone" {
-			assert.True(t, s.Disabled, "410 disables the subscription")
-			assert.Contains(t, s.DisabledReason, "410")
-		} else {
-			assert.False(t, s.Disabled, s.ID)
-		}
-	}
-	st, err := d.Event(ctx, events[0].Key())
-	require.NoError(t, err)
-	assert.Equal(t, 0, st.PendingDeliveries)
-
-	// Fix the rejecting endpoint and replay its dead letters: every event
-	// arrives once more.
-	fixed := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) { w.WriteHeader(200) })
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "rejected", URL: fixed.srv.URL, EnabledEvents: []string{"shipments"}}))
-	d2, stop2 := runDispatcher(t, DispatcherConfig{Store: d.Store(), Retry: fastRetry, DisableDeliveryEvents: true})
-	n, err := d2.ReplayDeadLetters(ctx, "rejected")
-	require.NoError(t, err)
-	assert.Equal(t, len(events), n)
-	waitSettled(t, d2)
-	stop2()
-	for _, e := range events {
-		assert.Equal(t, 1, fixed.count(e.ID), "replayed dead letter delivered")
-	}
-	for _, del := range deliveriesOf(t, d2, "rejected") {
-		assert.Equal(t, DeliverySucceeded, del.State)
-		assert.Equal(t, 2, del.Attempts, "history kept across replay")
-	}
 }
 
 const dispatchSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 func TestDispatchSignsRequests(t *testing.T) {
-	var mu sync.Mutex
-	var verifyErr []error
-	rc := newReceiver(t, func(w http.ResponseWriter, r *http.Request, n int) {})
-	rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		mu.Lock()
-		verifyErr = append(verifyErr, Verify(dispatchSecret, r.Header, body, nil))
-		mu.Unlock()
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		var verifyErr []error
+		rc := newReceiver(t, pn, func(w http.ResponseWriter, r *http.Request, n int) {})
+		rc.srv.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			verifyErr = append(verifyErr, Verify(dispatchSecret, r.Header, body, nil))
+			mu.Unlock()
+		})
+		d, stop := runDispatcher(t, pn, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
+		ctx := context.Background()
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: rc.srv.URL, EnabledEvents: []string{"*"}, Secrets: []string{dispatchSecret}, Form: FormFlat}))
+		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+		require.NoError(t, err)
+		waitSettled(t, d)
+		stop()
+		require.Len(t, verifyErr, 1)
+		assert.NoError(t, verifyErr[0])
 	})
-	d, stop := runDispatcher(t, DispatcherConfig{Retry: fastRetry, DisableDeliveryEvents: true})
-	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", URL: rc.srv.URL, EnabledEvents: []string{"*"}, Secrets: []string{dispatchSecret}, Form: FormFlat}))
-	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
-	require.NoError(t, err)
-	waitSettled(t, d)
-	stop()
-	require.Len(t, verifyErr, 1)
-	assert.NoError(t, verifyErr[0])
 }
 
 func TestDispatchOrderingLateEvent(t *testing.T) {
-	var mu sync.Mutex
-	got := map[string][]string{}
-	d, stop := runDispatcher(t, DispatcherConfig{DisableDeliveryEvents: true})
-	for _, name := range []string{"status", "all"} {
-		name := name
-		d.Handle(name, func(ctx context.Context, e Event) error {
-			mu.Lock()
-			got[name] = append(got[name], e.ID)
-			mu.Unlock()
-			return nil
-		})
-	}
-	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "status", Handler: "status", EnabledEvents: []string{"shipments"}}))
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "all", Handler: "all", EnabledEvents: []string{"shipments"}, IncludeLate: true}))
-	t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	res, err := d.Publish(ctx,
-		shipmentEvent("a", "1Z1", StatusInTransit, t0),
-		shipmentEvent("b", "1Z1", StatusDelivered, t0.Add(2*time.Hour)),
-	)
-	require.NoError(t, err)
-	assert.Equal(t, AppendNew, res[1].Outcome)
-	// Arrives after DELIVERED, but even though its scan is later, a
-	// non-terminal status never replaces a terminal one.
-	res, err = d.Publish(ctx, shipmentEvent("c", "1Z1", StatusInTransit, t0.Add(3*time.Hour)))
-	require.NoError(t, err)
-	assert.Equal(t, AppendLate, res[0].Outcome)
-	assert.Equal(t, 1, res[0].Deliveries, "only the IncludeLate subscription gets the late event")
-	waitSettled(t, d)
-	stop()
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		got := map[string][]string{}
+		d, stop := runDispatcher(t, pn, DispatcherConfig{DisableDeliveryEvents: true})
+		for _, name := range []string{"status", "all"} {
+			name := name
+			d.Handle(name, func(ctx context.Context, e Event) error {
+				mu.Lock()
+				got[name] = append(got[name], e.ID)
+				mu.Unlock()
+				return nil
+			})
+		}
+		ctx := context.Background()
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "status", Handler: "status", EnabledEvents: []string{"shipments"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "all", Handler: "all", EnabledEvents: []string{"shipments"}, IncludeLate: true}))
+		t0 := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		res, err := d.Publish(ctx,
+			shipmentEvent("a", "1Z1", StatusInTransit, t0),
+			shipmentEvent("b", "1Z1", StatusDelivered, t0.Add(2*time.Hour)),
+		)
+		require.NoError(t, err)
+		assert.Equal(t, AppendNew, res[1].Outcome)
+		// Arrives after DELIVERED, but even though its scan is later, a
+		// non-terminal status never replaces a terminal one.
+		res, err = d.Publish(ctx, shipmentEvent("c", "1Z1", StatusInTransit, t0.Add(3*time.Hour)))
+		require.NoError(t, err)
+		assert.Equal(t, AppendLate, res[0].Outcome)
+		assert.Equal(t, 1, res[0].Deliveries, "only the IncludeLate subscription gets the late event")
+		waitSettled(t, d)
+		stop()
 
-	j, err := d.Journey(ctx, ShipmentKey{Carrier: "ups", TrackingNumber: "1Z1"})
-	require.NoError(t, err)
-	require.NotNil(t, j.Current)
-	assert.Equal(t, StatusDelivered, j.Current.Status, "late IN_TRANSIT does not move the current status")
-	require.Len(t, j.Steps, 3, "late events are kept in history")
-	assert.True(t, j.Steps[2].Late)
-	assert.True(t, j.Steps[1].Current)
-	mu.Lock()
-	defer mu.Unlock()
-	assert.ElementsMatch(t, []string{"a", "b"}, got["status"])
-	assert.ElementsMatch(t, []string{"a", "b", "c"}, got["all"])
+		j, err := d.Journey(ctx, ShipmentKey{Carrier: "ups", TrackingNumber: "1Z1"})
+		require.NoError(t, err)
+		require.NotNil(t, j.Current)
+		assert.Equal(t, StatusDelivered, j.Current.Status, "late IN_TRANSIT does not move the current status")
+		require.Len(t, j.Steps, 3, "late events are kept in history")
+		assert.True(t, j.Steps[2].Late)
+		assert.True(t, j.Steps[1].Current)
+		mu.Lock()
+		defer mu.Unlock()
+		assert.ElementsMatch(t, []string{"a", "b"}, got["status"])
+		assert.ElementsMatch(t, []string{"a", "b", "c"}, got["all"])
+	})
 }
 
 func TestPublishIdempotent(t *testing.T) {
@@ -384,175 +401,189 @@ func TestPublishRejectsInvalidEvents(t *testing.T) {
 // form, the subscription with its secrets, the attempt number), and its
 // errors go through the retry policy.
 func TestHandleSender(t *testing.T) {
-	var mu sync.Mutex
-	var got []Message
-	var calls atomic.Int32
-	d, stop := runDispatcher(t, DispatcherConfig{DisableDeliveryEvents: true, Retry: fastRetry})
-	d.HandleSender("fwd", SenderFunc(func(ctx context.Context, m *Message) (Response, error) {
-		mu.Lock()
-		c := *m
-		c.Body = slices.Clone(m.Body)
-		got = append(got, c)
-		mu.Unlock()
-		switch m.Event.ID {
-		case "flaky":
-			if calls.Add(1) == 1 {
-				return Response{}, errors.New("broker unavailable")
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		var got []Message
+		var calls atomic.Int32
+		d, stop := runDispatcher(t, pn, DispatcherConfig{DisableDeliveryEvents: true, Retry: fastRetry})
+		d.HandleSender("fwd", SenderFunc(func(ctx context.Context, m *Message) (Response, error) {
+			mu.Lock()
+			c := *m
+			c.Body = slices.Clone(m.Body)
+			got = append(got, c)
+			mu.Unlock()
+			switch m.Event.ID {
+			case "flaky":
+				if calls.Add(1) == 1 {
+					return Response{}, errors.New("broker unavailable")
+				}
+			case "refused":
+				return Response{}, Permanent(errors.New("no such stream"))
 			}
-		case "refused":
-			return Response{}, Permanent(errors.New("no such stream"))
+			return Response{Body: []byte("stored")}, nil
+		}))
+		ctx := context.Background()
+		secret, err := GenerateSecret()
+		require.NoError(t, err)
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "fwd", Handler: "fwd", EnabledEvents: []string{"shipments"},
+			Form: FormCloudEvents, Secrets: []string{secret}}))
+		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		ok, flaky, refused := shipmentEvent("ok", "T1", StatusInTransit, at), shipmentEvent("flaky", "T2", StatusInTransit, at), shipmentEvent("refused", "T3", StatusInTransit, at)
+		_, err = d.Publish(ctx, ok, flaky, refused)
+		require.NoError(t, err)
+		waitSettled(t, d)
+		stop()
+
+		mu.Lock()
+		defer mu.Unlock()
+		attempts := map[string][]int{}
+		for _, m := range got {
+			attempts[m.Event.ID] = append(attempts[m.Event.ID], m.Attempt)
+			want, err := m.Event.MarshalCloudEvent()
+			require.NoError(t, err)
+			assert.Equal(t, string(want), string(m.Body), "the body is in the subscription's form")
+			assert.Equal(t, []string{secret}, m.Subscription.Secrets)
+			assert.False(t, m.Timestamp.IsZero())
 		}
-		return Response{Body: []byte("stored")}, nil
-	}))
-	ctx := context.Background()
-	secret, err := GenerateSecret()
-	require.NoError(t, err)
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "fwd", Handler: "fwd", EnabledEvents: []string{"shipments"},
-		Form: FormCloudEvents, Secrets: []string{secret}}))
-	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	ok, flaky, refused := shipmentEvent("ok", "T1", StatusInTransit, at), shipmentEvent("flaky", "T2", StatusInTransit, at), shipmentEvent("refused", "T3", StatusInTransit, at)
-	_, err = d.Publish(ctx, ok, flaky, refused)
-	require.NoError(t, err)
-	waitSettled(t, d)
-	stop()
-
-	mu.Lock()
-	defer mu.Unlock()
-	attempts := map[string][]int{}
-	for _, m := range got {
-		attempts[m.Event.ID] = append(attempts[m.Event.ID], m.Attempt)
-		want, err := m.Event.MarshalCloudEvent()
+		assert.Equal(t, map[string][]int{"ok": {1}, "flaky": {1, 2}, "refused": {1}}, attempts)
+		for id, want := range map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "refused": DeliveryDead} {
+			p, err := d.Deliveries(ctx, DeliveryFilter{EventID: id})
+			require.NoError(t, err)
+			require.Len(t, p.Items, 1, id)
+			assert.Equal(t, want, p.Items[0].State, id)
+		}
+		att, err := d.Attempts(ctx, DeliveryID(ok.Key(), "fwd"))
 		require.NoError(t, err)
-		assert.Equal(t, string(want), string(m.Body), "the body is in the subscription's form")
-		assert.Equal(t, []string{secret}, m.Subscription.Secrets)
-		assert.False(t, m.Timestamp.IsZero())
-	}
-	assert.Equal(t, map[string][]int{"ok": {1}, "flaky": {1, 2}, "refused": {1}}, attempts)
-	for id, want := range map[string]DeliveryState{"ok": DeliverySucceeded, "flaky": DeliverySucceeded, "refused": DeliveryDead} {
-		p, err := d.Deliveries(ctx, DeliveryFilter{EventID: id})
-		require.NoError(t, err)
-		require.Len(t, p.Items, 1, id)
-		assert.Equal(t, want, p.Items[0].State, id)
-	}
-	att, err := d.Attempts(ctx, DeliveryID(ok.Key(), "fwd"))
-	require.NoError(t, err)
-	require.Len(t, att, 1)
-	assert.Equal(t, "stored", att[0].Response, "the sender's response is recorded")
+		require.Len(t, att, 1)
+		assert.Equal(t, "stored", att[0].Response, "the sender's response is recorded")
 
-	// Registering a handler under the name replaces the sender.
-	d.Handle("fwd", func(context.Context, Event) error { return nil })
-	h, _ := d.handlers.Load("fwd")
-	_, isSender := h.(Sender)
-	assert.False(t, isSender)
+		// Registering a handler under the name replaces the sender.
+		d.Handle("fwd", func(context.Context, Event) error { return nil })
+		h, _ := d.handlers.Load("fwd")
+		_, isSender := h.(Sender)
+		assert.False(t, isSender)
+	})
 }
 
 func TestDeliveryEvents(t *testing.T) {
-	var mu sync.Mutex
-	var seen []Event
-	d, stop := runDispatcher(t, DispatcherConfig{Retry: RetryPolicy{MaxAttempts: 1}})
-	d.Handle("ok", func(ctx context.Context, e Event) error { return nil })
-	d.Handle("bad", func(ctx context.Context, e Event) error { return Permanent(errors.New("no")) })
-	d.Handle("audit", func(ctx context.Context, e Event) error {
-		mu.Lock()
-		seen = append(seen, e)
-		mu.Unlock()
-		return nil
-	})
-	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "ok", Handler: "ok", EnabledEvents: []string{"shipments"}}))
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "bad", Handler: "bad", EnabledEvents: []string{"shipments"}}))
-	// The audit subscription takes everything, its own delivery events
-	// included: they must not trigger further delivery events.
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"*"}}))
-	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
-	require.NoError(t, err)
-	waitSettled(t, d)
-	time.Sleep(20 * time.Millisecond) // let the recorder publish the last delivery events
-	waitSettled(t, d)
-	stop()
-	mu.Lock()
-	defer mu.Unlock()
-	refs := map[string]int{}
-	for _, e := range seen {
-		refs[e.Ref]++
-	}
-	assert.Equal(t, 1, refs["shipments/delivered/SUCCESSFULLY_DELIVERED"])
-	assert.Equal(t, 2, refs["webhooks/delivered"], "ok and audit deliveries of e1")
-	assert.Equal(t, 1, refs["webhooks/failed"], "bad delivery of e1")
-	assert.Len(t, seen, 4, "no delivery events about delivery events")
-}
-
-func TestShutdownReleasesInFlight(t *testing.T) {
-	started := make(chan struct{}, 1)
-	d, stop := runDispatcher(t, DispatcherConfig{ShutdownGrace: 20 * time.Millisecond, DisableDeliveryEvents: true})
-	d.Handle("block", func(ctx context.Context, e Event) error {
-		started <- struct{}{}
-		<-ctx.Done()
-		return ctx.Err()
-	})
-	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", Handler: "block", EnabledEvents: []string{"*"}}))
-	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
-	require.NoError(t, err)
-	<-started
-	stop() // returns only after the attempt was cancelled and released
-	p, err := d.Deliveries(ctx, DeliveryFilter{})
-	require.NoError(t, err)
-	require.Len(t, p.Items, 1)
-	assert.Equal(t, DeliveryPending, p.Items[0].State, "released, not lost")
-	assert.Equal(t, 0, p.Items[0].Attempts, "a cancelled attempt is not counted")
-
-	// A new dispatcher on the same store delivers it.
-	var delivered atomic.Int32
-	d2, stop2 := runDispatcher(t, DispatcherConfig{Store: d.Store(), DisableDeliveryEvents: true})
-	d2.Handle("block", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
-	waitSettled(t, d2)
-	stop2()
-	assert.Equal(t, int32(1), delivered.Load())
-}
-
-func TestReplayDeliveryAndEvent(t *testing.T) {
-	var mu sync.Mutex
-	got := map[string]int{}
-	d, stop := runDispatcher(t, DispatcherConfig{DisableDeliveryEvents: true})
-	for _, name := range []string{"a", "b"} {
-		name := name
-		d.Handle(name, func(ctx context.Context, e Event) error {
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		var seen []Event
+		d, stop := runDispatcher(t, pn, DispatcherConfig{Retry: RetryPolicy{MaxAttempts: 1}})
+		d.Handle("ok", func(ctx context.Context, e Event) error { return nil })
+		d.Handle("bad", func(ctx context.Context, e Event) error { return Permanent(errors.New("no")) })
+		d.Handle("audit", func(ctx context.Context, e Event) error {
 			mu.Lock()
-			got[name+"/"+e.ID]++
+			seen = append(seen, e)
 			mu.Unlock()
 			return nil
 		})
-	}
-	ctx := context.Background()
-	for _, id := range []string{"a", "b"} {
-		require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, Handler: id, EnabledEvents: []string{"shipments"}}))
-	}
-	at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-	_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, at), shipmentEvent("e2", "T2", StatusInTransit, at))
-	require.NoError(t, err)
-	waitSettled(t, d)
+		ctx := context.Background()
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "ok", Handler: "ok", EnabledEvents: []string{"shipments"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "bad", Handler: "bad", EnabledEvents: []string{"shipments"}}))
+		// The audit subscription takes everything, its own delivery events
+		// included: they must not trigger further delivery events.
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "audit", Handler: "audit", EnabledEvents: []string{"*"}}))
+		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+		require.NoError(t, err)
+		waitSettled(t, d)
+		// The recorder publishes the delivery events of the last outcomes
+		// after writing them; time moves only once it has.
+		time.Sleep(time.Second)
+		waitSettled(t, d)
+		stop()
+		mu.Lock()
+		defer mu.Unlock()
+		refs := map[string]int{}
+		for _, e := range seen {
+			refs[e.Ref]++
+		}
+		assert.Equal(t, 1, refs["shipments/delivered/SUCCESSFULLY_DELIVERED"])
+		assert.Equal(t, 2, refs["webhooks/delivered"], "ok and audit deliveries of e1")
+		assert.Equal(t, 1, refs["webhooks/failed"], "bad delivery of e1")
+		assert.Len(t, seen, 4, "no delivery events about delivery events")
+	})
+}
 
-	// One delivery: only that (event, subscription) pair is sent again.
-	require.NoError(t, d.ReplayDelivery(ctx, DeliveryID(EventKey{ID: "e1"}, "a")))
-	waitSettled(t, d)
-	// One event: to every subscription it went to.
-	n, err := d.ReplayEvent(ctx, EventKey{ID: "e2"})
-	require.NoError(t, err)
-	assert.Equal(t, 2, n)
-	waitSettled(t, d)
-	stop()
+func TestShutdownReleasesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		started := make(chan struct{}, 1)
+		d, stop := runDispatcher(t, pn, DispatcherConfig{ShutdownGrace: 20 * time.Millisecond, DisableDeliveryEvents: true})
+		d.Handle("block", func(ctx context.Context, e Event) error {
+			started <- struct{}{}
+			<-ctx.Done()
+			return ctx.Err()
+		})
+		ctx := context.Background()
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "s", Handler: "block", EnabledEvents: []string{"*"}}))
+		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusDelivered, time.Now()))
+		require.NoError(t, err)
+		<-started
+		stop() // returns only after the attempt was cancelled and released
+		p, err := d.Deliveries(ctx, DeliveryFilter{})
+		require.NoError(t, err)
+		require.Len(t, p.Items, 1)
+		assert.Equal(t, DeliveryPending, p.Items[0].State, "released, not lost")
+		assert.Equal(t, 0, p.Items[0].Attempts, "a cancelled attempt is not counted")
 
-	mu.Lock()
-	defer mu.Unlock()
-	assert.Equal(t, map[string]int{"a/e1": 2, "b/e1": 1, "a/e2": 2, "b/e2": 2}, got)
-	atts, err := d.Attempts(ctx, DeliveryID(EventKey{ID: "e1"}, "a"))
-	require.NoError(t, err)
-	assert.Len(t, atts, 2, "the replayed delivery keeps its history")
+		// A new dispatcher on the same store delivers it.
+		var delivered atomic.Int32
+		d2, stop2 := runDispatcher(t, pn, DispatcherConfig{Store: d.Store(), DisableDeliveryEvents: true})
+		d2.Handle("block", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
+		waitSettled(t, d2)
+		stop2()
+		assert.Equal(t, int32(1), delivered.Load())
+	})
+}
 
-	require.ErrorIs(t, d.ReplayDelivery(ctx, "no-such-delivery"), ErrNotFound)
-	_, err = d.ReplayEvent(ctx, EventKey{ID: "no-such-event"})
-	require.ErrorIs(t, err, ErrNotFound)
+func TestReplayDeliveryAndEvent(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var mu sync.Mutex
+		got := map[string]int{}
+		d, stop := runDispatcher(t, pn, DispatcherConfig{DisableDeliveryEvents: true})
+		for _, name := range []string{"a", "b"} {
+			name := name
+			d.Handle(name, func(ctx context.Context, e Event) error {
+				mu.Lock()
+				got[name+"/"+e.ID]++
+				mu.Unlock()
+				return nil
+			})
+		}
+		ctx := context.Background()
+		for _, id := range []string{"a", "b"} {
+			require.NoError(t, d.Subscribe(ctx, Subscription{ID: id, Handler: id, EnabledEvents: []string{"shipments"}}))
+		}
+		at := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+		_, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, at), shipmentEvent("e2", "T2", StatusInTransit, at))
+		require.NoError(t, err)
+		waitSettled(t, d)
+
+		// One delivery: only that (event, subscription) pair is sent again.
+		require.NoError(t, d.ReplayDelivery(ctx, DeliveryID(EventKey{ID: "e1"}, "a")))
+		waitSettled(t, d)
+		// One event: to every subscription it went to.
+		n, err := d.ReplayEvent(ctx, EventKey{ID: "e2"})
+		require.NoError(t, err)
+		assert.Equal(t, 2, n)
+		waitSettled(t, d)
+		stop()
+
+		mu.Lock()
+		defer mu.Unlock()
+		assert.Equal(t, map[string]int{"a/e1": 2, "b/e1": 1, "a/e2": 2, "b/e2": 2}, got)
+		atts, err := d.Attempts(ctx, DeliveryID(EventKey{ID: "e1"}, "a"))
+		require.NoError(t, err)
+		assert.Len(t, atts, 2, "the replayed delivery keeps its history")
+
+		require.ErrorIs(t, d.ReplayDelivery(ctx, "no-such-delivery"), ErrNotFound)
+		_, err = d.ReplayEvent(ctx, EventKey{ID: "no-such-event"})
+		require.ErrorIs(t, err, ErrNotFound)
+	})
 }
 
 func TestEventsHistoryFiltersAndPages(t *testing.T) {
@@ -597,35 +628,37 @@ func TestEventsHistoryFiltersAndPages(t *testing.T) {
 }
 
 func TestDeletedSubscriptionDeadLetters(t *testing.T) {
-	// Publish while nothing runs, delete the subscription, then start the
-	// workers: the delivery must become a dead letter that says why, and
-	// the other subscription's delivery must still go out.
-	var delivered atomic.Int32
-	d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true, PollInterval: 5 * time.Millisecond})
-	d.Handle("h", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
-	ctx := context.Background()
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "kept", Handler: "h", EnabledEvents: []string{"*"}}))
-	require.NoError(t, d.Subscribe(ctx, Subscription{ID: "gone", Handler: "h", EnabledEvents: []string{"*"}}))
-	res, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
-	require.NoError(t, err)
-	require.Equal(t, 2, res[0].Deliveries)
-	require.NoError(t, d.Unsubscribe(ctx, "gone"))
+	synctest.Test(t, func(t *testing.T) {
+		// Publish while nothing runs, delete the subscription, then start the
+		// workers: the delivery must become a dead letter that says why, and
+		// the other subscription's delivery must still go out.
+		var delivered atomic.Int32
+		d := NewDispatcher(DispatcherConfig{DisableDeliveryEvents: true, PollInterval: 5 * time.Millisecond})
+		d.Handle("h", func(ctx context.Context, e Event) error { delivered.Add(1); return nil })
+		ctx := context.Background()
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "kept", Handler: "h", EnabledEvents: []string{"*"}}))
+		require.NoError(t, d.Subscribe(ctx, Subscription{ID: "gone", Handler: "h", EnabledEvents: []string{"*"}}))
+		res, err := d.Publish(ctx, shipmentEvent("e1", "T1", StatusInTransit, time.Now()))
+		require.NoError(t, err)
+		require.Equal(t, 2, res[0].Deliveries)
+		require.NoError(t, d.Unsubscribe(ctx, "gone"))
 
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan error)
-	go func() { done <- d.Run(runCtx) }()
-	waitSettled(t, d)
-	cancel()
-	require.NoError(t, <-done)
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan error)
+		go func() { done <- d.Run(runCtx) }()
+		waitSettled(t, d)
+		cancel()
+		require.NoError(t, <-done)
 
-	gone := deliveriesOf(t, d, "gone")
-	require.Len(t, gone, 1)
-	assert.Equal(t, DeliveryDead, gone[0].State)
-	assert.Contains(t, gone[0].LastError, "no longer exists")
-	kept := deliveriesOf(t, d, "kept")
-	require.Len(t, kept, 1)
-	assert.Equal(t, DeliverySucceeded, kept[0].State)
-	assert.Equal(t, int32(1), delivered.Load())
+		gone := deliveriesOf(t, d, "gone")
+		require.Len(t, gone, 1)
+		assert.Equal(t, DeliveryDead, gone[0].State)
+		assert.Contains(t, gone[0].LastError, "no longer exists")
+		kept := deliveriesOf(t, d, "kept")
+		require.Len(t, kept, 1)
+		assert.Equal(t, DeliverySucceeded, kept[0].State)
+		assert.Equal(t, int32(1), delivered.Load())
+	})
 }
 
 // The default sender keeps a connection per worker, so that workers

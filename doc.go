@@ -34,10 +34,13 @@
 // event groups, types and conditions (see [Condition]); each may cap its
 // request rate ([Subscription.MaxPerSecond]), and endpoints that answer
 // 410 Gone, or keep failing ([DispatcherConfig.DisableAfter]), are
-// disabled ([Subscription.Disabled]). [PublishTx] publishes inside a
-// transaction of the host's, through a store that is a [TxAppender]
-// (pgstore's, for a pgx.Tx), so that the host's own writes and the events
-// commit together or not at all.
+// disabled ([Subscription.Disabled]). Each subscription has a bounded
+// share of the workers ([DispatcherConfig.MaxInFlightPerSubscription]),
+// so an endpoint that hangs holds only its share while the others are
+// served. [PublishTx] publishes inside a transaction of the host's,
+// through a store that is a [TxAppender] (pgstore's, for a pgx.Tx), so
+// that the host's own writes and the events commit together or not at
+// all.
 //
 // # Stores
 //

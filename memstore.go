@@ -43,8 +43,9 @@ type MemoryStoreConfig struct {
 const DefaultMaxDeadLetters = 10_000
 
 // MemoryStore is the embedded [Store]: everything in process memory, safe
-// for concurrent use, and fast (claims are served from a heap of due
-// deliveries). It is the default for a single process and for tests; its
+// for concurrent use, and fast (claims are served from a queue of due
+// deliveries per subscription, and a heap of those queues by their oldest
+// delivery). It is the default for a single process and for tests; its
 // contents die with the process, and unless [MemoryStoreConfig.Retention]
 // is set it keeps every event it is given, so hosts with large volumes or
 // several instances use a database-backed Store (see the pgstore module).
@@ -58,9 +59,12 @@ type MemoryStore struct {
 	subs       map[string]Subscription
 	deliveries map[string]*memDelivery
 	delivLog   []*memDelivery
-	// due holds pending deliveries, and in-flight ones whose lease has
-	// expired, by NextAttemptAt; leased holds live leases by expiry.
-	due       deliveryHeap
+	// Pending deliveries, and in-flight ones whose lease has expired, wait
+	// in their subscription's queue (queueOf), by NextAttemptAt; queues
+	// holds the non-empty ones by their first delivery. leased holds live
+	// leases by expiry.
+	queueOf   map[string]*subQueue
+	queues    queueHeap
 	leased    deliveryHeap
 	shipments map[ShipmentKey]ShipmentState
 	tokenSeq  uint64
@@ -103,26 +107,29 @@ type memDelivery struct {
 	heapIdx  int
 }
 
-// deliveryHeap orders deliveries by NextAttemptAt (the due heap) or by
-// LeaseExpiresAt (the leased heap).
+// deliveryHeap orders deliveries by NextAttemptAt (a subscription's due
+// queue) or by LeaseExpiresAt (the leased heap), ties in creation order.
 type deliveryHeap struct {
 	items   []*memDelivery
 	byLease bool
+	sub     *subQueue // the queue this heap is, nil for the leased heap
 }
 
 func (h *deliveryHeap) Len() int { return len(h.items) }
 func (h *deliveryHeap) Less(i, j int) bool {
 	a, b := h.items[i], h.items[j]
-	var ta, tb time.Time
-	if h.byLease {
-		ta, tb = a.d.LeaseExpiresAt, b.d.LeaseExpiresAt
-	} else {
-		ta, tb = a.d.NextAttemptAt, b.d.NextAttemptAt
+	if h.byLease && !a.d.LeaseExpiresAt.Equal(b.d.LeaseExpiresAt) {
+		return a.d.LeaseExpiresAt.Before(b.d.LeaseExpiresAt)
 	}
-	if ta.Equal(tb) {
-		return a.d.CreatedAt.Before(b.d.CreatedAt)
+	return dueBefore(a, b)
+}
+
+// dueBefore is the claim order: NextAttemptAt, then creation order.
+func dueBefore(a, b *memDelivery) bool {
+	if !a.d.NextAttemptAt.Equal(b.d.NextAttemptAt) {
+		return a.d.NextAttemptAt.Before(b.d.NextAttemptAt)
 	}
-	return ta.Before(tb)
+	return a.logIdx < b.logIdx
 }
 func (h *deliveryHeap) Swap(i, j int) {
 	h.items[i], h.items[j] = h.items[j], h.items[i]
@@ -142,10 +149,73 @@ func (h *deliveryHeap) Pop() any {
 }
 func (h *deliveryHeap) top() *memDelivery { return h.items[0] }
 
+// subQueue is one subscription's due deliveries.
+type subQueue struct {
+	id  string
+	due deliveryHeap
+	idx int // in MemoryStore.queues, -1 when not in it
+}
+
+// queueHeap orders non-empty subscription queues by their first delivery.
+type queueHeap []*subQueue
+
+func (h queueHeap) Len() int           { return len(h) }
+func (h queueHeap) Less(i, j int) bool { return dueBefore(h[i].due.top(), h[j].due.top()) }
+func (h queueHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].idx, h[j].idx = i, j
+}
+func (h *queueHeap) Push(x any) {
+	q := x.(*subQueue)
+	q.idx = len(*h)
+	*h = append(*h, q)
+}
+func (h *queueHeap) Pop() any {
+	old := *h
+	q := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	q.idx = -1
+	return q
+}
+
 // unqueue takes a delivery out of whichever heap holds it.
-func unqueue(m *memDelivery) {
-	if m.heap != nil {
-		heap.Remove(m.heap, m.heapIdx)
+func (s *MemoryStore) unqueue(m *memDelivery) {
+	h := m.heap
+	if h == nil {
+		return
+	}
+	heap.Remove(h, m.heapIdx)
+	if h.sub != nil {
+		s.requeue(h.sub)
+	}
+}
+
+// pushDue puts a delivery in its subscription's queue.
+func (s *MemoryStore) pushDue(m *memDelivery) {
+	q := s.queueOf[m.d.SubscriptionID]
+	if q == nil {
+		q = &subQueue{id: m.d.SubscriptionID, idx: -1}
+		q.due.sub = q
+		s.queueOf[q.id] = q
+	}
+	heap.Push(&q.due, m)
+	s.requeue(q)
+}
+
+// requeue puts q in its place in s.queues after its first delivery
+// changed, and forgets it once empty.
+func (s *MemoryStore) requeue(q *subQueue) {
+	switch {
+	case q.due.Len() == 0:
+		if q.idx >= 0 {
+			heap.Remove(&s.queues, q.idx)
+		}
+		delete(s.queueOf, q.id)
+	case q.idx < 0:
+		heap.Push(&s.queues, q)
+	default:
+		heap.Fix(&s.queues, q.idx)
 	}
 }
 
@@ -168,6 +238,7 @@ func NewMemoryStore(cfg MemoryStoreConfig) *MemoryStore {
 		subs:       map[string]Subscription{},
 		deliveries: map[string]*memDelivery{},
 		shipments:  map[ShipmentKey]ShipmentState{},
+		queueOf:    map[string]*subQueue{},
 		leased:     deliveryHeap{byLease: true},
 	}
 }
@@ -230,7 +301,7 @@ func (s *MemoryStore) addDeliveryLocked(me *memEvent, nd NewDelivery, now time.T
 	if s.retention > 0 {
 		me.deliveries = append(me.deliveries, nd.ID)
 	}
-	heap.Push(&s.due, md)
+	s.pushDue(md)
 	me.pending++
 	return true
 }
@@ -442,22 +513,69 @@ func (s *MemoryStore) ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]
 	// Expired leases make their deliveries due again, in their original
 	// NextAttemptAt place: the oldest work goes first.
 	for s.leased.Len() > 0 && !s.leased.top().d.LeaseExpiresAt.After(req.Now) {
-		heap.Push(&s.due, heap.Pop(&s.leased))
+		s.pushDue(heap.Pop(&s.leased).(*memDelivery))
 	}
-	var out []Claim
-	for len(out) < req.Limit && s.due.Len() > 0 && !s.due.top().d.NextAttemptAt.After(req.Now) {
-		md := heap.Pop(&s.due).(*memDelivery)
-		s.tokenSeq++
-		md.token = strconv.FormatUint(s.tokenSeq, 36)
-		md.d.State = DeliveryInFlight
-		md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
-		md.d.UpdatedAt = req.Now
-		heap.Push(&s.leased, md)
-		ev := s.events[md.d.EventKey()]
-		out = append(out, Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
-			Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}})
+	// The first round takes the first delivery of each subscription whose
+	// first delivery is due, oldest first; it takes the queues out of
+	// s.queues, so a subscription whose share is used up costs one heap
+	// operation, however long its queue. Later rounds go through the
+	// subscriptions that may give more, in the same order.
+	type turn struct {
+		q    *subQueue
+		left int
+	}
+	var (
+		out    []Claim
+		popped []*subQueue
+		turns  []turn
+	)
+	due := func(q *subQueue) bool { return q.due.Len() > 0 && !q.due.top().d.NextAttemptAt.After(req.Now) }
+	for len(out) < req.Limit && s.queues.Len() > 0 && due(s.queues[0]) {
+		q := heap.Pop(&s.queues).(*subQueue)
+		popped = append(popped, q)
+		n := req.Max(q.id)
+		if n == 0 {
+			continue
+		}
+		out = append(out, s.lease(heap.Pop(&q.due).(*memDelivery), req))
+		if n > 1 {
+			turns = append(turns, turn{q, n - 1})
+		}
+	}
+	for len(out) < req.Limit && len(turns) > 0 {
+		next := turns[:0]
+		for _, tr := range turns {
+			if len(out) == req.Limit {
+				break
+			}
+			if !due(tr.q) {
+				continue
+			}
+			out = append(out, s.lease(heap.Pop(&tr.q.due).(*memDelivery), req))
+			if tr.left--; tr.left > 0 {
+				next = append(next, tr)
+			}
+		}
+		turns = next
+	}
+	for _, q := range popped {
+		s.requeue(q)
 	}
 	return out, nil
+}
+
+// lease moves a delivery taken out of its queue to the leased heap under a
+// new token and returns its claim.
+func (s *MemoryStore) lease(md *memDelivery, req ClaimRequest) Claim {
+	s.tokenSeq++
+	md.token = strconv.FormatUint(s.tokenSeq, 36)
+	md.d.State = DeliveryInFlight
+	md.d.LeaseExpiresAt = req.Now.Add(req.Lease)
+	md.d.UpdatedAt = req.Now
+	heap.Push(&s.leased, md)
+	ev := s.events[md.d.EventKey()]
+	return Claim{Delivery: md.d, Event: ev.stored.Event.Clone(),
+		Lease: Lease{DeliveryID: md.d.ID, Token: md.token, ExpiresAt: md.d.LeaseExpiresAt}}
 }
 
 // held returns the delivery when lease is still its current lease. An
@@ -489,7 +607,7 @@ func (s *MemoryStore) ExtendLeases(ctx context.Context, leases []Lease, until ti
 			continue
 		}
 		md.d.LeaseExpiresAt = until
-		unqueue(md) // it may have moved to due when the lease lapsed
+		s.unqueue(md) // it may have moved to due when the lease lapsed
 		heap.Push(&s.leased, md)
 	}
 	return errs, nil
@@ -536,7 +654,7 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 			} else {
 				md.d.State = DeliveryDead
 			}
-			unqueue(md)
+			s.unqueue(md)
 			if me := s.events[md.d.EventKey()]; me != nil {
 				me.pending--
 			}
@@ -546,8 +664,8 @@ func (s *MemoryStore) RecordAttempts(ctx context.Context, records []AttemptRecor
 		case OutcomeRetry, OutcomeReleased:
 			md.d.State = DeliveryPending
 			md.d.NextAttemptAt = r.NextAttemptAt
-			unqueue(md)
-			heap.Push(&s.due, md)
+			s.unqueue(md)
+			s.pushDue(md)
 		default:
 			errs[i] = fmt.Errorf("delivery %q: unknown outcome %q", md.d.ID, r.Outcome)
 		}
@@ -649,8 +767,8 @@ func (s *MemoryStore) RequeueDeliveries(ctx context.Context, ids []string, at ti
 		md.d.NextAttemptAt = at
 		md.d.LeaseExpiresAt = time.Time{}
 		md.d.UpdatedAt = now
-		unqueue(md)
-		heap.Push(&s.due, md)
+		s.unqueue(md)
+		s.pushDue(md)
 		n++
 	}
 	return n, nil

@@ -157,8 +157,10 @@ func headerFlood(tb testing.TB, events, headerBytes int, headerLimit int64) (pea
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Every worker on the flooding endpoint at once, the worst case (its
+	// default share would be a quarter of them).
 	if err := d.Subscribe(ctx, Subscription{ID: "flood", URL: url, EnabledEvents: []string{"*"},
-		Retry: &RetryPolicy{MaxAttempts: 1}}); err != nil {
+		Retry: &RetryPolicy{MaxAttempts: 1}, MaxInFlight: DefaultWorkers}); err != nil {
 		tb.Fatal(err)
 	}
 	batch := make([]Event, events)

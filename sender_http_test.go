@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -230,35 +231,37 @@ func TestRetryAfterParse(t *testing.T) {
 	}
 }
 
+// TestHTTPSenderResponseLimit: the sender reads MaxResponseBytes of a 10
+// MB response and stops. On the in-memory network a write blocks until the
+// reader takes it, so what the server managed to write shows what the
+// sender read.
 func TestHTTPSenderResponseLimit(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		chunk := bytes.Repeat([]byte("x"), 64<<10)
-		for range 160 { // 10 MB
-			if _, err := w.Write(chunk); err != nil {
-				return
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		var written atomic.Int64
+		srv := pn.server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			chunk := bytes.Repeat([]byte("x"), 64<<10)
+			for range 160 { // 10 MB
+				n, err := w.Write(chunk)
+				written.Add(int64(n))
+				if err != nil {
+					return
+				}
 			}
-			select {
-			case <-release:
-				return
-			default:
-			}
+		}))
+		s := pn.sender(t, HTTPSenderConfig{MaxResponseBytes: 1000})
+		resp, err := s.Send(context.Background(), testMessage(srv.URL))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	s := newTestSender(t, HTTPSenderConfig{MaxResponseBytes: 1000})
-	start := time.Now()
-	resp, err := s.Send(context.Background(), testMessage(srv.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(resp.Body) != 1000 {
-		t.Errorf("read %d bytes, want 1000", len(resp.Body))
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Errorf("Send took %v", d)
-	}
+		if len(resp.Body) != 1000 {
+			t.Errorf("read %d bytes, want 1000", len(resp.Body))
+		}
+		srv.Close() // waits for the handler
+		if n := written.Load(); n > 256<<10 {
+			t.Errorf("the server wrote %d bytes of its 10 MB: the sender read on past its 1000", n)
+		}
+	})
 }
 
 func TestHTTPSenderGzipLimit(t *testing.T) {
@@ -297,41 +300,46 @@ func TestHTTPSenderGzipLimit(t *testing.T) {
 	}
 }
 
+// TestHTTPSenderTimeout runs in a synctest bubble on an in-memory
+// network, so the timeouts are measured in virtual time: exact, and the
+// same on a busy machine.
 func TestHTTPSenderTimeout(t *testing.T) {
-	release := make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
+	synctest.Test(t, func(t *testing.T) {
+		pn := newPipeNet()
+		release := make(chan struct{})
+		srv := pn.server(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+			}
+		}))
+		defer close(release)
+
+		s := pn.sender(t, HTTPSenderConfig{Timeout: 150 * time.Millisecond})
+		start := time.Now()
+		_, err := s.Send(context.Background(), testMessage(srv.URL))
+		d := time.Since(start)
+		if err == nil || !isTimeout(err) {
+			t.Fatalf("Send = %v, want a timeout", err)
 		}
-	}))
-	defer srv.Close()
-	defer close(release)
+		var pe *PermanentError
+		if errors.As(err, &pe) {
+			t.Errorf("a timeout is not permanent: %v", err)
+		}
+		if d != 150*time.Millisecond {
+			t.Errorf("timed out after %v, want 150ms", d)
+		}
 
-	s := newTestSender(t, HTTPSenderConfig{Timeout: 150 * time.Millisecond})
-	start := time.Now()
-	_, err := s.Send(context.Background(), testMessage(srv.URL))
-	d := time.Since(start)
-	if err == nil || !isTimeout(err) {
-		t.Fatalf("Send = %v, want a timeout", err)
-	}
-	var pe *PermanentError
-	if errors.As(err, &pe) {
-		t.Errorf("a timeout is not permanent: %v", err)
-	}
-	if d < 150*time.Millisecond || d > time.Second {
-		t.Errorf("timed out after %v, want about 150ms", d)
-	}
-
-	// The caller's deadline applies when it is shorter.
-	s = newTestSender(t, HTTPSenderConfig{Timeout: 10 * time.Second})
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	start = time.Now()
-	_, err = s.Send(ctx, testMessage(srv.URL))
-	if d := time.Since(start); err == nil || !isTimeout(err) || d > time.Second {
-		t.Errorf("Send with a 50ms context = %v after %v", err, d)
-	}
+		// The caller's deadline applies when it is shorter.
+		s = pn.sender(t, HTTPSenderConfig{Timeout: 10 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		defer cancel()
+		start = time.Now()
+		_, err = s.Send(ctx, testMessage(srv.URL))
+		if d := time.Since(start); err == nil || !isTimeout(err) || d != 50*time.Millisecond {
+			t.Errorf("Send with a 50ms context = %v after %v, want a timeout after 50ms", err, d)
+		}
+	})
 }
 
 func TestHTTPSenderConnectionReset(t *testing.T) {

@@ -130,10 +130,24 @@ type DeliveryQueue interface {
 	// work). A lease holds while now < LeaseExpiresAt. Each claimed
 	// delivery moves to DeliveryInFlight with a fresh lease token (never
 	// reused) and LeaseExpiresAt = req.Now + req.Lease; while that lease
-	// holds, no other call claims it. Deliveries are claimed in
-	// NextAttemptAt order, expired in-flight ones included (the oldest work
-	// first). The event of each delivery (the one its TenantID and EventID
-	// name) is returned with it.
+	// holds, no other call claims it. The event of each delivery (the one
+	// its TenantID and EventID name) is returned with it.
+	//
+	// Worker shares: a claim never returns more deliveries of one
+	// subscription than the request allows it (see [ClaimRequest.Max]).
+	// Within a subscription, deliveries are claimed in NextAttemptAt order
+	// (ties in creation order), expired in-flight ones included in their
+	// NextAttemptAt place: the oldest work first. Across subscriptions the
+	// claim takes from each in turn: first the oldest due delivery of every
+	// subscription that has one and may have more, the subscriptions
+	// ordered by that delivery (NextAttemptAt, then creation order); then
+	// the next of each, in the same order; and so on up to req.Limit. So a
+	// claim of one delivery per subscription, or of one subscription's
+	// deliveries, is in NextAttemptAt order, and a backlog of one
+	// subscription at the head of the queue never holds back the others'
+	// work. Claims are returned in the order taken. A subscription the
+	// request allows nothing should cost the claim nothing: a store does
+	// not read its due deliveries one by one.
 	ClaimDeliveries(ctx context.Context, req ClaimRequest) ([]Claim, error)
 
 	// ExtendLeases moves the expiry of each held lease to until. Leases no
@@ -521,8 +535,33 @@ type ClaimRequest struct {
 	Now   time.Time
 	Lease time.Duration
 	Limit int
+	// MaxPerSubscription, when positive, bounds the deliveries of any one
+	// subscription that the claim returns. A dispatcher sets it to the
+	// share of its workers one subscription may hold.
+	MaxPerSubscription int
+	// SubscriptionMax replaces MaxPerSubscription for the subscriptions
+	// it lists, whatever MaxPerSubscription is: at most
+	// SubscriptionMax[id] deliveries of subscription id, none when that
+	// is zero or less. A dispatcher lists what is left of the share of
+	// each subscription it already holds deliveries of, and the share of
+	// each subscription with a MaxInFlight of its own. The store reads
+	// the map during the call only.
+	SubscriptionMax map[string]int
 	// Owner names the claiming worker, for diagnostics only.
 	Owner string
+}
+
+// Max returns how many deliveries of subscription id the claim may
+// return: SubscriptionMax[id] when listed (at least 0), else
+// MaxPerSubscription when positive, else Limit.
+func (r *ClaimRequest) Max(id string) int {
+	if n, ok := r.SubscriptionMax[id]; ok {
+		return max(n, 0)
+	}
+	if r.MaxPerSubscription > 0 {
+		return r.MaxPerSubscription
+	}
+	return max(r.Limit, 0)
 }
 
 // Lease is a worker's right to record a delivery's outcome. Token changes

@@ -81,9 +81,15 @@ type Subscription struct {
 	// second's worth. Deliveries over the limit are not attempted: they
 	// wait in the store for their turn (no attempt counted). At most
 	// 1,000,000.
-	MaxPerSecond float64   `json:"max_per_second,omitempty"`
-	CreatedAt    time.Time `json:"created_at,omitzero"`
-	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+	MaxPerSecond float64 `json:"max_per_second,omitempty"`
+	// MaxInFlight, when positive, replaces the dispatcher's
+	// MaxInFlightPerSubscription for this subscription: how many attempts
+	// to it each dispatcher instance makes at once (at most its Workers).
+	// Raise it for a high-volume endpoint, lower it for one that copes
+	// with few concurrent requests. Zero means the dispatcher's setting.
+	MaxInFlight int       `json:"max_in_flight,omitempty"`
+	CreatedAt   time.Time `json:"created_at,omitzero"`
+	UpdatedAt   time.Time `json:"updated_at,omitzero"`
 }
 
 // subscriptionFields is Subscription without its methods: what its JSON
@@ -238,6 +244,9 @@ func (s *Subscription) Validate() error {
 	}
 	if !(s.MaxPerSecond >= 0 && s.MaxPerSecond <= maxPerSecondLimit) {
 		return bad("max_per_second must be between 0 (no limit) and %d", maxPerSecondLimit)
+	}
+	if s.MaxInFlight < 0 {
+		return bad("max_in_flight %d is negative (0 means the dispatcher's MaxInFlightPerSubscription)", s.MaxInFlight)
 	}
 	return nil
 }

@@ -36,10 +36,10 @@ const sqlAddDeliveries = `WITH d AS (
 		WHERE o.tenant_id = x.tenant_id AND o.event_id = x.event_id AND o.subscription_id = x.subscription_id)
 	ORDER BY ord
 	ON CONFLICT (id) DO NOTHING
-	RETURNING id, next_attempt_at, seq
+	RETURNING id, subscription_id, next_attempt_at, seq
 ), q AS (
-	INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
-	SELECT id, next_attempt_at, seq FROM d
+	INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)
+	SELECT id, subscription_id, next_attempt_at, seq FROM d
 )
 SELECT id FROM d`
 

@@ -30,6 +30,9 @@ var (
 	// many as all dispatchers have workers (BENCH_IDLE_CONNS overrides;
 	// -1 keeps the sender's default, 64).
 	benchIdleConns = 0
+	// benchShare is the dispatchers' MaxInFlightPerSubscription; 0 keeps
+	// the default, a quarter of the workers (BENCH_SHARE overrides).
+	benchShare = 0
 )
 
 func init() {
@@ -38,6 +41,9 @@ func init() {
 	}
 	if v, err := strconv.Atoi(os.Getenv("BENCH_IDLE_CONNS")); err == nil {
 		benchIdleConns = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("BENCH_SHARE")); err == nil {
+		benchShare = v
 	}
 	if v, err := strconv.Atoi(os.Getenv("BENCH_PUBLISH_BATCH")); err == nil && v > 0 {
 		benchPublishBatch = v
@@ -228,8 +234,8 @@ func benchDeliver(b *testing.B, stores []shipevents.Store, live bool) {
 	ds := make([]*shipevents.Dispatcher, len(stores))
 	for i, s := range stores {
 		ds[i] = shipevents.NewDispatcher(shipevents.DispatcherConfig{
-			Store: s, Sender: sender, Workers: benchWorkers, PollInterval: 10 * time.Millisecond,
-			DisableDeliveryEvents: true,
+			Store: s, Sender: sender, Workers: benchWorkers, MaxInFlightPerSubscription: benchShare,
+			PollInterval: 10 * time.Millisecond, DisableDeliveryEvents: true,
 		})
 	}
 	if err := ds[0].Subscribe(ctx, webhookSub("sub-bench", subURL)); err != nil {

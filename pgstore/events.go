@@ -186,10 +186,10 @@ const (
 			AS x(id, tenant_id, event_id, subscription_id, next_attempt_at, ord)
 		ORDER BY ord
 		ON CONFLICT (id) DO NOTHING
-		RETURNING id, tenant_id, event_id, next_attempt_at, seq
+		RETURNING id, tenant_id, event_id, subscription_id, next_attempt_at, seq
 	), q AS (
-		INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
-		SELECT id, next_attempt_at, seq FROM d
+		INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)
+		SELECT id, subscription_id, next_attempt_at, seq FROM d
 	)
 	SELECT tenant_id, event_id FROM d`
 )

@@ -85,22 +85,25 @@ func TestTerminateBackends(t *testing.T) {
 }
 
 // TestOpenUnreachable: Open and Migrate against a port where nothing
-// listens fail fast with an error that says so and leaks no password.
+// listens fail on their own, at the refused connection rather than when
+// the caller's context runs out, with an error that says so and leaks no
+// password.
 func TestOpenUnreachable(t *testing.T) {
 	testDSN(t) // the suite's convention: PostgreSQL tests run only with a DSN
 	t.Parallel()
 	port := closedPort(t)
 	dsn := fmt.Sprintf("postgres://postgres:s3cret-pw@127.0.0.1:%d/test?sslmode=disable&connect_timeout=2", port)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	// A deadline neither call should come near: failing at it would mean
+	// retrying until the caller gives up.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	start := time.Now()
 	s, err := pgstore.Open(ctx, dsn, pgstore.Config{})
 	if err == nil {
 		s.Close()
 		t.Fatal("Open succeeded against a closed port")
 	}
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("Open took %v to fail", took)
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("Open kept trying until the context ran out: %v", err)
 	}
 	if !strings.Contains(err.Error(), "cannot reach PostgreSQL") {
 		t.Errorf("Open error %q does not say the server cannot be reached", err)
@@ -108,7 +111,7 @@ func TestOpenUnreachable(t *testing.T) {
 	if strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("Open error leaks the password: %q", err)
 	}
-	t.Logf("Open: %v (after %v)", err, time.Since(start).Round(time.Millisecond))
+	t.Logf("Open: %v", err)
 
 	if _, err := pgstore.Open(ctx, "postgres://postgres:s3cret-pw@[::1", pgstore.Config{}); err == nil ||
 		strings.Contains(err.Error(), "s3cret-pw") {
@@ -120,13 +123,12 @@ func TestOpenUnreachable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pool.Close()
-	start = time.Now()
 	err = pgstore.New(pool, pgstore.Config{}).Migrate(ctx)
 	if err == nil {
 		t.Fatal("Migrate succeeded against a closed port")
 	}
-	if took := time.Since(start); took > 4*time.Second {
-		t.Errorf("Migrate took %v to fail", took)
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+		t.Errorf("Migrate kept trying until the context ran out: %v", err)
 	}
 	if strings.Contains(err.Error(), "s3cret-pw") {
 		t.Errorf("Migrate error leaks the password: %q", err)

@@ -49,7 +49,7 @@ func testSchema(tb testing.TB, dsn string) string {
 }
 
 func dropSchema(tb testing.TB, dsn, schema string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
@@ -66,7 +66,7 @@ func dropSchema(tb testing.TB, dsn, schema string) {
 func openStore(tb testing.TB, dsn, schema string, cfg pgstore.Config) *pgstore.Store {
 	tb.Helper()
 	cfg.Schema = schema
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	s, err := pgstore.Open(ctx, dsn, cfg)
 	if err != nil {

@@ -67,8 +67,11 @@ func TestHelperWorkerProcess(t *testing.T) {
 		t.Fatalf("worker: %v", err)
 	}
 	defer s.Close()
+	// A request that times out on a busy machine is tried again soon, so
+	// that the test's wait does not depend on the machine's speed.
 	d := shipevents.NewDispatcher(shipevents.DispatcherConfig{
 		Store: s, Sender: loopbackSender(lease / 2), Lease: lease, AttemptTimeout: lease / 2,
+		Retry:   shipevents.RetryPolicy{Schedule: []time.Duration{100 * time.Millisecond}, MaxAttempts: 1000, NoJitter: true},
 		Workers: 16, PollInterval: 20 * time.Millisecond, DisableDeliveryEvents: true,
 		Name:   os.Getenv(envWorkerName),
 		Logger: slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
@@ -204,7 +207,9 @@ func TestSIGKILLWorker(t *testing.T) {
 	if testing.Short() {
 		n = 400
 	}
-	const lease = 2 * time.Second
+	// The second worker waits out the first one's leases; each attempt
+	// may take half of one.
+	const lease = 4 * time.Second
 	schema := testSchema(t, dsn)
 	s := openStore(t, dsn, schema, pgstore.Config{})
 	rc := newWebhookReceiver(t, 2*time.Millisecond)

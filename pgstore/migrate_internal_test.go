@@ -368,3 +368,107 @@ func TestMigrateTenantsFromVersion3(t *testing.T) {
 		t.Errorf("AddDeliveries to acme's event after migrating = %d, %v; want 1 (sub-c; sub-b has one)", n, err)
 	}
 }
+
+// TestMigrateQueueSubscription fills a schema at the version before
+// 0005_queue_subscription with queue rows of two subscriptions (pending,
+// and one leased), migrates it, and checks that every row knows its
+// subscription: a claim that may take nothing of one takes the other's,
+// the lease taken before the upgrade can still record, and the previous
+// release's queue insert (no subscription) fails.
+func TestMigrateQueueSubscription(t *testing.T) {
+	dsn := os.Getenv("SHIPEVENTS_PG_DSN")
+	if dsn == "" {
+		t.Skip("SHIPEVENTS_PG_DSN is not set: skipping the PostgreSQL tests")
+	}
+	t.Parallel()
+	ctx := t.Context()
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "shipevents_test_mig_" + hex.EncodeToString(b)
+	s, err := Open(ctx, dsn, Config{Schema: schema})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_, _ = s.pool.Exec(context.Background(), "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE")
+		s.Close()
+	})
+	ms, err := migrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := slices.IndexFunc(ms, func(m migration) bool { return m.name == "0005_queue_subscription" })
+	if before < 0 {
+		t.Fatal("no migration 0005_queue_subscription")
+	}
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := migrateTx(ctx, tx, schema, ms[:before]); err != nil {
+		t.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	ev := shipevents.Event{ID: "evt-mig-5", Type: shipevents.TypeTrackingUpdated, Source: shipevents.SourceShipments,
+		Version: shipevents.EnvelopeVersion, Ref: "shipments/in_transit/IN_TRANSIT", OccurredAt: t0, TriggeredAt: t0}
+	if _, err := s.AppendEvents(ctx, []shipevents.AppendRecord{{Event: ev}}); err != nil {
+		t.Fatal(err)
+	}
+	// a1 and a2 of sub-a lead the queue (a1 leased), then b1 of sub-b.
+	for _, q := range []string{
+		`INSERT INTO deliveries (id, tenant_id, event_id, subscription_id, state, next_attempt_at, created_at, updated_at) VALUES
+			('a1', '', 'evt-mig-5', 'sub-a', 'queued', $1, $1, $1),
+			('a2', '', 'evt-mig-5', 'sub-a', 'queued', $1::timestamptz + interval '1 second', $1, $1),
+			('b1', '', 'evt-mig-5', 'sub-b', 'queued', $1::timestamptz + interval '2 seconds', $1, $1)`,
+		`INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq, lease_token, lease_owner, lease_expires_at)
+		SELECT id, next_attempt_at, seq,
+			CASE WHEN id = 'a1' THEN 'token-old' END, CASE WHEN id = 'a1' THEN 'worker-1' END,
+			CASE WHEN id = 'a1' THEN $1::timestamptz + interval '1 hour' END
+		FROM deliveries`,
+	} {
+		if _, err := s.pool.Exec(ctx, q, t0); err != nil {
+			t.Fatalf("data before the migration: %v", err)
+		}
+	}
+
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("migrate to %d: %v", LatestVersion(), err)
+	}
+
+	rows, _ := s.pool.Query(ctx, `SELECT delivery_id || '/' || subscription_id FROM delivery_queue ORDER BY delivery_id`)
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"a1/sub-a", "a2/sub-a", "b1/sub-b"}; !slices.Equal(got, want) {
+		t.Errorf("queue rows after migrating: %v, want %v", got, want)
+	}
+	if _, err := s.pool.Exec(ctx, `INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq) VALUES ('x', now(), 0)`); err == nil {
+		t.Error("the previous release's queue insert (no subscription) succeeded after migrating")
+	}
+
+	cs, err := s.ClaimDeliveries(ctx, shipevents.ClaimRequest{Now: t0.Add(time.Minute), Lease: time.Minute, Limit: 10,
+		MaxPerSubscription: 1, SubscriptionMax: map[string]int{"sub-a": 0}, Owner: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Delivery.ID != "b1" {
+		t.Errorf("claim with sub-a's share used up: %v, want [b1]", cs)
+	}
+	errs, err := s.RecordAttempts(ctx, []shipevents.AttemptRecord{{Lease: shipevents.Lease{DeliveryID: "a1", Token: "token-old"},
+		Outcome: shipevents.OutcomeSucceeded, Attempt: shipevents.Attempt{DeliveryID: "a1", Number: 1, StartedAt: t0, StatusCode: 204}}})
+	if err != nil || errs[0] != nil {
+		t.Errorf("recording the lease taken before the migration: %v, %v", err, errs)
+	}
+	cs, err = s.ClaimDeliveries(ctx, shipevents.ClaimRequest{Now: t0.Add(time.Minute), Lease: time.Minute, Limit: 10, Owner: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Delivery.ID != "a2" {
+		t.Errorf("claim after migrating: %v, want [a2]", cs)
+	}
+}

@@ -37,39 +37,91 @@ func finishDelivery(d *shipevents.Delivery, state string, attempts, code int32, 
 }
 
 // sqlClaim leases due deliveries in one statement, touching only the
-// queue's rows. It walks delivery_queue_due_idx in next_attempt_at order
-// and locks the first $2 rows that are due and not under a live lease
-// (pending, or leased with an expired lease), skipping rows another claim
-// has locked (SKIP LOCKED: concurrent claimers take disjoint sets and never
-// wait on each other). The live leases it steps over are the deliveries
-// being attempted right now, at most one per worker. The locked rows (found
-// again by ctid: they cannot move while locked) get a fresh random token,
-// an update of columns no index holds, so it stays on the page, and are
-// returned with their history rows and events (looked up by their key,
-// tenant and id), which are only read.
-const sqlClaim = `WITH due AS (
-	SELECT ctid FROM delivery_queue
-	WHERE next_attempt_at <= $1 AND (lease_expires_at IS NULL OR lease_expires_at <= $1)
-	ORDER BY next_attempt_at, seq
-	LIMIT $2
-	FOR UPDATE SKIP LOCKED
+// queue's rows, taking from each subscription in turn (see
+// [shipevents.DeliveryQueue]) and at most the claim's bound of each.
+//
+//   - subs lists the subscriptions with rows in the queue by skipping
+//     through delivery_queue_subscription_due_idx: one index descent per
+//     subscription, however many rows it has.
+//   - bounds pairs each with what the claim may take of it ($5, or its
+//     entry in $6/$7), dropping those it may take nothing of: their rows
+//     are never read.
+//   - cand reads, without locking, the first due rows (pending, or leased
+//     with an expired lease) of each remaining subscription, at most its
+//     bound, numbering them: turn is a row's place in its subscription,
+//     and the subscription's first due row (head) orders it in each turn.
+//   - need keeps the first $2 rows in (turn, head) order and counts how
+//     many come from each subscription.
+//   - locked then walks each of those subscriptions' rows again, locking
+//     that many due rows with SKIP LOCKED: rows another claim has locked
+//     meanwhile are stepped over, so concurrent claimers take disjoint sets
+//     and never wait on each other. The live leases it steps over are the
+//     subscription's deliveries being attempted right now.
+//
+// The locked rows (found again by ctid: they cannot move while locked) get
+// a fresh random token, an update of columns no index holds, so it stays
+// on the page, and are returned with their history rows and events (looked
+// up by their key, tenant and id), which are only read, in the order taken.
+const sqlClaim = `WITH RECURSIVE subs AS (
+	(SELECT subscription_id AS id FROM delivery_queue ORDER BY subscription_id LIMIT 1)
+	UNION ALL
+	SELECT (SELECT q.subscription_id FROM delivery_queue q WHERE q.subscription_id > s.id
+		ORDER BY q.subscription_id LIMIT 1)
+	FROM subs s WHERE s.id IS NOT NULL
+), bounds AS (
+	SELECT s.id, least(coalesce(m.n, $5), $2) AS n
+	FROM subs s LEFT JOIN unnest($6::text[], $7::int[]) AS m(id, n) ON m.id = s.id
+	WHERE s.id IS NOT NULL AND coalesce(m.n, $5) > 0
+), cand AS (
+	SELECT b.id, row_number() OVER w AS turn,
+		first_value(c.next_attempt_at) OVER w AS head_at, first_value(c.seq) OVER w AS head_seq
+	FROM bounds b CROSS JOIN LATERAL (
+		SELECT q.next_attempt_at, q.seq FROM delivery_queue q
+		WHERE q.subscription_id = b.id AND q.next_attempt_at <= $1
+			AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= $1)
+		ORDER BY q.next_attempt_at, q.seq
+		LIMIT b.n
+	) c
+	WINDOW w AS (PARTITION BY b.id ORDER BY c.next_attempt_at, c.seq)
+), need AS (
+	SELECT id, head_at, head_seq, count(*) AS n
+	FROM (SELECT * FROM cand ORDER BY turn, head_at, head_seq LIMIT $2) t
+	GROUP BY id, head_at, head_seq
+), locked AS (
+	SELECT l.ctid, n.head_at, n.head_seq,
+		row_number() OVER (PARTITION BY n.id ORDER BY l.next_attempt_at, l.seq) AS turn
+	FROM need n CROSS JOIN LATERAL (
+		SELECT q.ctid, q.next_attempt_at, q.seq FROM delivery_queue q
+		WHERE q.subscription_id = n.id AND q.next_attempt_at <= $1
+			AND (q.lease_expires_at IS NULL OR q.lease_expires_at <= $1)
+		ORDER BY q.next_attempt_at, q.seq
+		LIMIT n.n
+		FOR UPDATE SKIP LOCKED
+	) l
 ), claimed AS (
 	UPDATE delivery_queue q
 	SET lease_token = gen_random_uuid()::text, lease_owner = $4, lease_expires_at = $3
-	FROM due WHERE q.ctid = due.ctid
-	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, q.seq
+	FROM locked WHERE q.ctid = locked.ctid
+	RETURNING q.delivery_id, q.lease_token, q.next_attempt_at, locked.turn, locked.head_at, locked.head_seq
 )
 SELECT d.id, d.tenant_id, d.event_id, d.subscription_id, d.attempts, c.next_attempt_at, d.created_at,
 	d.last_error, d.last_status_code, c.lease_token, e.body
 FROM claimed c JOIN deliveries d ON d.id = c.delivery_id
 	JOIN events e ON e.tenant_id = d.tenant_id AND e.id = d.event_id
-ORDER BY c.next_attempt_at, c.seq`
+ORDER BY c.turn, c.head_at, c.head_seq`
 
-// sqlClaimPlan pins the claim's plan to an ordered scan of the claim
-// index, stopping after $2 rows. Without it a planner whose statistics
+// sqlClaimPlan pins the claim's plan to ordered scans of the claim index,
+// each stopping after the rows it needs, and to lookups by key for the
+// claimed rows' history and events. Without it a planner whose statistics
 // predate a burst of new deliveries (they always lag on a queue) picks a
-// bitmap scan that reads and sorts the whole due backlog on every claim.
-const sqlClaimPlan = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true)`
+// bitmap scan that reads and sorts the whole due backlog on every claim,
+// and one that cannot size the subscription walk (a recursive query)
+// hashes every delivery and event to join the few claimed rows. JIT is
+// off: the walk's estimated cost (the planner cannot size it) passes the
+// JIT threshold, and compiling the statement took a hundred times longer
+// than running it.
+const sqlClaimPlan = `SELECT set_config('enable_bitmapscan', 'off', true), set_config('enable_seqscan', 'off', true),
+	set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true), set_config('jit', 'off', true)`
 
 // sqlByIDPlan makes the statements that join a batch of input rows (an
 // unnest of arrays, which the planner sizes at 10 rows for a generic plan)
@@ -87,11 +139,21 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 		return nil, nil
 	}
 	expires := req.Now.Add(req.Lease)
+	bound := req.MaxPerSubscription
+	if bound <= 0 {
+		bound = req.Limit
+	}
+	ids := make([]string, 0, len(req.SubscriptionMax))
+	maxes := make([]int32, 0, len(req.SubscriptionMax))
+	for id, n := range req.SubscriptionMax {
+		ids = append(ids, id)
+		maxes = append(maxes, int32(min(max(n, 0), req.Limit)))
+	}
 	// One round trip, one implicit transaction: the planner settings apply
 	// to the claim statement only.
 	b := &pgx.Batch{}
 	b.Queue(sqlClaimPlan)
-	b.Queue(sqlClaim, req.Now, req.Limit, expires, req.Owner)
+	b.Queue(sqlClaim, req.Now, req.Limit, expires, req.Owner, bound, ids, maxes)
 	br := s.pool.SendBatch(ctx, b)
 	out, err := readClaims(br, req, expires)
 	// Close reads the end of the implicit transaction: claims count only
@@ -550,8 +612,8 @@ func (s *Store) requeueTx(ctx context.Context, ids []string, at time.Time) (int,
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // a no-op after Commit
 	b := &pgx.Batch{}
-	b.Queue(`INSERT INTO delivery_queue (delivery_id, next_attempt_at, seq)
-		SELECT id, $2, seq FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE
+	b.Queue(`INSERT INTO delivery_queue (delivery_id, subscription_id, next_attempt_at, seq)
+		SELECT id, subscription_id, $2, seq FROM deliveries WHERE id = ANY($1::text[]) ORDER BY id FOR KEY SHARE
 		ON CONFLICT (delivery_id) DO UPDATE SET next_attempt_at = excluded.next_attempt_at,
 			lease_token = NULL, lease_owner = NULL, lease_expires_at = NULL`, ids, at)
 	// Counted per input id, as given (an id twice counts twice).

@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"time"
@@ -24,6 +25,140 @@ var claimCases = []testCase{
 	{"ExpiredLeaseNotReclaimed", withSource("ErrLeaseLost / Lease: fencing is by token; a lease that expired but was not claimed again may still record"), testExpiredLeaseNotReclaimed},
 	{"OutcomeEndsLease", withSource("DeliveryQueue.RecordAttempts: recording an outcome ends the lease; the same lease cannot record twice"), testOutcomeEndsLease},
 	{"ExtendLeases", withSource("DeliveryQueue.ExtendLeases: moves a held lease's expiry to until; leases no longer held are reported with ErrLeaseLost"), testExtendLeases},
+	{"ClaimSubscriptionMax", withSource("DeliveryQueue.ClaimDeliveries: a claim never returns more deliveries of a subscription than ClaimRequest.Max allows it (SubscriptionMax, else MaxPerSubscription)"), testClaimSubscriptionMax},
+	{"ClaimTakesTurns", withSource("DeliveryQueue.ClaimDeliveries: across subscriptions the claim takes from each in turn, subscriptions ordered by their oldest due delivery, oldest first within each; claims are returned in the order taken"), testClaimTakesTurns},
+	{"ClaimPastFullSubscription", withSource("DeliveryQueue.ClaimDeliveries: a backlog at the head of the queue of a subscription the request allows nothing does not hold back the others"), testClaimPastFullSubscription},
+	{"ClaimTurnsWithExpiredLeases", withSource("DeliveryQueue.ClaimDeliveries: an expired in-flight delivery takes its NextAttemptAt place in its subscription's turn, and counts against its bound"), testClaimTurnsExpired},
+}
+
+// queue appends one order event per time in next, each with one delivery
+// to sub due at that time, in that order, and returns the delivery ids.
+func (e *env) queue(sub string, next ...time.Time) []string {
+	e.Helper()
+	ids := make([]string, len(next))
+	for i, t := range next {
+		ev := e.orderEvent(base)
+		d := nd(ev, sub, t)
+		if r := e.appendOne(ev, d); r.Outcome != shipevents.AppendNew || r.Deliveries != 1 {
+			e.fatalf("AppendEvents stores a new event with all its deliveries", "got outcome %v with %d deliveries, want new with 1", r.Outcome, r.Deliveries)
+		}
+		ids[i] = d.ID
+	}
+	return ids
+}
+
+// claimReq claims with req (Owner and Lease filled in when unset).
+func (e *env) claimReq(req shipevents.ClaimRequest) []shipevents.Claim {
+	e.Helper()
+	if req.Lease == 0 {
+		req.Lease = lease
+	}
+	if req.Owner == "" {
+		req.Owner = "storetest"
+	}
+	cl, err := e.s.ClaimDeliveries(e.ctx, req)
+	e.noErr(err, "ClaimDeliveries")
+	if len(cl) > req.Limit {
+		e.errorf("ClaimDeliveries leases up to req.Limit deliveries", "got %d claims with Limit %d", len(cl), req.Limit)
+	}
+	return cl
+}
+
+// perSub counts claims by subscription.
+func perSub(cl []shipevents.Claim) map[string]int {
+	n := map[string]int{}
+	for _, c := range cl {
+		n[c.Delivery.SubscriptionID]++
+	}
+	return n
+}
+
+func repeatAt(n int, t time.Time) []time.Time { return slices.Repeat([]time.Time{t}, n) }
+
+func testClaimSubscriptionMax(e *env) {
+	a, b, c, d := newID("sub-a"), newID("sub-b"), newID("sub-c"), newID("sub-d")
+	for _, sub := range []string{a, b, c, d} {
+		e.queue(sub, repeatAt(4, base)...)
+	}
+	cl := e.claimReq(shipevents.ClaimRequest{Now: base, Limit: 16, MaxPerSubscription: 2, SubscriptionMax: map[string]int{b: 1, c: 0, d: -1}})
+	got := perSub(cl)
+	want := map[string]int{a: 2, b: 1}
+	if !maps.Equal(got, want) {
+		e.errorf("a claim returns at most SubscriptionMax[id] deliveries of a listed subscription (none for zero or less), and at most MaxPerSubscription of the others",
+			"MaxPerSubscription 2, SubscriptionMax {b: 1, c: 0, d: -1}, four due each: claimed %v, want %v", got, want)
+	}
+	// Listed subscriptions are bounded even when MaxPerSubscription is
+	// zero; the others only by Limit.
+	cl = e.claimReq(shipevents.ClaimRequest{Now: base, Limit: 16, SubscriptionMax: map[string]int{a: 1, c: 3}})
+	got = perSub(cl)
+	want = map[string]int{a: 1, b: 3, c: 3, d: 4}
+	if !maps.Equal(got, want) {
+		e.errorf("SubscriptionMax bounds the subscriptions it lists even when MaxPerSubscription is zero; the others are bounded by Limit alone",
+			"SubscriptionMax {a: 1, c: 3}, due: a 2, b 3, c 4, d 4: claimed %v, want %v", got, want)
+	}
+	cl = e.claimReq(shipevents.ClaimRequest{Now: base, Limit: 16})
+	if got, want := perSub(cl), map[string]int{a: 1, c: 1}; !maps.Equal(got, want) {
+		e.errorf("successive claims lease every due delivery once", "last claim got %v, want %v", got, want)
+	}
+}
+
+func testClaimTakesTurns(e *env) {
+	// a's backlog is the oldest work; b's two are due at one instant (so
+	// in creation order); c's one is the newest.
+	a := e.queue(newID("sub-a"), at(0), at(time.Second), at(2*time.Second), at(3*time.Second), at(4*time.Second))
+	b := e.queue(newID("sub-b"), at(10*time.Second), at(10*time.Second))
+	c := e.queue(newID("sub-c"), at(20*time.Second))
+	now := at(time.Minute)
+	if got, want := claimIDs(e.claimReq(shipevents.ClaimRequest{Now: now, Limit: 5})), []string{a[0], b[0], c[0], a[1], b[1]}; !slices.Equal(got, want) {
+		e.errorf("a claim takes from each subscription in turn: the oldest due delivery of each (subscriptions ordered by it), then the next of each, oldest first within each, returned in the order taken",
+			"Limit 5 claimed %v, want %v (a1 b1 c1 a2 b2; a is due at +0..+4s, b twice at +10s, c at +20s)", got, want)
+	}
+	if got, want := claimIDs(e.claimReq(shipevents.ClaimRequest{Now: now, Limit: 2})), a[2:4]; !slices.Equal(got, want) {
+		e.errorf("within a subscription, deliveries are claimed in NextAttemptAt order", "Limit 2 claimed %v, want %v", got, want)
+	}
+	// The bound of each subscription ends its turns, not the claim.
+	subD := newID("sub-d")
+	d := e.queue(subD, repeatAt(3, at(30*time.Second))...)
+	f := e.queue(newID("sub-f"), repeatAt(3, at(40*time.Second))...)
+	req := shipevents.ClaimRequest{Now: now, Limit: 10, SubscriptionMax: map[string]int{subD: 1}}
+	want := []string{a[4], d[0], f[0], f[1], f[2]}
+	if got := claimIDs(e.claimReq(req)); !slices.Equal(got, want) {
+		e.errorf("a subscription whose bound is reached leaves the turns; the others go on taking theirs",
+			"Limit 10, d bounded to 1: claimed %v, want %v", got, want)
+	}
+}
+
+func testClaimPastFullSubscription(e *env) {
+	full := newID("sub-full")
+	backlog := e.queue(full, repeatAt(50, base)...)
+	other := e.queue(newID("sub-other"), at(time.Second), at(2*time.Second))
+	now := at(time.Minute)
+	if got := claimIDs(e.claimReq(shipevents.ClaimRequest{Now: now, Limit: 1, SubscriptionMax: map[string]int{full: 0}})); !slices.Equal(got, other[:1]) {
+		e.errorf("a subscription the request allows nothing is passed over, however much of its work is due first",
+			"Limit 1 with 50 deliveries of a subscription allowed none due first: claimed %v, want %v", got, other[:1])
+	}
+	got := claimIDs(e.claimReq(shipevents.ClaimRequest{Now: now, Limit: 10, MaxPerSubscription: 1}))
+	if want := []string{backlog[0], other[1]}; !slices.Equal(got, want) {
+		e.errorf("a backlog of one subscription at the head of the queue does not hold back the others",
+			"Limit 10, MaxPerSubscription 1: claimed %v, want %v", got, want)
+	}
+}
+
+func testClaimTurnsExpired(e *env) {
+	sub := newID("sub-a")
+	a := e.queue(sub, at(0), at(10*time.Second), at(20*time.Second))
+	b := e.queue(newID("sub-b"), at(5*time.Second))
+	first := e.claimReq(shipevents.ClaimRequest{Now: at(0), Limit: 1})
+	if got := claimIDs(first); !slices.Equal(got, a[:1]) {
+		e.fatalf("ClaimDeliveries leases due pending deliveries only", "claim at +0 got %v, want %v", got, a[:1])
+	}
+	// At +1m a[0]'s lease (to +30s) has expired: it is a's oldest due
+	// delivery again, ahead of b's, and it counts against a's bound of 2.
+	got := claimIDs(e.claimReq(shipevents.ClaimRequest{Now: at(time.Minute), Limit: 10, SubscriptionMax: map[string]int{sub: 2}}))
+	if want := []string{a[0], b[0], a[1]}; !slices.Equal(got, want) {
+		e.errorf("an expired in-flight delivery is claimed in its NextAttemptAt place in its subscription's turn, and counts against the subscription's bound",
+			"claim at +1m with a bounded to 2 got %v, want %v", got, want)
+	}
 }
 
 func testClaimDue(e *env) {

@@ -179,3 +179,28 @@ func TestTestNilStore(t *testing.T) {
 		t.Errorf("first violation %q", msgs[0])
 	}
 }
+
+// unshared claims as stores did before worker shares: oldest first across
+// subscriptions, with no bound per subscription.
+type unshared struct{ shipevents.Store }
+
+func (s unshared) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest) ([]shipevents.Claim, error) {
+	var out []shipevents.Claim
+	for len(out) < req.Limit {
+		one := shipevents.ClaimRequest{Now: req.Now, Lease: req.Lease, Limit: 1, Owner: req.Owner}
+		cl, err := s.Store.ClaimDeliveries(ctx, one)
+		if err != nil || len(cl) == 0 {
+			return out, err
+		}
+		out = append(out, cl...)
+	}
+	return out, nil
+}
+
+func TestTestFindsUnsharedClaims(t *testing.T) {
+	msgs := violations(t, storetest.Test(func() shipevents.Store { return unshared{newMemoryStore()} }))
+	want := []string{"ClaimSubscriptionMax", "ClaimTakesTurns", "ClaimPastFullSubscription", "ClaimTurnsWithExpiredLeases"}
+	if got := failedCases(t, msgs); !slices.Equal(got, want) {
+		t.Fatalf("failed cases %v, want %v:\n%s", got, want, strings.Join(msgs, "\n"))
+	}
+}

@@ -322,7 +322,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 	}
 	// NextAttemptAt order; the stable sort keeps creation order on ties.
 	slices.SortStableFunc(due, func(a, b *deliveryRow) int { return a.d.NextAttemptAt.Compare(b.d.NextAttemptAt) })
-	due = due[:min(len(due), req.Limit)]
+	due = takeTurns(due, req)
 
 	claims := make([]shipevents.Claim, 0, len(due))
 	for _, dr := range due {
@@ -338,6 +338,42 @@ func (s *Store) ClaimDeliveries(ctx context.Context, req shipevents.ClaimRequest
 		})
 	}
 	return claims, nil
+}
+
+// takeTurns picks what a claim takes from due (sorted oldest first): at
+// most req.Max(sub) per subscription, one of each subscription in turn,
+// subscriptions in the order of their oldest due delivery, up to
+// req.Limit.
+func takeTurns(due []*deliveryRow, req shipevents.ClaimRequest) []*deliveryRow {
+	var order []string // subscriptions by their oldest due delivery
+	bySub := map[string][]*deliveryRow{}
+	for _, dr := range due {
+		id := dr.d.SubscriptionID
+		if _, ok := bySub[id]; !ok {
+			order = append(order, id)
+			bySub[id] = nil
+		}
+		if len(bySub[id]) < req.Max(id) {
+			bySub[id] = append(bySub[id], dr)
+		}
+	}
+	var out []*deliveryRow
+	for round := 0; len(out) < req.Limit; round++ {
+		took := false
+		for _, id := range order {
+			if len(out) == req.Limit {
+				break
+			}
+			if rows := bySub[id]; round < len(rows) {
+				out = append(out, rows[round])
+				took = true
+			}
+		}
+		if !took {
+			break
+		}
+	}
+	return out
 }
 
 // held returns the delivery if l is its current lease. Time alone does not
