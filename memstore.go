@@ -424,15 +424,16 @@ func (s *MemoryStore) ListEvents(ctx context.Context, f EventFilter) (Page[Store
 			seqs = append(seqs, s.eventLog[i].stored.Seq)
 		}
 	}
-	return pageBySeq(seqs, after, before, limit, func(seq int64) StoredEvent {
+	return pageBySeq(seqs, after, before, max(f.Offset, 0), limit, func(seq int64) StoredEvent {
 		return s.storedCopy(s.eventLog[seq-1])
 	}), nil
 }
 
 // pageBySeq cuts one page out of seqs (sorted newest first) given the
-// cursors (-1 when absent): After continues to older items, Before walks
-// back to the newer ones just before the cursor.
-func pageBySeq[T any](seqs []int64, after, before int64, limit int, get func(int64) T) Page[T] {
+// cursors (-1 when absent) and the offset: After continues to older
+// items, Before walks back to the newer ones just before the cursor, and
+// the offset skips matches in the page's direction.
+func pageBySeq[T any](seqs []int64, after, before int64, offset, limit int, get func(int64) T) Page[T] {
 	lo, hi := 0, len(seqs)
 	if after >= 0 {
 		lo = sort.Search(len(seqs), func(i int) bool { return seqs[i] < after })
@@ -440,9 +441,11 @@ func pageBySeq[T any](seqs []int64, after, before int64, limit int, get func(int
 	if before >= 0 {
 		hi = sort.Search(len(seqs), func(i int) bool { return seqs[i] <= before })
 	}
-	start, end := lo, min(hi, lo+limit)
+	start := min(lo+offset, hi)
+	end := min(hi, start+limit)
 	if before >= 0 && after < 0 {
-		start, end = max(lo, hi-limit), hi
+		end = max(0, hi-offset)
+		start = max(0, end-limit)
 	}
 	p := Page[T]{PageInfo: PageInfo{Count: len(seqs), HasPreviousPage: start > 0, HasNextPage: end < len(seqs)}}
 	if start >= end {
@@ -676,7 +679,7 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Pag
 		return Page[Delivery]{}, err
 	}
 	limit := PageLimit(f.Limit)
-	var after int64
+	after := int64(-1)
 	if f.After != "" {
 		var err error
 		if after, err = DecodeCursor(f.After); err != nil {
@@ -685,18 +688,30 @@ func (s *MemoryStore) ListDeliveries(ctx context.Context, f DeliveryFilter) (Pag
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	log := s.delivLog
+	if f.ID != "" { // one delivery at most: no walk through the log
+		log = nil
+		if md := s.deliveries[f.ID]; md != nil {
+			log = s.delivLog[md.logIdx : md.logIdx+1]
+		}
+	}
 	var p Page[Delivery]
-	for i, md := range s.delivLog {
+	for i := range log {
+		if f.NewestFirst {
+			i = len(log) - 1 - i
+		}
+		md := log[i]
 		if md == nil { // forgotten by retention
 			continue
 		}
-		seq := int64(i + 1)
+		seq := int64(md.logIdx + 1)
 		d := &md.d
 		if !DeliveryMatchesFilter(d, &f) {
 			continue
 		}
 		p.PageInfo.Count++
-		if seq <= after {
+		// At or before the cursor, in the page order.
+		if after >= 0 && (!f.NewestFirst && seq <= after || f.NewestFirst && seq >= after) {
 			p.PageInfo.HasPreviousPage = true
 			continue
 		}

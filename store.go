@@ -104,7 +104,8 @@ type EventStore interface {
 	GetEvent(ctx context.Context, key EventKey) (StoredEvent, error)
 
 	// ListEvents returns one page of stored events matching the filter,
-	// newest first (by append order). See [EventFilter] for cursors.
+	// newest first (by append order). See [EventFilter] for cursors and
+	// offsets, and [PageInfo] for the count.
 	ListEvents(ctx context.Context, f EventFilter) (Page[StoredEvent], error)
 }
 
@@ -175,7 +176,9 @@ type DeliveryQueue interface {
 // DeliveryLog reads delivery history and replays deliveries.
 type DeliveryLog interface {
 	// ListDeliveries returns one page of deliveries matching the filter,
-	// oldest first (by creation order).
+	// oldest first (by creation order) or, with NewestFirst, newest
+	// first. See [DeliveryFilter] for the cursor and [PageInfo] for the
+	// count.
 	ListDeliveries(ctx context.Context, f DeliveryFilter) (Page[Delivery], error)
 	// ListAttempts returns every recorded attempt of a delivery, oldest
 	// first, or an error wrapping ErrNotFound for an unknown delivery.
@@ -304,6 +307,10 @@ type StoredEvent struct {
 // EventFilter selects events. Zero fields do not filter. Pages are newest
 // first: After continues to older events (pass the previous page's
 // EndCursor), Before goes back to newer ones (pass its StartCursor).
+// Offset skips that many matches in the page's direction, so that pages
+// can also be numbered (Karrio's offset and first): from the newest match
+// (or from After) toward older ones, or, with Before alone, from Before
+// toward newer ones.
 type EventFilter struct {
 	Types          []string
 	RefPattern     string // as [MatchRef]
@@ -311,14 +318,35 @@ type EventFilter struct {
 	Carrier        string
 	TrackingNumber string
 	CorrelationID  string
+	TransactionID  string
+	// EventGroups and Statuses keep the events whose event_group, or
+	// status, is one of those listed.
+	EventGroups []string
+	Statuses    []Status
+	// Metadata keeps the events whose metadata holds every key listed
+	// with the value given.
+	Metadata       map[string]string
+	TestMode       TestModeFilter
 	OccurredAfter  time.Time // inclusive
 	OccurredBefore time.Time // exclusive
 	After, Before  string
+	Offset         int // matches skipped; negative counts as zero
 	Limit          int // default 50, at most 1000
 }
 
+// TestModeFilter selects events by their test_mode flag.
+type TestModeFilter int8
+
+// The test mode filters.
+const (
+	TestModeAny  TestModeFilter = iota // test and live events alike
+	TestModeOnly                       // test events only (test_mode true)
+	TestModeLive                       // live events only (test_mode false)
+)
+
 // EventMatchesFilter reports whether e passes every set field of f
-// (cursors and limit aside). Adapters that filter in process can use it.
+// (cursors, offset and limit aside). Adapters that filter in process can
+// use it.
 func EventMatchesFilter(e *Event, f *EventFilter) bool {
 	if len(f.Types) > 0 && !slices.Contains(f.Types, e.Type) {
 		return false
@@ -338,6 +366,30 @@ func EventMatchesFilter(e *Event, f *EventFilter) bool {
 	if f.CorrelationID != "" && e.CorrelationID != f.CorrelationID {
 		return false
 	}
+	if f.TransactionID != "" && e.TransactionID != f.TransactionID {
+		return false
+	}
+	if len(f.EventGroups) > 0 && !slices.Contains(f.EventGroups, e.EventGroup) {
+		return false
+	}
+	if len(f.Statuses) > 0 && !slices.Contains(f.Statuses, e.Status) {
+		return false
+	}
+	for k, v := range f.Metadata {
+		if got, ok := e.Metadata[k]; !ok || got != v {
+			return false
+		}
+	}
+	switch f.TestMode {
+	case TestModeOnly:
+		if !e.TestMode {
+			return false
+		}
+	case TestModeLive:
+		if e.TestMode {
+			return false
+		}
+	}
 	if !f.OccurredAfter.IsZero() && e.OccurredAt.Before(f.OccurredAfter) {
 		return false
 	}
@@ -354,13 +406,24 @@ type Page[T any] struct {
 }
 
 // PageInfo describes where a page sits in the whole list.
+//
+// Count is the number of all items matching the filter, counted exactly
+// up to at least [MaxExactCount]. Past that a store may estimate instead
+// of counting every match on every call (a database's count is a scan of
+// all of them), and then sets CountEstimated; an estimated Count is more
+// than MaxExactCount. When CountEstimated is false, Count is exact.
 type PageInfo struct {
-	Count           int    `json:"count"` // all items matching the filter
+	Count           int    `json:"count"`
+	CountEstimated  bool   `json:"count_estimated,omitempty"`
 	HasNextPage     bool   `json:"has_next_page"`
 	HasPreviousPage bool   `json:"has_previous_page"`
 	StartCursor     string `json:"start_cursor,omitempty"`
 	EndCursor       string `json:"end_cursor,omitempty"`
 }
+
+// MaxExactCount is how far every store counts the matches of a list
+// exactly; see [PageInfo].
+const MaxExactCount = 1000
 
 // Page size bounds for list calls.
 const (
@@ -433,22 +496,28 @@ func (d *Delivery) EventKey() EventKey { return EventKey{TenantID: d.TenantID, I
 // DeliveryFilter selects deliveries. Zero fields do not filter, with one
 // exception: TenantID and EventID together name an event, so EventID
 // alone selects the deliveries of the event without a tenant, and
-// TenantID alone the deliveries of every event of that tenant. Pages are
-// oldest first: After continues to newer deliveries.
+// TenantID alone the deliveries of every event of that tenant. ID selects
+// the one delivery with that id. Pages are oldest first (by creation
+// order), or newest first with NewestFirst; After continues past the
+// previous page's EndCursor in the same order.
 type DeliveryFilter struct {
+	ID             string
 	TenantID       string
 	EventID        string
 	SubscriptionID string
 	State          DeliveryState
+	NewestFirst    bool
 	After          string
 	Limit          int
 }
 
-// DeliveryMatchesFilter reports whether d passes f's TenantID, EventID,
-// SubscriptionID and State (the cursor and limit aside). Adapters that
-// filter in process can use it.
+// DeliveryMatchesFilter reports whether d passes f's ID, TenantID,
+// EventID, SubscriptionID and State (order, cursor and limit aside).
+// Adapters that filter in process can use it.
 func DeliveryMatchesFilter(d *Delivery, f *DeliveryFilter) bool {
 	switch {
+	case f.ID != "" && d.ID != f.ID:
+		return false
 	case f.EventID != "" && (d.EventID != f.EventID || d.TenantID != f.TenantID):
 		return false
 	case f.TenantID != "" && d.TenantID != f.TenantID:

@@ -23,6 +23,9 @@ type appendPlan struct {
 	first   []bool // first record with its event key in this call
 	// Event columns, for the records with first set, in record order.
 	ids, types, refs, tenants, carriers, tracking, correlations []string
+	groups, statuses, transactions                              []string
+	testModes                                                   []bool
+	metadata                                                    []*string // JSON objects, nil for none
 	bodies                                                      []string
 	occurred                                                    []time.Time
 	// Shipment keys of status events (deduplicated), for the locks and the
@@ -89,6 +92,20 @@ func planAppend(records []shipevents.AppendRecord) (*appendPlan, error) {
 		p.tracking = append(p.tracking, e.TrackingNumber)
 		p.correlations = append(p.correlations, e.CorrelationID)
 		p.occurred = append(p.occurred, e.OccurredAt)
+		p.groups = append(p.groups, e.EventGroup)
+		p.statuses = append(p.statuses, string(e.Status))
+		p.transactions = append(p.transactions, e.TransactionID)
+		p.testModes = append(p.testModes, e.TestMode)
+		var meta *string
+		if len(e.Metadata) > 0 {
+			b, err := json.Marshal(e.Metadata)
+			if err != nil {
+				return nil, shipevents.Permanent(fmt.Errorf("pgstore: append events: encoding the metadata of event %s: %w", e.Key(), err))
+			}
+			m := string(b)
+			meta = &m
+		}
+		p.metadata = append(p.metadata, meta)
 		if k, ok := e.StatusKey(); ok {
 			lk := lockKey(k)
 			if !keys[lk] {
@@ -116,11 +133,13 @@ const (
 		FROM unnest($1::text[]) AS k ORDER BY 1) AS locks`
 
 	sqlInsertEvents = `INSERT INTO events (id, body, type, ref, tenant_id, carrier, tracking_number,
-		correlation_id, occurred_at, stored_at)
-	SELECT id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, $10
+		correlation_id, occurred_at, stored_at, event_group, status, transaction_id, test_mode, metadata)
+	SELECT id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, $10,
+		event_group, status, transaction_id, test_mode, metadata::jsonb
 	FROM unnest($1::text[], $2::json[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-		$8::text[], $9::timestamptz[]) WITH ORDINALITY
-		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at, ord)
+		$8::text[], $9::timestamptz[], $11::text[], $12::text[], $13::text[], $14::bool[], $15::text[]) WITH ORDINALITY
+		AS x(id, body, type, ref, tenant_id, carrier, tracking_number, correlation_id, occurred_at,
+			event_group, status, transaction_id, test_mode, metadata, ord)
 	ORDER BY ord
 	ON CONFLICT (tenant_id, id) DO NOTHING
 	RETURNING tenant_id, id`
@@ -206,7 +225,7 @@ func (s *Store) appendIn(ctx context.Context, tx pgx.Tx, p *appendPlan, h *hostS
 		b.Queue(sqlLockShipments, p.lockKeys)
 	}
 	b.Queue(sqlInsertEvents, p.ids, p.bodies, p.types, p.refs, p.tenants, p.carriers, p.tracking,
-		p.correlations, p.occurred, now)
+		p.correlations, p.occurred, now, p.groups, p.statuses, p.transactions, p.testModes, p.metadata)
 	if len(p.lockKeys) > 0 {
 		b.Queue(sqlShipmentStates, p.keyTenant, p.keyCarr, p.keyTN)
 	}
@@ -411,14 +430,19 @@ func (s *Store) GetEvent(ctx context.Context, key shipevents.EventKey) (shipeven
 }
 
 // ListEvents implements [shipevents.EventStore]. One statement reads the
-// counts that place the page (all matches, matches at or past each
-// cursor) and the page itself, so they agree with each other.
+// page (one row more than asked, which says whether more follow in the
+// page's direction), the count of the matches up to one more than
+// [shipevents.MaxExactCount], and an existence probe for the other side
+// of the page, so that they agree with each other. Past the bound the
+// count is the planner's estimate, read with a second statement: counting
+// every match is a scan of all of them (over 100 ms at a million events).
 func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipevents.Page[shipevents.StoredEvent], error) {
 	var page shipevents.Page[shipevents.StoredEvent]
 	if err := s.check(ctx); err != nil {
 		return page, err
 	}
 	limit := shipevents.PageLimit(f.Limit)
+	offset := max(f.Offset, 0)
 	var after, before int64 = -1, -1
 	var err error
 	if f.After != "" {
@@ -433,46 +457,101 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	}
 	var a sqlArgs
 	where := eventWhere(&a, &f)
-	pAfter, pBefore, pLimit := a.add(after), a.add(before), a.add(limit)
-	bounds := where
+	whereArgs := len(a) // the estimate reads these only
+	// A time range is the one filter whose matches may lie anywhere in the
+	// history: walking it newest first (the page order) until they come
+	// costs the whole newer part of the history. When the planner expects
+	// few enough matches, the page is chosen among all of them instead
+	// (from the occurred_at index), whatever their place.
+	byRange := false
+	if !f.OccurredAfter.IsZero() || !f.OccurredBefore.IsZero() {
+		n, err := s.estimate(ctx, "SELECT 1 FROM events e WHERE "+where, a)
+		if err != nil {
+			return page, wrap("list events: estimating the range", err)
+		}
+		byRange = n <= maxRangeSort
+	}
+	// The probes walk the seq index from the cursor, and stop at the
+	// first match: scalar subqueries, since the planner drops the order
+	// (and so the index walk) of an EXISTS.
+	matches := func(cond, order string) string {
+		return "coalesce((SELECT true FROM events e WHERE " + where + " AND " + cond + " ORDER BY e.seq " + order + " LIMIT 1), false)"
+	}
+	window := where
+	pAfter, pBefore := "", ""
 	if after >= 0 {
-		bounds += " AND e.seq < " + pAfter
+		pAfter = a.add(after)
+		window += " AND e.seq < " + pAfter
 	}
 	if before >= 0 {
-		bounds += " AND e.seq > " + pBefore
+		pBefore = a.add(before)
+		window += " AND e.seq > " + pBefore
 	}
-	backward := before >= 0 && after < 0 // the page just newer than Before
+	// The probe answers the flag the extra row cannot: going forward (from
+	// the newest match or from After), whether newer matches precede the
+	// page; going back from Before, whether older ones follow it. The
+	// cases are MemoryStore's page positions (pageBySeq) in SQL.
+	backward := before >= 0 && after < 0
+	newer, older := "false", "false"
+	switch {
+	case backward && offset > 0:
+		older = matches("true", "DESC")
+	case backward:
+		older = matches("e.seq <= "+pBefore, "DESC")
+	default:
+		if before >= 0 {
+			older = matches("e.seq <= "+pBefore, "DESC")
+		}
+		switch {
+		case offset > 0 && before >= 0:
+			newer = matches("e.seq > "+pBefore, "ASC")
+		case offset > 0:
+			newer = matches("true", "DESC")
+		case after >= 0 && before >= 0:
+			newer = matches("e.seq >= "+pAfter+" AND e.seq > "+pBefore, "ASC")
+		case after >= 0:
+			newer = matches("e.seq >= "+pAfter, "ASC")
+		}
+	}
 	dir := "DESC"
 	if backward {
 		dir = "ASC"
 	}
-	q := `WITH c AS (
-		SELECT count(*) AS total,
-			count(*) FILTER (WHERE e.seq >= ` + pAfter + `) AS ge_after,
-			count(*) FILTER (WHERE e.seq > ` + pBefore + `) AS gt_before
-		FROM events e WHERE ` + where + `)
-	SELECT c.total, c.ge_after, c.gt_before, p.seq, p.body, p.late, p.stored_at, p.pending
-	FROM c LEFT JOIN LATERAL (
-		SELECT ` + eventColumns + ` AS pending FROM events e WHERE ` + bounds + `
-		ORDER BY e.seq ` + dir + ` LIMIT ` + pLimit + `) AS p ON true
-	ORDER BY p.seq DESC`
+	// seq + 0 is no index's order: the planner reads the matches by the
+	// range and keeps the page's share of them (a top-N sort).
+	pageOrder, countOrder := "e.seq", " ORDER BY e.seq DESC"
+	if byRange {
+		pageOrder, countOrder = "e.seq + 0", ""
+	}
+	// The page's seqs first (from an index alone where the filter's
+	// columns are in it), then their rows: skipped and extra rows cost no
+	// body and no pending count.
+	q := `WITH p AS (
+		SELECT e.seq FROM events e WHERE ` + window + `
+		ORDER BY ` + pageOrder + ` ` + dir + ` LIMIT ` + a.add(limit+1) + ` OFFSET ` + a.add(offset) + `)
+	SELECT (SELECT count(*) FROM (SELECT FROM events e WHERE ` + where + countOrder + ` LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
+		` + newer + `, ` + older + `, x.*
+	FROM (SELECT 1) AS one LEFT JOIN (
+		SELECT ` + eventColumns + ` AS pending FROM p JOIN events e ON e.seq = p.seq) AS x ON true
+	ORDER BY x.seq DESC`
 	rows, err := s.pool.Query(ctx, q, a...)
 	if err != nil {
 		return page, wrap("list events", err)
 	}
 	defer rows.Close()
-	var total, geAfter, gtBefore int64
+	var total int64
+	var hasNewer, hasOlder bool
 	for rows.Next() {
 		var seq *int64
 		var body []byte
 		var late *bool
 		var storedAt *time.Time
 		var pending *int64
-		if err := rows.Scan(&total, &geAfter, &gtBefore, &seq, &body, &late, &storedAt, &pending); err != nil {
+		if err := rows.Scan(&total, &hasNewer, &hasOlder, &seq, &body, &late, &storedAt, &pending); err != nil {
 			return page, wrap("list events", err)
 		}
 		if seq == nil {
-			continue // no page rows: only the counts
+			continue // no page rows: only the count and the probes
 		}
 		se := shipevents.StoredEvent{Seq: *seq, Late: *late, StoredAt: utc(*storedAt), PendingDeliveries: int(*pending)}
 		if err := se.Event.UnmarshalJSON(body); err != nil { // without encoding/json's extra validation pass
@@ -483,26 +562,54 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	if err := rows.Err(); err != nil {
 		return page, wrap("list events", err)
 	}
-	// Place the page in the newest-first list of all matches, as
-	// MemoryStore does: [lo, hi) is what the cursors allow.
-	lo, hi := int64(0), total
-	if after >= 0 {
-		lo = geAfter
+	extra := len(page.Items) > limit
+	if extra { // the row past the page, newest first: the oldest going forward, the newest going back
+		if backward {
+			page.Items = page.Items[1:]
+		} else {
+			page.Items = page.Items[:limit]
+		}
 	}
-	if before >= 0 {
-		hi = gtBefore
-	}
-	start := lo
+	page.PageInfo = shipevents.PageInfo{Count: int(total), HasPreviousPage: hasNewer, HasNextPage: hasOlder}
 	if backward {
-		start = max(lo, hi-int64(limit))
+		page.PageInfo.HasPreviousPage = extra
+	} else {
+		page.PageInfo.HasNextPage = extra || hasOlder
 	}
-	end := start + int64(len(page.Items))
-	page.PageInfo = shipevents.PageInfo{Count: int(total), HasPreviousPage: start > 0, HasNextPage: end < total}
 	if len(page.Items) > 0 {
 		page.PageInfo.StartCursor = shipevents.EncodeCursor(page.Items[0].Seq)
 		page.PageInfo.EndCursor = shipevents.EncodeCursor(page.Items[len(page.Items)-1].Seq)
 	}
+	if total > shipevents.MaxExactCount {
+		n, err := s.estimate(ctx, "SELECT 1 FROM events e WHERE "+where, a[:whereArgs])
+		if err != nil {
+			return page, wrap("list events: estimating the count", err)
+		}
+		page.PageInfo.Count, page.PageInfo.CountEstimated = int(max(n, total)), true
+	}
 	return page, nil
+}
+
+// maxRangeSort is how many matches of a time range the planner may expect
+// for a page to be chosen among all of them (see ListEvents): reading
+// that many index entries stays within tens of milliseconds.
+const maxRangeSort = 100_000
+
+// estimate returns the planner's estimate of the rows q returns.
+func (s *Store) estimate(ctx context.Context, q string, args []any) (int64, error) {
+	var plan []byte
+	if err := s.pool.QueryRow(ctx, "EXPLAIN (FORMAT JSON) "+q, args...).Scan(&plan); err != nil {
+		return 0, err
+	}
+	var out []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		} `json:"Plan"`
+	}
+	if err := json.Unmarshal(plan, &out); err != nil || len(out) == 0 {
+		return 0, fmt.Errorf("reading the plan: %w", err)
+	}
+	return int64(out[0].Plan.Rows), nil
 }
 
 // eventWhere renders the filter's conditions on events e.
@@ -521,9 +628,19 @@ func eventWhere(a *sqlArgs, f *shipevents.EventFilter) string {
 			conds = append(conds, "e."+col+" = "+a.add(v)+" AND e."+col+" <> ''")
 		}
 	}
-	if len(f.Types) > 0 {
-		conds = append(conds, "e.type = ANY("+a.add(slices.Clone(f.Types))+"::text[])")
+	// One value is an equality, which an index on (col, seq) serves in
+	// page order; several are an ANY, read and sorted.
+	oneOf := func(col string, vs []string, optional bool) {
+		switch {
+		case len(vs) == 1 && optional:
+			eqOptional(col, vs[0])
+		case len(vs) == 1:
+			eq(col, vs[0])
+		case len(vs) > 1:
+			conds = append(conds, "e."+col+" = ANY("+a.add(slices.Clone(vs))+"::text[])")
+		}
 	}
+	oneOf("type", f.Types, false)
 	if f.RefPattern != "" {
 		conds = append(conds, "e.ref ~ "+a.add(refRegexp(f.RefPattern)))
 	}
@@ -531,6 +648,23 @@ func eventWhere(a *sqlArgs, f *shipevents.EventFilter) string {
 	eq("carrier", f.Carrier)
 	eqOptional("tracking_number", f.TrackingNumber)
 	eqOptional("correlation_id", f.CorrelationID)
+	eqOptional("transaction_id", f.TransactionID)
+	oneOf("event_group", f.EventGroups, true)
+	statuses := make([]string, len(f.Statuses))
+	for i, st := range f.Statuses {
+		statuses[i] = string(st)
+	}
+	oneOf("status", statuses, true)
+	if len(f.Metadata) > 0 {
+		b, _ := json.Marshal(f.Metadata) // a map of strings always encodes
+		conds = append(conds, "e.metadata @> "+a.add(string(b))+"::jsonb AND e.metadata IS NOT NULL")
+	}
+	switch f.TestMode {
+	case shipevents.TestModeOnly:
+		conds = append(conds, "e.test_mode")
+	case shipevents.TestModeLive:
+		conds = append(conds, "NOT e.test_mode")
+	}
 	if !f.OccurredAfter.IsZero() {
 		conds = append(conds, "e.occurred_at >= "+a.add(f.OccurredAfter))
 	}

@@ -197,13 +197,23 @@ func runDispatcher(tb testing.TB, d *shipevents.Dispatcher) (stop func()) {
 	return stop
 }
 
-// countState returns how many deliveries are in state (all when empty).
+// countState returns how many deliveries are in state (all when empty):
+// the page count where it is exact, else the pages counted.
 func countState(ctx context.Context, s shipevents.Store, state shipevents.DeliveryState) (int, error) {
-	p, err := s.ListDeliveries(ctx, shipevents.DeliveryFilter{State: state, Limit: 1})
-	if err != nil {
-		return 0, err
+	f := shipevents.DeliveryFilter{State: state, Limit: shipevents.MaxPageSize}
+	p, err := s.ListDeliveries(ctx, f)
+	if err != nil || !p.PageInfo.CountEstimated {
+		return p.PageInfo.Count, err
 	}
-	return p.PageInfo.Count, nil
+	n := len(p.Items)
+	for p.PageInfo.HasNextPage {
+		f.After = p.PageInfo.EndCursor
+		if p, err = s.ListDeliveries(ctx, f); err != nil {
+			return 0, err
+		}
+		n += len(p.Items)
+	}
+	return n, nil
 }
 
 // waitFor polls cond every interval until it returns true or the timeout

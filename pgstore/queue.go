@@ -409,15 +409,18 @@ func (s *Store) RecordAttempts(ctx context.Context, records []shipevents.Attempt
 	return errs, nil
 }
 
-// ListDeliveries implements [shipevents.DeliveryLog]: oldest first, with
-// the count and the page read by one statement.
+// ListDeliveries implements [shipevents.DeliveryLog]: oldest first (or
+// newest first), with the page (one row more than asked, which says
+// whether more follow), the count up to one more than
+// [shipevents.MaxExactCount] and whether matches precede the cursor read
+// by one statement; past the bound the count is the planner's estimate.
 func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter) (shipevents.Page[shipevents.Delivery], error) {
 	var page shipevents.Page[shipevents.Delivery]
 	if err := s.check(ctx); err != nil {
 		return page, err
 	}
 	limit := shipevents.PageLimit(f.Limit)
-	var after int64
+	after := int64(-1)
 	if f.After != "" {
 		var err error
 		if after, err = shipevents.DecodeCursor(f.After); err != nil {
@@ -426,6 +429,9 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	}
 	var a sqlArgs
 	conds := []string{"true"}
+	if f.ID != "" {
+		conds = append(conds, "d.id = "+a.add(f.ID))
+	}
 	// TenantID and EventID together name an event: EventID alone is the
 	// event without a tenant (deliveries_event_key_idx serves both, and
 	// TenantID alone as its prefix).
@@ -442,29 +448,40 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 		conds = append(conds, stateCond(f.State))
 	}
 	where := strings.Join(conds, " AND ")
-	pAfter, pLimit := a.add(after), a.add(limit+1)
-	q := `WITH c AS (
-		SELECT count(*) AS total, count(*) FILTER (WHERE d.seq <= ` + pAfter + `) AS le_after
-		FROM deliveries d WHERE ` + where + `)
-	SELECT c.total, c.le_after, p.*
-	FROM c LEFT JOIN LATERAL (
-		SELECT d.seq, ` + deliveryColumns + ` FROM ` + deliveryJoin + `
-		WHERE ` + where + ` AND d.seq > ` + pAfter + `
-		ORDER BY d.seq LIMIT ` + pLimit + `) AS p ON true
-	ORDER BY p.seq`
+	whereArgs := len(a)
+	dir, past, passed := "", ">", "<="
+	if f.NewestFirst {
+		dir, past, passed = " DESC", "<", ">="
+	}
+	window, before := where, "false"
+	if after >= 0 {
+		pAfter := a.add(after)
+		window += " AND d.seq " + past + " " + pAfter
+		// A scalar subquery, not EXISTS: the planner drops the order of an
+		// EXISTS, and with it the index walk from the cursor.
+		before = "coalesce((SELECT true FROM deliveries d WHERE " + where + " AND d.seq " + passed + " " + pAfter + " ORDER BY d.seq" + dir + " LIMIT 1), false)"
+	}
+	q := `WITH p AS (
+		SELECT d.seq FROM deliveries d WHERE ` + window + `
+		ORDER BY d.seq` + dir + ` LIMIT ` + a.add(limit+1) + `)
+	SELECT (SELECT count(*) FROM (SELECT FROM deliveries d WHERE ` + where + ` ORDER BY d.seq LIMIT ` + a.add(shipevents.MaxExactCount+1) + `) AS c),
+		` + before + `, x.*
+	FROM (SELECT 1) AS one LEFT JOIN (
+		SELECT d.seq, ` + deliveryColumns + ` FROM p JOIN ` + deliveryJoin + ` ON d.seq = p.seq) AS x ON true
+	ORDER BY x.seq` + dir
 	rows, err := s.pool.Query(ctx, q, a...)
 	if err != nil {
 		return page, wrap("list deliveries", err)
 	}
 	defer rows.Close()
-	var total, leAfter int64
+	var total int64
 	var lastSeq int64
 	for rows.Next() {
 		var seq *int64
 		var id, tenantID, eventID, subID, state, lastErr *string
 		var attempts, code *int32
 		var next, created, updated, lease *time.Time
-		if err := rows.Scan(&total, &leAfter, &seq, &id, &tenantID, &eventID, &subID, &state, &attempts, &next, &created,
+		if err := rows.Scan(&total, &page.PageInfo.HasPreviousPage, &seq, &id, &tenantID, &eventID, &subID, &state, &attempts, &next, &created,
 			&updated, &lastErr, &code, &lease); err != nil {
 			return page, wrap("list deliveries", err)
 		}
@@ -488,18 +505,23 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 		return page, wrap("list deliveries", err)
 	}
 	page.PageInfo.Count = int(total)
-	page.PageInfo.HasPreviousPage = leAfter > 0
 	if len(page.Items) > 0 {
 		page.PageInfo.EndCursor = shipevents.EncodeCursor(lastSeq)
+	}
+	if total > shipevents.MaxExactCount {
+		n, err := s.estimate(ctx, "SELECT 1 FROM deliveries d WHERE "+where, a[:whereArgs])
+		if err != nil {
+			return page, wrap("list deliveries: estimating the count", err)
+		}
+		page.PageInfo.Count, page.PageInfo.CountEstimated = int(max(n, total)), true
 	}
 	return page, nil
 }
 
 // stateCond renders a delivery state filter on deliveries d. The history
 // row says queued, succeeded or dead; a queued delivery is in flight while
-// its queue row holds a lease and pending otherwise. The dead letter
-// condition repeats dead_at so that the planner can use the partial index
-// deliveries_dead_idx.
+// its queue row holds a lease and pending otherwise. Dead letters are
+// found by dead_at, the predicate of the partial index deliveries_dead_idx.
 func stateCond(state shipevents.DeliveryState) string {
 	switch state {
 	case shipevents.DeliveryPending:
@@ -509,7 +531,9 @@ func stateCond(state shipevents.DeliveryState) string {
 	case shipevents.DeliverySucceeded:
 		return `d.state = 'succeeded'`
 	case shipevents.DeliveryDead:
-		return `d.state = 'dead' AND d.dead_at IS NOT NULL`
+		// dead_at is set exactly when the state is dead (a check
+		// constraint), so the partial index alone answers: no heap read.
+		return `d.dead_at IS NOT NULL`
 	}
 	return "false" // no delivery is in a state the library does not name
 }

@@ -15,6 +15,8 @@ var deliveryLogCases = []testCase{
 	{"ListAttempts", withSource("DeliveryLog.ListAttempts: every recorded attempt, oldest first; an unknown delivery is an error wrapping ErrNotFound"), testListAttempts},
 	{"ListDeliveriesPagination", withSource("DeliveryLog.ListDeliveries: pages are oldest first (by creation order); After continues to newer deliveries"), testListDeliveriesPagination},
 	{"ListDeliveriesFilters", withSource("DeliveryFilter: each set field filters (EventID, SubscriptionID, State); zero fields do not"), testListDeliveriesFilters},
+	{"ListDeliveriesNewestFirst", withSource("DeliveryFilter.NewestFirst: pages are newest first (by creation order); After continues to older deliveries"), testListDeliveriesNewestFirst},
+	{"ListDeliveriesByID", withSource("DeliveryFilter.ID: selects the one delivery with that id, combined with the other fields"), testListDeliveriesByID},
 }
 
 func testRequeue(e *env) {
@@ -150,6 +152,52 @@ func testListDeliveriesFilters(e *env) {
 		p := e.listDeliveries(c.f)
 		if got := deliveryIDs(p.Items); !sameSet(got, c.want) || p.PageInfo.Count != len(c.want) {
 			e.errorf("DeliveryFilter: each set field filters, zero fields do not; Count is all matching", "ListDeliveries(%+v) = %v (Count %d), want %v", c.f, got, p.PageInfo.Count, c.want)
+		}
+	}
+}
+
+func testListDeliveriesNewestFirst(e *env) {
+	sub := newID("sub")
+	var ids []string
+	for i := range 12 {
+		ev := e.orderEvent(at(time.Duration(i) * time.Minute))
+		d := nd(ev, sub, at(time.Duration(12-i)*time.Minute))
+		e.appendOne(ev, d)
+		ids = append(ids, d.ID)
+	}
+	newest := reversed(ids)
+	f := shipevents.DeliveryFilter{SubscriptionID: sub, NewestFirst: true, Limit: 5}
+	for i, w := range [][]string{newest[0:5], newest[5:10], newest[10:12]} {
+		p := e.listDeliveries(f)
+		if got := deliveryIDs(p.Items); !slices.Equal(got, w) {
+			e.fatalf("ListDeliveries with NewestFirst pages newest first; After continues to older ones", "page %d = %v, want %v", i+1, got, w)
+		}
+		if p.PageInfo.Count != 12 || p.PageInfo.HasNextPage != (i < 2) || p.PageInfo.HasPreviousPage != (i > 0) {
+			e.errorf("PageInfo describes where a newest-first page sits", "page %d: Count %d, HasNextPage %v, HasPreviousPage %v; want 12, %v, %v",
+				i+1, p.PageInfo.Count, p.PageInfo.HasNextPage, p.PageInfo.HasPreviousPage, i < 2, i > 0)
+		}
+		f.After = p.PageInfo.EndCursor
+	}
+}
+
+func testListDeliveriesByID(e *env) {
+	sA, sB := newID("sub"), newID("sub")
+	ev := e.orderEvent(base)
+	e.appendOne(ev, nd(ev, sA, base), nd(ev, sB, base))
+	dA := shipevents.DeliveryID(ev.Key(), sA)
+	for _, c := range []struct {
+		f    shipevents.DeliveryFilter
+		want []string
+	}{
+		{shipevents.DeliveryFilter{ID: dA}, []string{dA}},
+		{shipevents.DeliveryFilter{ID: dA, SubscriptionID: sA, State: shipevents.DeliveryPending}, []string{dA}},
+		{shipevents.DeliveryFilter{ID: dA, SubscriptionID: sB}, nil},
+		{shipevents.DeliveryFilter{ID: dA, TenantID: "other-" + e.tenant}, nil},
+		{shipevents.DeliveryFilter{ID: "unknown-" + newID("dlv")}, nil},
+	} {
+		p := e.listDeliveries(c.f)
+		if got := deliveryIDs(p.Items); !slices.Equal(got, c.want) || p.PageInfo.Count != len(c.want) || p.PageInfo.HasNextPage || p.PageInfo.HasPreviousPage {
+			e.errorf("DeliveryFilter.ID selects the delivery with that id when the other fields match too", "ListDeliveries(%+v) = %v (Count %d), want %v", c.f, got, p.PageInfo.Count, c.want)
 		}
 	}
 }

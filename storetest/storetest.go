@@ -22,6 +22,7 @@ var groups = [][]testCase{
 	attemptCases,      // attempts.go: RecordAttempts outcomes
 	deliveryLogCases,  // deliverylog.go: requeue, attempts, delivery pages
 	eventListCases,    // pages.go: GetEvent, ListEvents filters and pages
+	historyCases,      // filters.go: more history filters, offsets, the bounded count
 	subscriptionCases, // subscriptions.go: SubscriptionStore
 	adderCases,        // adder.go: DeliveryAdder (optional)
 	storeCases,        // storewide.go: no aliasing, context cancellation

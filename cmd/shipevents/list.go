@@ -123,7 +123,11 @@ func (p pageFlags) check() error {
 
 // footer tells the reader, on standard error, where the page sits.
 func footer(w io.Writer, noun string, shown int, info shipevents.PageInfo, all bool, prevFlag string) {
-	fmt.Fprintf(w, "%d of %d %s", shown, info.Count, noun)
+	about := ""
+	if info.CountEstimated { // past MaxExactCount the store may estimate
+		about = "about "
+	}
+	fmt.Fprintf(w, "%d of %s%d %s", shown, about, info.Count, noun)
 	if !all {
 		if info.HasNextPage {
 			fmt.Fprintf(w, "; next page: -after %s", info.EndCursor)

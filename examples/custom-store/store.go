@@ -212,7 +212,7 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 	if before > 0 {
 		hi = sort.Search(len(matches), func(i int) bool { return matches[i].stored.Seq <= before })
 	}
-	start, end := cut(lo, hi, shipevents.PageLimit(f.Limit), before > 0 && after == 0)
+	start, end := cut(lo, hi, max(f.Offset, 0), shipevents.PageLimit(f.Limit), before > 0 && after == 0)
 
 	page.PageInfo = shipevents.PageInfo{Count: len(matches), HasPreviousPage: start > 0, HasNextPage: end < len(matches)}
 	for _, row := range matches[start:end] {
@@ -227,14 +227,16 @@ func (s *Store) ListEvents(ctx context.Context, f shipevents.EventFilter) (shipe
 
 // cut picks one page of at most limit items out of the window [lo, hi) of
 // a list: the first items, or the last ones when walking back.
-func cut(lo, hi, limit int, back bool) (start, end int) {
+func cut(lo, hi, offset, limit int, back bool) (start, end int) {
 	if hi < lo {
 		hi = lo
 	}
-	if back {
-		return max(lo, hi-limit), hi
+	if back { // the offset walks from the cursor toward newer events
+		end = max(lo, hi-offset)
+		return max(lo, end-limit), end
 	}
-	return lo, min(hi, lo+limit)
+	start = min(lo+offset, hi)
+	return start, min(hi, start+limit)
 }
 
 // decodeCursor returns 0 for no cursor; a bad one wraps ErrInvalidCursor.
@@ -472,15 +474,21 @@ func (s *Store) ListDeliveries(ctx context.Context, f shipevents.DeliveryFilter)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var matches []*deliveryRow
-	for _, dr := range s.deliveries {
+	for i := range s.deliveries {
+		if f.NewestFirst {
+			i = len(s.deliveries) - 1 - i
+		}
 		// TenantID and EventID together name one event (see
 		// shipevents.DeliveryFilter); DeliveryMatchesFilter knows the rule.
-		if shipevents.DeliveryMatchesFilter(&dr.d, &f) {
+		if dr := s.deliveries[i]; shipevents.DeliveryMatchesFilter(&dr.d, &f) {
 			matches = append(matches, dr)
 		}
 	}
 	lo := sort.Search(len(matches), func(i int) bool { return matches[i].seq > after })
-	start, end := cut(lo, len(matches), shipevents.PageLimit(f.Limit), false)
+	if f.NewestFirst && after > 0 {
+		lo = sort.Search(len(matches), func(i int) bool { return matches[i].seq < after })
+	}
+	start, end := cut(lo, len(matches), 0, shipevents.PageLimit(f.Limit), false)
 	page.PageInfo = shipevents.PageInfo{Count: len(matches), HasPreviousPage: start > 0, HasNextPage: end < len(matches)}
 	for _, dr := range matches[start:end] {
 		page.Items = append(page.Items, dr.d)
